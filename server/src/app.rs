@@ -1,0 +1,72 @@
+use std::sync::Arc;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+use beckon::protocol::{BATCH_PATH, EVENTS_PATH};
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::ApiError;
+use crate::routes::{batch, export};
+use crate::store::Store;
+use crate::{auth, encoding};
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    store: Store,
+    app_keys: Arc<[String]>,
+    admin_token: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(store: Store, app_keys: Vec<String>, admin_token: String) -> Self {
+        Self {
+            store,
+            app_keys: app_keys.into(),
+            admin_token: admin_token.into(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn app_keys(&self) -> &[String] {
+        &self.app_keys
+    }
+
+    pub(crate) fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+}
+
+/// All routes. Layers run bottom-up: the credentials are checked before the encoding, and
+/// both before a single body byte is decompressed.
+pub fn router(state: AppState) -> Router {
+    let upload = post(batch::upload)
+        .route_layer(RequestDecompressionLayer::new())
+        .route_layer(from_fn(encoding::gzip_or_identity))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
+    let events = get(export::export)
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+
+    Router::new()
+        .route(BATCH_PATH, upload)
+        .route(EVENTS_PATH, events)
+        .route("/healthz", get(healthz))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}

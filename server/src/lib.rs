@@ -1,0 +1,24 @@
+//! The Beckon reference server: device batch upload, admin events export, health.
+//!
+//! `main.rs` is a thin command line over [`start`]; tests and benchmarks start the same
+//! server in-process.
+
+mod app;
+mod auth;
+mod config;
+mod encoding;
+mod error;
+mod logging;
+mod paging;
+mod routes;
+mod server;
+mod signal;
+mod skew;
+pub mod store;
+
+pub use app::{router, AppState};
+pub use config::{Cli, LogFormat, ServerConfig};
+pub use error::ApiError;
+pub use logging::init_logging;
+pub use server::{start, RunningServer, ServerError};
+pub use signal::shutdown_signal;

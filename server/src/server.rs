@@ -1,0 +1,113 @@
+//! Starting and stopping the server in-process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::{router, AppState};
+use crate::config::ServerConfig;
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// How long shutdown waits for in-flight requests before dropping them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot open the database {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A server accepting connections. Dropping it also stops the server, without waiting.
+pub struct RunningServer {
+    /// The bound address, with the real port when the config asked for port 0.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// `http://HOST:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (for a bounded time)
+    /// and returns once the database is closed, so the same file can be opened again.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("server stopped"),
+            Ok(Ok(Err(err))) => tracing::error!(error = %err, "server stopped with an error"),
+            Ok(Err(err)) => tracing::error!(error = %err, "server task failed"),
+            Err(_) => {
+                tracing::warn!("requests still running after the grace period; dropping them");
+                task.abort();
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Opens the database, binds the listener and serves in a background task.
+///
+/// Returns once the server accepts connections; errors (bad config, unusable database,
+/// address in use) come back here rather than from a background task.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    config.check().map_err(ServerError::Config)?;
+    let path = config.db_path.clone();
+    let backend = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await
+        .map_err(|err| StoreError::Task(err.to_string()))
+        .and_then(|opened| opened)
+        .map_err(|source| ServerError::Store {
+            path: config.db_path.display().to_string(),
+            source,
+        })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let state = AppState::new(Store::new(backend), config.app_keys, config.admin_token);
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        // A dropped sender (RunningServer dropped) stops the server too.
+        let _ = stop.await;
+    });
+    let task = tokio::spawn(async move { serve.await });
+    tracing::info!(%addr, db = %config.db_path.display(), "beckon-server started");
+    Ok(RunningServer {
+        addr,
+        shutdown: Some(shutdown),
+        task: Some(task),
+    })
+}

@@ -1,0 +1,188 @@
+//! A real server on loopback with a temporary SQLite file, and a real HTTP client.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::Write;
+
+use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, EVENTS_PATH, NEXT_CURSOR_HEADER};
+use beckon_server::{start, RunningServer, ServerConfig};
+use chrono::{DateTime, SecondsFormat, Utc};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const APP_KEY: &str = "app-key-test-1";
+pub const ADMIN_TOKEN: &str = "admin-token-test";
+
+pub struct TestServer {
+    server: Option<RunningServer>,
+    pub url: String,
+    dir: TempDir,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(config(&dir)).await.expect("server starts");
+        Self {
+            url: server.url(),
+            server: Some(server),
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database file.
+    pub async fn restart(&mut self) {
+        self.server.take().unwrap().shutdown().await;
+        let server = start(config(&self.dir)).await.expect("server restarts");
+        self.url = server.url();
+        self.server = Some(server);
+    }
+
+    pub async fn shutdown(mut self) {
+        self.server.take().unwrap().shutdown().await;
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Posts a raw body with the right app key; `encoding` is the Content-Encoding.
+    pub async fn post_raw(&self, body: Vec<u8>, encoding: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.endpoint(BATCH_PATH))
+            .header(APP_KEY_HEADER, APP_KEY)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(encoding) = encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Posts a batch gzipped, as the SDK does, and returns the status and JSON answer.
+    pub async fn send(&self, batch: &Value) -> (StatusCode, Value) {
+        let body = gzip(&serde_json::to_vec(batch).unwrap());
+        json_answer(self.post_raw(body, Some("gzip")).await).await
+    }
+
+    pub async fn export(&self, query: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}?{query}", self.endpoint(EVENTS_PATH)))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// One successful export page: its lines and the next cursor.
+    pub async fn page(&self, query: &str) -> (Vec<Value>, String) {
+        let response = self.export(query).await;
+        assert_eq!(response.status(), StatusCode::OK, "export {query}");
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(content_type, "application/x-ndjson");
+        let cursor = response.headers()[NEXT_CURSOR_HEADER]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let text = response.text().await.unwrap();
+        assert!(text.is_empty() || text.ends_with('\n'), "lines end with newline");
+        let lines = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+            .collect();
+        (lines, cursor)
+    }
+
+    /// Every stored event, following the cursor to the end.
+    pub async fn export_all(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let (lines, next) = self.page(&format!("cursor={cursor}&limit=1000")).await;
+            if lines.is_empty() {
+                assert_eq!(next, cursor, "an empty page keeps the cursor");
+                return all;
+            }
+            all.extend(lines);
+            cursor = next;
+        }
+    }
+}
+
+fn config(dir: &TempDir) -> ServerConfig {
+    ServerConfig::loopback(
+        dir.path().join("beckon-server.db"),
+        vec!["other-app-key".into(), APP_KEY.into()],
+        ADMIN_TOKEN,
+    )
+}
+
+pub fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A valid track event stamped `timestamp` by the device clock.
+pub fn event_at(name: &str, timestamp: DateTime<Utc>) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": "track",
+        "name": name,
+        "properties": {"product_id": "p-1", "price": 19.99},
+        "anonymous_id": "anon-1",
+        "user_id": "user-1",
+        "timestamp": rfc3339(timestamp),
+        "context": {"app": {"version": "1.2.3"}}
+    })
+}
+
+pub fn event(name: &str) -> Value {
+    event_at(name, Utc::now())
+}
+
+pub fn batch_sent_at(sent_at: DateTime<Utc>, events: Vec<Value>) -> Value {
+    json!({"sent_at": rfc3339(sent_at), "batch": events})
+}
+
+pub fn batch(events: Vec<Value>) -> Value {
+    batch_sent_at(Utc::now(), events)
+}
+
+pub fn events(n: usize) -> Vec<Value> {
+    (0..n).map(|i| event(&format!("Event {i}"))).collect()
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+pub async fn json_answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("answer with status {status} is not JSON ({err}): {text:?}"));
+    (status, value)
+}
+
+/// Asserts the uniform error shape and returns the message.
+pub async fn assert_error(response: reqwest::Response, status: StatusCode, code: &str) -> String {
+    let (actual, body) = json_answer(response).await;
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().expect("a message").to_string();
+    assert!(!message.is_empty());
+    message
+}
+
+pub fn ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,0 +1,169 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ClientError;
+use crate::protocol::{check_id, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
+use crate::store::QueueLimits;
+use crate::upload::{batch_url, RetryPolicy, UploadConfig};
+
+/// How Beckon is set up by the app.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct BeckonConfig {
+    /// A directory private to the app (Android `filesDir`, iOS Application Support).
+    pub data_dir: String,
+    /// The Beckon server, e.g. `https://beckon.shop.example`.
+    pub server_url: String,
+    /// The app's key, sent with every upload.
+    pub app_key: String,
+    #[cfg_attr(feature = "ffi", uniffi(default))]
+    pub flush_policy: FlushPolicy,
+    #[cfg_attr(feature = "ffi", uniffi(default))]
+    pub queue_limits: QueueLimits,
+}
+
+/// When and how queued events are uploaded (DESIGN.md §4 defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct FlushPolicy {
+    /// Upload once this many events are queued.
+    #[cfg_attr(feature = "ffi", uniffi(default = 20))]
+    pub flush_at: u32,
+    /// Upload at least this often while events are queued.
+    #[cfg_attr(feature = "ffi", uniffi(default = 30000))]
+    pub flush_interval_ms: u64,
+    #[cfg_attr(feature = "ffi", uniffi(default = 500))]
+    pub max_batch_events: u32,
+    #[cfg_attr(feature = "ffi", uniffi(default = 512000))]
+    pub max_batch_bytes: u32,
+    #[cfg_attr(feature = "ffi", uniffi(default = 15000))]
+    pub request_timeout_ms: u64,
+    /// First retry delay; it doubles on each failure up to `retry_max_ms`.
+    #[cfg_attr(feature = "ffi", uniffi(default = 500))]
+    pub retry_base_ms: u64,
+    #[cfg_attr(feature = "ffi", uniffi(default = 300000))]
+    pub retry_max_ms: u64,
+}
+
+impl Default for FlushPolicy {
+    fn default() -> Self {
+        Self {
+            flush_at: 20,
+            flush_interval_ms: 30_000,
+            max_batch_events: MAX_BATCH_EVENTS as u32,
+            max_batch_bytes: MAX_BATCH_BYTES as u32,
+            request_timeout_ms: 15_000,
+            retry_base_ms: 500,
+            retry_max_ms: 300_000,
+        }
+    }
+}
+
+/// Room left in a batch for the envelope around the events (`sent_at`, commas).
+const BATCH_ENVELOPE_BYTES: usize = 1024;
+
+/// A configuration that passed validation, in the types the SDK's parts use.
+pub(crate) struct Settings {
+    pub data_dir: PathBuf,
+    pub upload: UploadConfig,
+}
+
+impl BeckonConfig {
+    pub fn new(data_dir: impl Into<String>, server_url: impl Into<String>, app_key: impl Into<String>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            server_url: server_url.into(),
+            app_key: app_key.into(),
+            flush_policy: FlushPolicy::default(),
+            queue_limits: QueueLimits::default(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<Settings, ClientError> {
+        let invalid = |what: String| Err(ClientError::InvalidConfig(what));
+        if self.data_dir.trim().is_empty() {
+            return invalid("data_dir must not be empty".into());
+        }
+        batch_url(&self.server_url).map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
+        check_id("app_key", &self.app_key).map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
+        let p = &self.flush_policy;
+        if !(1..=MAX_BATCH_EVENTS as u32).contains(&p.max_batch_events) {
+            return invalid(format!("flush_policy.max_batch_events must be 1 to {MAX_BATCH_EVENTS}"));
+        }
+        if !(1..=p.max_batch_events).contains(&p.flush_at) {
+            return invalid("flush_policy.flush_at must be 1 to max_batch_events".into());
+        }
+        let min_batch = (MAX_EVENT_BYTES + BATCH_ENVELOPE_BYTES) as u32;
+        if !(min_batch..=MAX_BATCH_BYTES as u32).contains(&p.max_batch_bytes) {
+            return invalid(format!("flush_policy.max_batch_bytes must be {min_batch} to {MAX_BATCH_BYTES}"));
+        }
+        if p.flush_interval_ms < 100 || p.request_timeout_ms < 100 {
+            return invalid("flush_policy intervals and timeouts must be at least 100 ms".into());
+        }
+        if p.retry_base_ms == 0 || p.retry_max_ms < p.retry_base_ms {
+            return invalid("flush_policy.retry_base_ms must be positive and at most retry_max_ms".into());
+        }
+        let q = &self.queue_limits;
+        if q.max_events == 0 || q.max_bytes < MAX_EVENT_BYTES as u64 || q.max_age_seconds < 60 {
+            return invalid(format!(
+                "queue_limits need max_events ≥ 1, max_bytes ≥ {MAX_EVENT_BYTES} and max_age_seconds ≥ 60"
+            ));
+        }
+        Ok(Settings {
+            data_dir: PathBuf::from(&self.data_dir),
+            upload: UploadConfig {
+                server_url: self.server_url.clone(),
+                app_key: self.app_key.clone(),
+                flush_at: u64::from(p.flush_at),
+                flush_interval: Duration::from_millis(p.flush_interval_ms),
+                request_timeout: Duration::from_millis(p.request_timeout_ms),
+                max_batch_events: p.max_batch_events as usize,
+                max_batch_bytes: p.max_batch_bytes as usize - BATCH_ENVELOPE_BYTES,
+                retry: RetryPolicy {
+                    base: Duration::from_millis(p.retry_base_ms),
+                    cap: Duration::from_millis(p.retry_max_ms),
+                    ..RetryPolicy::default()
+                },
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> BeckonConfig {
+        BeckonConfig::new("/tmp/beckon", "https://beckon.shop.example", "app-key")
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_follow_the_design() {
+        let settings = config().validate().unwrap();
+        assert_eq!(settings.upload.flush_at, 20);
+        assert_eq!(settings.upload.flush_interval, Duration::from_secs(30));
+        assert_eq!(settings.upload.max_batch_events, 500);
+        assert_eq!(settings.upload.retry, RetryPolicy::default());
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let cases: Vec<(Box<dyn Fn(&mut BeckonConfig)>, &str)> = vec![
+            (Box::new(|c| c.data_dir = " ".into()), "data_dir"),
+            (Box::new(|c| c.server_url = "beckon.shop.example".into()), "server URL"),
+            (Box::new(|c| c.app_key = "".into()), "app_key"),
+            (Box::new(|c| c.flush_policy.flush_at = 0), "flush_at"),
+            (Box::new(|c| c.flush_policy.max_batch_events = 501), "max_batch_events"),
+            (Box::new(|c| c.flush_policy.max_batch_bytes = 1000), "max_batch_bytes"),
+            (Box::new(|c| c.flush_policy.request_timeout_ms = 0), "timeouts"),
+            (Box::new(|c| c.flush_policy.retry_max_ms = 1), "retry_base_ms"),
+            (Box::new(|c| c.queue_limits.max_events = 0), "queue_limits"),
+        ];
+        for (breaks, named) in cases {
+            let mut c = config();
+            breaks(&mut c);
+            let message = c.validate().err().expect("should be rejected").to_string();
+            assert!(message.contains(named), "{message} should name {named}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+use std::path::PathBuf;
+
+use crate::protocol::FieldError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid event: {0}")]
+    InvalidEvent(FieldError),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(FieldError),
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("local storage failed: {0}")]
+    Storage(#[from] StoreError),
+    #[error("another Beckon instance in this process is using {0}; shut it down first")]
+    AlreadyOpen(PathBuf),
+    #[error("this Beckon instance has been shut down")]
+    ShutDown,
+}

@@ -1,0 +1,51 @@
+use crate::store::{Counter, Counters, QueueTotals};
+
+/// Events dropped after they were stored, by reason. Every drop is counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct DroppedEvents {
+    /// Evicted, oldest first, to keep the queue within its count or size limit.
+    pub queue_full: u64,
+    /// Older than the queue's age limit before they could be uploaded.
+    pub expired: u64,
+    /// Refused by the server (a 4xx batch, or events it rejected one by one).
+    pub rejected_by_server: u64,
+}
+
+/// What the SDK has done since it was installed (counters survive restarts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct Stats {
+    pub queued_events: u64,
+    pub queued_bytes: u64,
+    pub uploaded_events: u64,
+    pub uploaded_batches: u64,
+    /// Upload attempts that failed and were scheduled again.
+    pub retries: u64,
+    pub dropped: DroppedEvents,
+    /// Calls to `track` refused by validation (never stored).
+    pub rejected_at_track: u64,
+    /// Times the database was found unusable, moved aside and recreated.
+    pub database_resets: u64,
+    pub last_error: Option<String>,
+}
+
+impl Stats {
+    pub(crate) fn new(totals: QueueTotals, counters: &Counters, last_error: Option<String>) -> Stats {
+        Stats {
+            queued_events: totals.events,
+            queued_bytes: totals.bytes,
+            uploaded_events: counters.get(Counter::Uploaded),
+            uploaded_batches: counters.get(Counter::Batches),
+            retries: counters.get(Counter::Retries),
+            dropped: DroppedEvents {
+                queue_full: counters.get(Counter::DroppedQueueFull),
+                expired: counters.get(Counter::DroppedExpired),
+                rejected_by_server: counters.get(Counter::DroppedRejectedByServer),
+            },
+            rejected_at_track: counters.get(Counter::RejectedAtTrack),
+            database_resets: counters.get(Counter::DatabaseResets),
+            last_error,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Typed commerce events (DESIGN.md §5): the vocabulary, its validation and its
+//! encoding into the wire format.
+
+mod commerce;
+mod encode;
+mod event;
+mod validate;
+mod value;
+
+pub use commerce::{Cart, CheckoutStep, Coupon, Order, Product, Promotion, Share};
+pub use encode::EncodedEvent;
+pub use event::{Event, TYPED_EVENT_NAMES};
+pub use validate::{check_traits, EventError};
+pub use value::{JsonValue, Properties};

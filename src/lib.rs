@@ -1,0 +1,20 @@
+//! Beckon: the Rust core of a mobile engagement SDK for e-commerce apps.
+//!
+//! The modules below are plain Rust; `ffi` is the thin uniffi facade apps call from
+//! Kotlin and Swift. The reference server uses the shared modules without `ffi`.
+
+#[cfg(feature = "ffi")]
+uniffi::setup_scaffolding!();
+
+pub mod events;
+pub mod protocol;
+
+#[cfg(feature = "sdk")]
+pub mod client;
+#[cfg(feature = "sdk")]
+pub mod store;
+#[cfg(feature = "sdk")]
+pub mod upload;
+
+#[cfg(feature = "ffi")]
+mod ffi;

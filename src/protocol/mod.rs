@@ -1,0 +1,14 @@
+//! Wire types shared by the SDK and the reference server.
+//!
+//! Everything that crosses the network is defined here once, so the device and the
+//! server can never disagree on field names or limits.
+
+mod batch;
+mod export;
+mod limits;
+mod wire_event;
+
+pub use batch::{Batch, BatchResponse, EventRejection};
+pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
+pub use limits::*;
+pub use wire_event::{check_id, check_key, check_name, FieldError, WireEvent, WireKind};

@@ -1,0 +1,44 @@
+//! The on-device SQLite database: connection setup, the versioned schema, the event
+//! queue, counters and small pieces of local state.
+//!
+//! One connection, owned by [`Store`] and shared behind a mutex by the caller's thread
+//! (`track`) and the upload worker. WAL with `synchronous=NORMAL` makes each commit an
+//! append to the WAL file: it survives the process being killed, which is the
+//! guarantee `track` gives, without paying an fsync per event.
+
+mod counters;
+mod error;
+mod open;
+mod queue;
+mod schema;
+mod state;
+
+pub use counters::{Counter, Counters};
+pub use error::StoreError;
+pub use open::OpenReport;
+pub use queue::{QueueLimits, QueueTotals, QueuedEvent};
+pub use schema::{migrate, Migration, MIGRATIONS, SCHEMA_VERSION};
+pub use state::StateKey;
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// The SDK's database file inside the app's data directory.
+pub const DATABASE_FILE: &str = "beckon.db";
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    limits: QueueLimits,
+    totals: QueueTotals,
+}
+
+impl Store {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn limits(&self) -> QueueLimits {
+        self.limits
+    }
+}

@@ -1,0 +1,298 @@
+//! The event queue: append on `track`, read and delete in batches on upload, bounded
+//! by count, bytes and age with the oldest dropped first.
+
+use rusqlite::params;
+
+use super::counters::bump_on;
+use super::{Counter, Store, StoreError};
+
+/// Bounds on the local queue (DESIGN.md §4). When one is exceeded the oldest events
+/// are dropped and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct QueueLimits {
+    #[cfg_attr(feature = "ffi", uniffi(default = 10000))]
+    pub max_events: u64,
+    #[cfg_attr(feature = "ffi", uniffi(default = 10485760))]
+    pub max_bytes: u64,
+    /// Events older than this are dropped before upload.
+    #[cfg_attr(feature = "ffi", uniffi(default = 2592000))]
+    pub max_age_seconds: u64,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        Self {
+            max_events: 10_000,
+            max_bytes: 10 * 1024 * 1024,
+            max_age_seconds: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// What the queue holds right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueTotals {
+    pub events: u64,
+    pub bytes: u64,
+}
+
+/// A stored event, as read for upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEvent {
+    pub seq: i64,
+    pub payload: Vec<u8>,
+}
+
+impl Store {
+    pub fn totals(&self) -> QueueTotals {
+        self.totals
+    }
+
+    pub(super) fn read_totals(&self) -> Result<QueueTotals, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events",
+            [],
+            |row| {
+                Ok(QueueTotals {
+                    events: row.get::<_, i64>(0)? as u64,
+                    bytes: row.get::<_, i64>(1)? as u64,
+                })
+            },
+        )?)
+    }
+
+    /// Appends one encoded event. When this returns, the event is committed to the WAL.
+    /// Returns how many old events were dropped to stay within the limits.
+    pub fn enqueue(&mut self, created_at_ms: i64, payload: &[u8]) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO events(created_at, payload) VALUES (?1, ?2)")?
+            .execute(params![created_at_ms, payload])?;
+        self.totals.events += 1;
+        self.totals.bytes += payload.len() as u64;
+        self.evict_over_limits()
+    }
+
+    fn over_limits(&self, totals: QueueTotals) -> bool {
+        totals.events > self.limits.max_events || totals.bytes > self.limits.max_bytes
+    }
+
+    fn evict_over_limits(&mut self) -> Result<u64, StoreError> {
+        if !self.over_limits(self.totals) {
+            return Ok(0);
+        }
+        let mut remaining = self.totals;
+        let mut last_evicted = None;
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT seq, length(payload) FROM events ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            while self.over_limits(remaining) {
+                let Some(row) = rows.next()? else { break };
+                last_evicted = Some(row.get::<_, i64>(0)?);
+                remaining.events -= 1;
+                remaining.bytes -= row.get::<_, i64>(1)? as u64;
+            }
+        }
+        let Some(last) = last_evicted else { return Ok(0) };
+        let evicted = self.totals.events - remaining.events;
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached("DELETE FROM events WHERE seq <= ?1")?.execute([last])?;
+        bump_on(&tx, Counter::DroppedQueueFull, evicted)?;
+        tx.commit()?;
+        self.totals = remaining;
+        Ok(evicted)
+    }
+
+    /// Drops events older than the age limit. Returns how many.
+    pub fn expire(&mut self, now_ms: i64) -> Result<u64, StoreError> {
+        let cutoff = now_ms - (self.limits.max_age_seconds as i64).saturating_mul(1000);
+        let tx = self.conn.transaction()?;
+        let (count, bytes): (i64, i64) = tx
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE created_at < ?1",
+            )?
+            .query_row([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if count == 0 {
+            return Ok(0);
+        }
+        tx.prepare_cached("DELETE FROM events WHERE created_at < ?1")?.execute([cutoff])?;
+        bump_on(&tx, Counter::DroppedExpired, count as u64)?;
+        tx.commit()?;
+        self.totals.events -= count as u64;
+        self.totals.bytes -= bytes as u64;
+        Ok(count as u64)
+    }
+
+    /// The oldest events, up to `max_events` and `max_bytes` of payload (at least one
+    /// event when the queue is not empty, since no single event exceeds a batch).
+    pub fn peek_batch(&self, max_events: usize, max_bytes: usize) -> Result<Vec<QueuedEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, payload FROM events ORDER BY seq LIMIT ?1")?;
+        let mut rows = stmt.query([max_events as i64])?;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(row) = rows.next()? {
+            let payload: Vec<u8> = row.get(1)?;
+            if !batch.is_empty() && bytes + payload.len() > max_bytes {
+                break;
+            }
+            bytes += payload.len();
+            batch.push(QueuedEvent {
+                seq: row.get(0)?,
+                payload,
+            });
+        }
+        Ok(batch)
+    }
+
+    /// Removes a batch after the server answered. `rejected` of its events were refused
+    /// one by one (or the whole batch, when the server refused it) and count as dropped;
+    /// the rest count as uploaded. Counting and deleting share one transaction.
+    pub fn complete_batch(&mut self, batch: &[QueuedEvent], rejected: u64) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            return Ok(());
+        };
+        let tx = self.conn.transaction()?;
+        let (count, bytes): (i64, i64) = tx
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ?1 AND ?2",
+            )?
+            .query_row([first.seq, last.seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        tx.prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")?
+            .execute([first.seq, last.seq])?;
+        // Rows evicted while the batch was in flight were already counted as dropped.
+        let rejected = rejected.min(count as u64);
+        bump_on(&tx, Counter::Uploaded, count as u64 - rejected)?;
+        bump_on(&tx, Counter::DroppedRejectedByServer, rejected)?;
+        bump_on(&tx, Counter::Batches, 1)?;
+        tx.commit()?;
+        self.totals.events -= count as u64;
+        self.totals.bytes -= bytes as u64;
+        Ok(())
+    }
+
+    /// The newest event's sequence number, if any: a flush waits for everything up to it.
+    pub fn last_seq(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT max(seq) FROM events")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// Whether any event at or before `seq` is still queued.
+    pub fn holds_up_to(&self, seq: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM events WHERE seq <= ?1)")?
+            .query_row([seq], |r| r.get(0))?)
+    }
+
+    /// Removes every event and resets nothing else; used when the user opts out.
+    pub fn clear_queue(&mut self) -> Result<u64, StoreError> {
+        let removed = self.conn.execute("DELETE FROM events", [])? as u64;
+        self.totals = QueueTotals::default();
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(limits: QueueLimits) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path(), limits).unwrap();
+        (dir, store)
+    }
+
+    fn payload(i: usize) -> Vec<u8> {
+        format!("{{\"n\":{i}}}").into_bytes()
+    }
+
+    #[test]
+    fn batches_come_out_oldest_first_and_go_once_completed() {
+        let (_dir, mut store) = open(QueueLimits::default());
+        for i in 0..5 {
+            store.enqueue(i, &payload(i as usize)).unwrap();
+        }
+        let batch = store.peek_batch(3, usize::MAX).unwrap();
+        assert_eq!(batch.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(), (0..3).map(payload).collect::<Vec<_>>());
+        store.complete_batch(&batch, 1).unwrap();
+        assert_eq!(store.totals().events, 2);
+        let counters = store.counters().unwrap();
+        assert_eq!(counters.get(Counter::Uploaded), 2);
+        assert_eq!(counters.get(Counter::DroppedRejectedByServer), 1);
+        assert_eq!(store.peek_batch(10, usize::MAX).unwrap()[0].payload, payload(3));
+    }
+
+    #[test]
+    fn batches_respect_the_byte_budget_but_always_take_one() {
+        let (_dir, mut store) = open(QueueLimits::default());
+        for i in 0..4 {
+            store.enqueue(i, &[b'x'; 100]).unwrap();
+        }
+        assert_eq!(store.peek_batch(10, 250).unwrap().len(), 2);
+        assert_eq!(store.peek_batch(10, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_oldest_go_first_when_the_count_limit_is_hit() {
+        let (_dir, mut store) = open(QueueLimits { max_events: 3, ..Default::default() });
+        let mut evicted = 0;
+        for i in 0..5 {
+            evicted += store.enqueue(i, &payload(i as usize)).unwrap();
+        }
+        assert_eq!(evicted, 2);
+        assert_eq!(store.totals().events, 3);
+        assert_eq!(store.peek_batch(10, usize::MAX).unwrap()[0].payload, payload(2));
+        assert_eq!(store.counters().unwrap().get(Counter::DroppedQueueFull), 2);
+    }
+
+    #[test]
+    fn the_byte_limit_evicts_as_many_as_needed() {
+        let (_dir, mut store) = open(QueueLimits { max_bytes: 1000, ..Default::default() });
+        let evicted: u64 = (0..4).map(|i| store.enqueue(i, &[b'a'; 300]).unwrap()).sum();
+        assert_eq!(evicted, 1, "1200 bytes is over the limit by one event");
+        assert_eq!(store.enqueue(9, &[b'b'; 700]).unwrap(), 2);
+        assert_eq!(store.totals(), QueueTotals { events: 2, bytes: 1000 });
+        assert_eq!(store.read_totals().unwrap(), store.totals());
+    }
+
+    #[test]
+    fn old_events_expire_and_are_counted() {
+        let (_dir, mut store) = open(QueueLimits { max_age_seconds: 60, ..Default::default() });
+        store.enqueue(1_000, b"old").unwrap();
+        store.enqueue(100_000, b"new").unwrap();
+        assert_eq!(store.expire(100_000).unwrap(), 1);
+        assert_eq!(store.totals(), QueueTotals { events: 1, bytes: 3 });
+        assert_eq!(store.counters().unwrap().get(Counter::DroppedExpired), 1);
+    }
+
+    #[test]
+    fn totals_are_recomputed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
+            store.enqueue(1, b"abcd").unwrap();
+            store.enqueue(2, b"ef").unwrap();
+        }
+        let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
+        assert_eq!(store.totals(), QueueTotals { events: 2, bytes: 6 });
+        assert_eq!(store.last_seq().unwrap(), Some(2));
+        assert!(store.holds_up_to(1).unwrap());
+    }
+
+    #[test]
+    fn sequence_numbers_are_never_reused_after_the_queue_empties() {
+        let (_dir, mut store) = open(QueueLimits::default());
+        store.enqueue(1, b"a").unwrap();
+        let batch = store.peek_batch(10, usize::MAX).unwrap();
+        store.complete_batch(&batch, 0).unwrap();
+        store.enqueue(2, b"b").unwrap();
+        assert!(store.last_seq().unwrap().unwrap() > batch[0].seq);
+        assert!(!store.holds_up_to(batch[0].seq).unwrap());
+    }
+}

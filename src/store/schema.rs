@@ -1,0 +1,112 @@
+//! The versioned schema. Each migration moves the database from version `n - 1` to `n`
+//! inside one transaction, so a crash mid-migration leaves the old version intact.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// One step of the schema's history. Steps are never edited once released: a change
+/// is a new step.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+        CREATE TABLE events (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at INTEGER NOT NULL,
+            payload    BLOB    NOT NULL
+        );
+        CREATE INDEX events_created_at ON events(created_at);
+        CREATE TABLE state (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE counters (
+            name  TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+    ",
+}];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// Brings the database up to the last of `migrations`, step by step.
+/// Returns the version found before migrating.
+pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<i64, StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let latest = migrations.last().map_or(0, |m| m.version);
+    if found > latest {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: latest,
+        });
+    }
+    for step in migrations.iter().filter(|m| m.version > found) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step.sql)?;
+        tx.pragma_update(None, "user_version", step.version)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_new_database_gets_the_latest_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn, MIGRATIONS).unwrap(), 0);
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        // Running again is a no-op.
+        assert_eq!(migrate(&mut conn, MIGRATIONS).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn upgrades_step_by_step_keeping_rows() {
+        const V2: Migration = Migration {
+            version: 2,
+            sql: "ALTER TABLE events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+        };
+        let history = [MIGRATIONS, &[V2]].concat();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &history[..1]).unwrap();
+        conn.execute("INSERT INTO events(created_at, payload) VALUES (1, x'7b7d')", []).unwrap();
+
+        assert_eq!(migrate(&mut conn, &history).unwrap(), 1);
+        assert_eq!(version(&conn), 2);
+        let (payload, attempts): (Vec<u8>, i64) = conn
+            .query_row("SELECT payload, attempts FROM events", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((payload, attempts), (b"{}".to_vec(), 0));
+    }
+
+    #[test]
+    fn a_failing_step_leaves_the_previous_version() {
+        const BROKEN: Migration = Migration { version: 2, sql: "ALTER TABLE nowhere ADD COLUMN x;" };
+        let history = [MIGRATIONS, &[BROKEN]].concat();
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert!(migrate(&mut conn, &history).is_err());
+        assert_eq!(version(&conn), 1);
+    }
+
+    #[test]
+    fn refuses_a_schema_from_a_newer_sdk() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert!(matches!(
+            migrate(&mut conn, MIGRATIONS),
+            Err(StoreError::NewerSchema { .. })
+        ));
+    }
+}

@@ -1,0 +1,12 @@
+//! Getting queued events to the server: batch assembly, the upload policy (pure
+//! decisions), the HTTP transport and the worker thread that ties them together.
+
+mod body;
+pub mod policy;
+mod transport;
+mod worker;
+
+pub use body::{assemble_batch, gzip};
+pub use policy::{Decision, Outcome, RetryPolicy};
+pub use transport::{batch_url, HttpTransport, Reply, TransportError};
+pub use worker::{FlushOutcome, FlushReport, UploadConfig, Uploader};

@@ -1,0 +1,175 @@
+//! The upload policy as plain functions over plain data (DESIGN.md §3): what to do
+//! with a batch after an attempt, how long to wait before the next one, and when the
+//! queue is worth flushing. No I/O, no clocks, no randomness inside: callers pass them in.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// How an upload attempt ended, as far as the policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered with this status. `retry_after` is its `Retry-After`, parsed.
+    Status { code: u16, retry_after: Option<Duration> },
+    /// No usable answer: connection refused or dropped, timeout, TLS failure.
+    NetworkError,
+}
+
+/// What to do with the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Delivered: delete it.
+    Delete,
+    /// The server will never accept it: delete it and count it as dropped, so one bad
+    /// batch cannot block the ones behind it.
+    Drop,
+    /// Keep it and try again after `delay`.
+    Retry { delay: Duration },
+}
+
+/// Exponential backoff with jitter (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub cap: Duration,
+    /// Fraction of the delay randomly added or removed, e.g. 0.1 for ±10 %.
+    pub jitter: f64,
+    /// Upper bound on a server's `Retry-After`, so a misconfigured server cannot stall
+    /// uploads for days.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(300),
+            jitter: 0.1,
+            max_retry_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Decides the fate of a batch. `failures` counts the consecutive failed attempts
+/// before this one; `random_unit` is a uniform sample in `[0, 1)` for the jitter.
+pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit: f64) -> Decision {
+    let retry_after = match outcome {
+        Outcome::Status { code: 200..=299, .. } => return Decision::Delete,
+        Outcome::Status { code: 408 | 429, retry_after } => retry_after,
+        Outcome::Status { code: 400..=499, .. } => return Decision::Drop,
+        Outcome::Status { retry_after, .. } => retry_after,
+        Outcome::NetworkError => None,
+    };
+    let delay = match retry_after {
+        // The server knows its load better than our backoff does.
+        Some(wait) => wait.min(policy.max_retry_after),
+        None => backoff(failures, policy, random_unit),
+    };
+    Decision::Retry { delay }
+}
+
+/// `base · 2^failures`, capped, then moved by up to ±`jitter` so that devices which
+/// failed together do not retry together.
+pub fn backoff(failures: u32, policy: &RetryPolicy, random_unit: f64) -> Duration {
+    let exponential = policy.base.as_secs_f64() * 2f64.powi(failures.min(62) as i32);
+    let capped = exponential.min(policy.cap.as_secs_f64());
+    let spread = 1.0 + policy.jitter * (2.0 * random_unit.clamp(0.0, 1.0) - 1.0);
+    Duration::from_secs_f64((capped * spread).max(0.0))
+}
+
+/// Parses `Retry-After`: either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    Some((date - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Whether the queue should be uploaded now rather than waiting for the next trigger.
+pub fn should_flush(queued: u64, flush_at: u64, since_last_attempt: Duration, interval: Duration) -> bool {
+    queued > 0 && (queued >= flush_at || since_last_attempt >= interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> Outcome {
+        Outcome::Status { code, retry_after: None }
+    }
+
+    const MIDDLE: f64 = 0.5; // no jitter
+
+    #[test]
+    fn success_deletes_and_client_errors_drop() {
+        let p = RetryPolicy::default();
+        for code in [200, 201, 202, 204, 299] {
+            assert_eq!(decide(status(code), 3, &p, MIDDLE), Decision::Delete, "{code}");
+        }
+        for code in [400, 401, 403, 404, 413, 422, 499] {
+            assert_eq!(decide(status(code), 0, &p, MIDDLE), Decision::Drop, "{code}");
+        }
+    }
+
+    #[test]
+    fn timeouts_throttling_server_errors_and_network_errors_retry() {
+        let p = RetryPolicy::default();
+        for outcome in [status(408), status(429), status(500), status(502), status(503), Outcome::NetworkError] {
+            assert!(matches!(decide(outcome, 0, &p, MIDDLE), Decision::Retry { .. }), "{outcome:?}");
+        }
+        // Redirects and informational answers are not successes either.
+        assert!(matches!(decide(status(302), 0, &p, MIDDLE), Decision::Retry { .. }));
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let p = RetryPolicy::default();
+        let delays: Vec<f64> = (0..12).map(|n| backoff(n, &p, MIDDLE).as_secs_f64()).collect();
+        assert_eq!(&delays[..4], &[0.5, 1.0, 2.0, 4.0]);
+        assert_eq!(delays[11], 300.0);
+        assert_eq!(backoff(u32::MAX, &p, MIDDLE), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let p = RetryPolicy::default();
+        assert_eq!(backoff(2, &p, 0.0), Duration::from_secs_f64(1.8));
+        assert_eq!(backoff(2, &p, 1.0), Duration::from_secs_f64(2.2));
+        for i in 0..100 {
+            let d = backoff(4, &p, i as f64 / 100.0).as_secs_f64();
+            assert!((7.2..=8.8).contains(&d), "{d}");
+        }
+    }
+
+    #[test]
+    fn retry_after_wins_over_backoff_but_is_bounded() {
+        let p = RetryPolicy::default();
+        let throttled = Outcome::Status { code: 429, retry_after: Some(Duration::from_secs(7)) };
+        assert_eq!(decide(throttled, 10, &p, MIDDLE), Decision::Retry { delay: Duration::from_secs(7) });
+        let unavailable = Outcome::Status { code: 503, retry_after: Some(Duration::from_secs(1)) };
+        assert_eq!(decide(unavailable, 10, &p, MIDDLE), Decision::Retry { delay: Duration::from_secs(1) });
+        let forever = Outcome::Status { code: 429, retry_after: Some(Duration::from_secs(86_400 * 30)) };
+        assert_eq!(decide(forever, 0, &p, MIDDLE), Decision::Retry { delay: p.max_retry_after });
+    }
+
+    #[test]
+    fn parses_both_forms_of_retry_after() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Mon, 23 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn flushes_on_count_or_interval_never_when_empty() {
+        let interval = Duration::from_secs(30);
+        assert!(should_flush(20, 20, Duration::ZERO, interval));
+        assert!(!should_flush(19, 20, Duration::from_secs(29), interval));
+        assert!(should_flush(1, 20, Duration::from_secs(30), interval));
+        assert!(!should_flush(0, 20, Duration::from_secs(3600), interval));
+    }
+}

@@ -1,0 +1,373 @@
+//! The upload worker: a thread owning a single-threaded tokio runtime, woken by the
+//! SDK (event count reached, app backgrounded, explicit flush) or by its own timers
+//! (flush interval, retry backoff). The caller's thread never does network I/O; it
+//! only sends the worker a message.
+
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+
+use super::body::{assemble_batch, gzip};
+use super::policy::{self, Decision, Outcome, RetryPolicy};
+use super::transport::{HttpTransport, TransportError};
+use crate::store::{Counter, StateKey, Store};
+
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    pub server_url: String,
+    pub app_key: String,
+    pub flush_at: u64,
+    pub flush_interval: Duration,
+    pub request_timeout: Duration,
+    pub max_batch_events: usize,
+    pub max_batch_bytes: usize,
+    pub retry: RetryPolicy,
+}
+
+/// How a flush ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum FlushOutcome {
+    /// Every event queued when the flush began has been uploaded (or refused by the server).
+    Delivered,
+    /// An attempt failed; the events stay queued and the worker retries after a delay.
+    WillRetry,
+    /// The timeout passed first; the upload goes on in the background.
+    TimedOut,
+    /// The SDK was shut down.
+    ShutDown,
+}
+
+/// What a flush did, for the app to log or show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct FlushReport {
+    pub outcome: FlushOutcome,
+    /// Events the server accepted while the flush ran.
+    pub uploaded: u64,
+    /// Events the server refused while the flush ran (dropped, never retried).
+    pub rejected: u64,
+    /// Events still queued when the flush returned.
+    pub queued: u64,
+    /// When `WillRetry`: milliseconds until the next attempt.
+    pub retry_in_ms: Option<u64>,
+    /// Why the last attempt failed, if it did.
+    pub error: Option<String>,
+}
+
+enum Command {
+    /// The queue may have reached the flush threshold.
+    Nudge,
+    /// Upload everything now; answer on `reply` when done, if given.
+    Flush { reply: Option<std_mpsc::Sender<FlushReport>> },
+}
+
+/// Handle to the worker thread.
+pub struct Uploader {
+    commands: mpsc::UnboundedSender<Command>,
+    stop: watch::Sender<bool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    store: Arc<Mutex<Store>>,
+}
+
+impl Uploader {
+    pub fn start(store: Arc<Mutex<Store>>, config: UploadConfig) -> Result<Uploader, TransportError> {
+        let transport = HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?;
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (stop, stopped) = watch::channel(false);
+        let worker = Worker::new(store.clone(), transport, config);
+        let thread = std::thread::Builder::new()
+            .name("beckon-upload".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a current-thread runtime needs no resources that can fail");
+                runtime.block_on(worker.run(receiver, stopped));
+            })
+            .map_err(|e| TransportError::Client(format!("cannot start the upload thread: {e}")))?;
+        Ok(Uploader {
+            commands,
+            stop,
+            thread: Mutex::new(Some(thread)),
+            store,
+        })
+    }
+
+    /// Tells the worker new events arrived; it decides whether that is enough to upload.
+    pub fn nudge(&self) {
+        let _ = self.commands.send(Command::Nudge);
+    }
+
+    /// Starts uploading everything now without waiting (the app went to the background).
+    pub fn flush_in_background(&self) {
+        let _ = self.commands.send(Command::Flush { reply: None });
+    }
+
+    /// Uploads everything queued now, waiting at most `timeout` for the outcome.
+    pub fn flush(&self, timeout: Duration) -> FlushReport {
+        let (reply, answer) = std_mpsc::channel();
+        if self.commands.send(Command::Flush { reply: Some(reply) }).is_err() {
+            return self.report_without_worker(FlushOutcome::ShutDown);
+        }
+        match answer.recv_timeout(timeout) {
+            Ok(report) => report,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => self.report_without_worker(FlushOutcome::TimedOut),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => self.report_without_worker(FlushOutcome::ShutDown),
+        }
+    }
+
+    fn report_without_worker(&self, outcome: FlushOutcome) -> FlushReport {
+        let queued = self.store.lock().map(|s| s.totals().events).unwrap_or(0);
+        FlushReport {
+            outcome,
+            uploaded: 0,
+            rejected: 0,
+            queued,
+            retry_in_ms: None,
+            error: None,
+        }
+    }
+
+    /// Stops the worker. An upload in flight is abandoned; its events stay queued and
+    /// go with the next session, so nothing is lost.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for Uploader {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A flush waiting for its events to leave the queue.
+struct Waiter {
+    /// The newest event queued when the flush began.
+    up_to: Option<i64>,
+    reply: Option<std_mpsc::Sender<FlushReport>>,
+    uploaded_before: u64,
+    rejected_before: u64,
+}
+
+struct Worker {
+    store: Arc<Mutex<Store>>,
+    transport: HttpTransport,
+    config: UploadConfig,
+    /// Consecutive failed attempts; drives the backoff.
+    failures: u32,
+    /// No attempt before this, because of our own backoff.
+    backoff_until: Option<Instant>,
+    /// No attempt before this, because the server said so (`Retry-After`).
+    hold_until: Option<Instant>,
+    last_attempt: Instant,
+    waiters: Vec<Waiter>,
+    last_error: Option<String>,
+}
+
+impl Worker {
+    fn new(store: Arc<Mutex<Store>>, transport: HttpTransport, config: UploadConfig) -> Self {
+        Self {
+            store,
+            transport,
+            config,
+            failures: 0,
+            backoff_until: None,
+            hold_until: None,
+            last_attempt: Instant::now(),
+            waiters: Vec::new(),
+            last_error: None,
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave SQLite half-written (every change
+        // is a transaction), so a poisoned lock is safe to keep using.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut stopped: watch::Receiver<bool>) {
+        loop {
+            let wake_at = self.next_wake();
+            tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                command = commands.recv() => match command {
+                    Some(Command::Nudge) => {}
+                    Some(Command::Flush { reply }) => self.begin_flush(reply),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(wake_at.into()) => {}
+            }
+            let expired = self.store().expire(Utc::now().timestamp_millis());
+            if let Err(e) = expired {
+                self.last_error = Some(e.to_string());
+            }
+            tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                _ = self.upload_while_due() => {}
+            }
+            self.answer_waiters(None);
+        }
+        self.answer_waiters(Some((FlushOutcome::ShutDown, None)));
+    }
+
+    fn next_wake(&self) -> Instant {
+        let interval_tick = self.last_attempt + self.config.flush_interval;
+        match self.not_before() {
+            Some(t) if self.failures > 0 => t,
+            Some(t) => t.max(interval_tick),
+            None => interval_tick,
+        }
+    }
+
+    fn not_before(&self) -> Option<Instant> {
+        self.backoff_until.max(self.hold_until)
+    }
+
+    fn begin_flush(&mut self, reply: Option<std_mpsc::Sender<FlushReport>>) {
+        // An explicit flush skips our own backoff but never the server's Retry-After.
+        self.backoff_until = None;
+        let (up_to, counters) = {
+            let store = self.store();
+            (store.last_seq(), store.counters())
+        };
+        let counters = counters.unwrap_or_default();
+        self.waiters.push(Waiter {
+            up_to: up_to.unwrap_or(None),
+            reply,
+            uploaded_before: counters.get(Counter::Uploaded),
+            rejected_before: counters.get(Counter::DroppedRejectedByServer),
+        });
+        if let Some(hold) = self.hold_until.filter(|t| *t > Instant::now()) {
+            self.answer_waiters(Some((FlushOutcome::WillRetry, Some(hold - Instant::now()))));
+        }
+    }
+
+    fn is_due(&self, queued: u64) -> bool {
+        if self.not_before().is_some_and(|t| t > Instant::now()) {
+            return false;
+        }
+        queued > 0
+            && (!self.waiters.is_empty()
+                || self.failures > 0
+                || policy::should_flush(
+                    queued,
+                    self.config.flush_at,
+                    self.last_attempt.elapsed(),
+                    self.config.flush_interval,
+                ))
+    }
+
+    async fn upload_while_due(&mut self) {
+        loop {
+            let queued = self.store().totals().events;
+            if !self.is_due(queued) {
+                return;
+            }
+            let peeked = self
+                .store()
+                .peek_batch(self.config.max_batch_events, self.config.max_batch_bytes);
+            let batch = match peeked {
+                Ok(batch) if batch.is_empty() => return,
+                Ok(batch) => batch,
+                Err(e) => return self.record_failure(e.to_string(), None, false),
+            };
+            self.last_attempt = Instant::now();
+            let body = gzip(&assemble_batch(Utc::now(), &batch));
+            let reply = self.transport.send(body).await;
+            let decision = policy::decide(reply.outcome, self.failures, &self.config.retry, fastrand::f64());
+            let completed = match decision {
+                Decision::Delete => {
+                    let rejected = reply.response.as_ref().map_or(0, |r| r.rejected.len() as u64);
+                    self.store().complete_batch(&batch, rejected)
+                }
+                Decision::Drop => self.store().complete_batch(&batch, batch.len() as u64),
+                Decision::Retry { delay } => {
+                    let server_said = matches!(reply.outcome, Outcome::Status { retry_after: Some(_), .. });
+                    return self.record_failure(reply.problem.unwrap_or_default(), Some(delay), server_said);
+                }
+            };
+            if let Err(e) = completed {
+                return self.record_failure(e.to_string(), None, false);
+            }
+            self.failures = 0;
+            self.backoff_until = None;
+            self.hold_until = None;
+            if decision == Decision::Drop {
+                self.set_last_error(reply.problem);
+            }
+            self.answer_waiters(None);
+        }
+    }
+
+    /// Schedules the next attempt after a failure and tells waiting flushes. A delay
+    /// the server asked for holds even against an explicit flush.
+    fn record_failure(&mut self, problem: String, delay: Option<Duration>, server_said: bool) {
+        let delay = delay.unwrap_or_else(|| policy::backoff(self.failures, &self.config.retry, fastrand::f64()));
+        self.failures = self.failures.saturating_add(1);
+        let until = Some(Instant::now() + delay);
+        if server_said {
+            self.hold_until = until;
+        } else {
+            self.backoff_until = until;
+        }
+        let _ = self.store().bump(Counter::Retries, 1);
+        self.set_last_error(Some(problem));
+        self.answer_waiters(Some((FlushOutcome::WillRetry, Some(delay))));
+    }
+
+    fn set_last_error(&mut self, problem: Option<String>) {
+        if let Some(problem) = problem {
+            let _ = self.store().set_state(&[(StateKey::LastUploadError, Some(&problem))]);
+            self.last_error = Some(problem);
+        }
+    }
+
+    /// Answers the flushes whose events have all left the queue, or every flush with
+    /// `forced` (an outcome and the time to the next attempt) when one is given.
+    fn answer_waiters(&mut self, forced: Option<(FlushOutcome, Option<Duration>)>) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let waiters = std::mem::take(&mut self.waiters);
+        let store = self.store.clone();
+        let store = store.lock().unwrap_or_else(|p| p.into_inner());
+        let counters = store.counters().unwrap_or_default();
+        let queued = store.totals().events;
+        for waiter in waiters {
+            let (outcome, retry_in) = match forced {
+                Some(forced) => forced,
+                None => match waiter.up_to.map(|seq| store.holds_up_to(seq)) {
+                    None | Some(Ok(false)) => (FlushOutcome::Delivered, None),
+                    Some(_) => {
+                        self.waiters.push(waiter);
+                        continue;
+                    }
+                },
+            };
+            let report = FlushReport {
+                outcome,
+                uploaded: counters.get(Counter::Uploaded) - waiter.uploaded_before,
+                rejected: counters.get(Counter::DroppedRejectedByServer) - waiter.rejected_before,
+                queued,
+                retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
+                error: (outcome != FlushOutcome::Delivered).then(|| self.last_error.clone()).flatten(),
+            };
+            if let Some(reply) = waiter.reply {
+                let _ = reply.send(report);
+            }
+        }
+    }
+}
