@@ -28,21 +28,21 @@ pub struct BeckonConfig {
 pub struct FlushPolicy {
     /// Upload once this many events are queued.
     #[cfg_attr(feature = "ffi", uniffi(default = 20))]
-    pub flush_at: u32,
+    pub flush_at: i32,
     /// Upload at least this often while events are queued.
     #[cfg_attr(feature = "ffi", uniffi(default = 30000))]
-    pub flush_interval_ms: u64,
+    pub flush_interval_ms: i64,
     #[cfg_attr(feature = "ffi", uniffi(default = 500))]
-    pub max_batch_events: u32,
+    pub max_batch_events: i32,
     #[cfg_attr(feature = "ffi", uniffi(default = 512000))]
-    pub max_batch_bytes: u32,
+    pub max_batch_bytes: i32,
     #[cfg_attr(feature = "ffi", uniffi(default = 15000))]
-    pub request_timeout_ms: u64,
+    pub request_timeout_ms: i64,
     /// First retry delay; it doubles on each failure up to `retry_max_ms`.
     #[cfg_attr(feature = "ffi", uniffi(default = 500))]
-    pub retry_base_ms: u64,
+    pub retry_base_ms: i64,
     #[cfg_attr(feature = "ffi", uniffi(default = 300000))]
-    pub retry_max_ms: u64,
+    pub retry_max_ms: i64,
 }
 
 impl Default for FlushPolicy {
@@ -50,8 +50,8 @@ impl Default for FlushPolicy {
         Self {
             flush_at: 20,
             flush_interval_ms: 30_000,
-            max_batch_events: MAX_BATCH_EVENTS as u32,
-            max_batch_bytes: MAX_BATCH_BYTES as u32,
+            max_batch_events: MAX_BATCH_EVENTS as i32,
+            max_batch_bytes: MAX_BATCH_BYTES as i32,
             request_timeout_ms: 15_000,
             retry_base_ms: 500,
             retry_max_ms: 300_000,
@@ -69,7 +69,11 @@ pub(crate) struct Settings {
 }
 
 impl BeckonConfig {
-    pub fn new(data_dir: impl Into<String>, server_url: impl Into<String>, app_key: impl Into<String>) -> Self {
+    pub fn new(
+        data_dir: impl Into<String>,
+        server_url: impl Into<String>,
+        app_key: impl Into<String>,
+    ) -> Self {
         Self {
             data_dir: data_dir.into(),
             server_url: server_url.into(),
@@ -85,26 +89,33 @@ impl BeckonConfig {
             return invalid("data_dir must not be empty".into());
         }
         batch_url(&self.server_url).map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
-        check_id("app_key", &self.app_key).map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
+        check_id("app_key", &self.app_key)
+            .map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
         let p = &self.flush_policy;
-        if !(1..=MAX_BATCH_EVENTS as u32).contains(&p.max_batch_events) {
-            return invalid(format!("flush_policy.max_batch_events must be 1 to {MAX_BATCH_EVENTS}"));
+        if !(1..=MAX_BATCH_EVENTS as i32).contains(&p.max_batch_events) {
+            return invalid(format!(
+                "flush_policy.max_batch_events must be 1 to {MAX_BATCH_EVENTS}"
+            ));
         }
         if !(1..=p.max_batch_events).contains(&p.flush_at) {
             return invalid("flush_policy.flush_at must be 1 to max_batch_events".into());
         }
-        let min_batch = (MAX_EVENT_BYTES + BATCH_ENVELOPE_BYTES) as u32;
-        if !(min_batch..=MAX_BATCH_BYTES as u32).contains(&p.max_batch_bytes) {
-            return invalid(format!("flush_policy.max_batch_bytes must be {min_batch} to {MAX_BATCH_BYTES}"));
+        let min_batch = (MAX_EVENT_BYTES + BATCH_ENVELOPE_BYTES) as i32;
+        if !(min_batch..=MAX_BATCH_BYTES as i32).contains(&p.max_batch_bytes) {
+            return invalid(format!(
+                "flush_policy.max_batch_bytes must be {min_batch} to {MAX_BATCH_BYTES}"
+            ));
         }
         if p.flush_interval_ms < 100 || p.request_timeout_ms < 100 {
             return invalid("flush_policy intervals and timeouts must be at least 100 ms".into());
         }
-        if p.retry_base_ms == 0 || p.retry_max_ms < p.retry_base_ms {
-            return invalid("flush_policy.retry_base_ms must be positive and at most retry_max_ms".into());
+        if p.retry_base_ms <= 0 || p.retry_max_ms < p.retry_base_ms {
+            return invalid(
+                "flush_policy.retry_base_ms must be positive and at most retry_max_ms".into(),
+            );
         }
         let q = &self.queue_limits;
-        if q.max_events == 0 || q.max_bytes < MAX_EVENT_BYTES as u64 || q.max_age_seconds < 60 {
+        if q.max_events < 1 || q.max_bytes < MAX_EVENT_BYTES as i64 || q.max_age_seconds < 60 {
             return invalid(format!(
                 "queue_limits need max_events ≥ 1, max_bytes ≥ {MAX_EVENT_BYTES} and max_age_seconds ≥ 60"
             ));
@@ -114,14 +125,14 @@ impl BeckonConfig {
             upload: UploadConfig {
                 server_url: self.server_url.clone(),
                 app_key: self.app_key.clone(),
-                flush_at: u64::from(p.flush_at),
-                flush_interval: Duration::from_millis(p.flush_interval_ms),
-                request_timeout: Duration::from_millis(p.request_timeout_ms),
+                flush_at: p.flush_at as u64,
+                flush_interval: Duration::from_millis(p.flush_interval_ms as u64),
+                request_timeout: Duration::from_millis(p.request_timeout_ms as u64),
                 max_batch_events: p.max_batch_events as usize,
                 max_batch_bytes: p.max_batch_bytes as usize - BATCH_ENVELOPE_BYTES,
                 retry: RetryPolicy {
-                    base: Duration::from_millis(p.retry_base_ms),
-                    cap: Duration::from_millis(p.retry_max_ms),
+                    base: Duration::from_millis(p.retry_base_ms as u64),
+                    cap: Duration::from_millis(p.retry_max_ms as u64),
                     ..RetryPolicy::default()
                 },
             },
@@ -150,13 +161,28 @@ mod tests {
     fn each_bad_setting_is_named() {
         let cases: Vec<(Box<dyn Fn(&mut BeckonConfig)>, &str)> = vec![
             (Box::new(|c| c.data_dir = " ".into()), "data_dir"),
-            (Box::new(|c| c.server_url = "beckon.shop.example".into()), "server URL"),
+            (
+                Box::new(|c| c.server_url = "beckon.shop.example".into()),
+                "server URL",
+            ),
             (Box::new(|c| c.app_key = "".into()), "app_key"),
             (Box::new(|c| c.flush_policy.flush_at = 0), "flush_at"),
-            (Box::new(|c| c.flush_policy.max_batch_events = 501), "max_batch_events"),
-            (Box::new(|c| c.flush_policy.max_batch_bytes = 1000), "max_batch_bytes"),
-            (Box::new(|c| c.flush_policy.request_timeout_ms = 0), "timeouts"),
-            (Box::new(|c| c.flush_policy.retry_max_ms = 1), "retry_base_ms"),
+            (
+                Box::new(|c| c.flush_policy.max_batch_events = 501),
+                "max_batch_events",
+            ),
+            (
+                Box::new(|c| c.flush_policy.max_batch_bytes = 1000),
+                "max_batch_bytes",
+            ),
+            (
+                Box::new(|c| c.flush_policy.request_timeout_ms = 0),
+                "timeouts",
+            ),
+            (
+                Box::new(|c| c.flush_policy.retry_max_ms = 1),
+                "retry_base_ms",
+            ),
             (Box::new(|c| c.queue_limits.max_events = 0), "queue_limits"),
         ];
         for (breaks, named) in cases {

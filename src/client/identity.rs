@@ -55,7 +55,8 @@ impl Identity {
     }
 
     pub(crate) fn save(&self, store: &mut Store) -> Result<(), StoreError> {
-        let traits = (!self.traits.is_empty()).then(|| Value::Object(self.traits.clone()).to_string());
+        let traits =
+            (!self.traits.is_empty()).then(|| Value::Object(self.traits.clone()).to_string());
         store.set_state(&[
             (StateKey::AnonymousId, Some(&self.anonymous_id)),
             (StateKey::UserId, self.user_id.as_deref()),

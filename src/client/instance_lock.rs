@@ -15,8 +15,10 @@ pub(crate) struct InstanceLock(PathBuf);
 
 impl InstanceLock {
     pub(crate) fn acquire(dir: &Path) -> Result<InstanceLock, ClientError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| crate::store::StoreError::Io { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| crate::store::StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         let key = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
         let mut in_use = IN_USE.lock().unwrap_or_else(|p| p.into_inner());
         if !in_use.insert(key.clone()) {
@@ -28,6 +30,9 @@ impl InstanceLock {
 
 impl Drop for InstanceLock {
     fn drop(&mut self) {
-        IN_USE.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.0);
+        IN_USE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
     }
 }

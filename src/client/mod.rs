@@ -55,7 +55,7 @@ impl Client {
             store,
             identity: RwLock::new(identity),
             uploader,
-            flush_at: u64::from(config.flush_policy.flush_at),
+            flush_at: config.flush_policy.flush_at as u64,
             context,
             open_report,
             backgrounded: Default::default(),
@@ -79,8 +79,37 @@ impl Client {
     /// Validates and stores one event. Returns once it is committed to the database.
     pub fn track(&self, event: &Event) -> Result<(), ClientError> {
         self.ensure_running()?;
-        let encoded = event.encode().map_err(|e| self.rejected(e))?;
-        self.enqueue(encoded.kind, Some(encoded.name), encoded.properties, Map::new())
+        let result = event
+            .encode()
+            .map_err(ClientError::InvalidEvent)
+            .and_then(|e| self.enqueue(e.kind, Some(e.name), e.properties, Map::new()));
+        if let Err(ClientError::InvalidEvent(_)) = result {
+            // Best effort: the caller gets the validation error either way.
+            let _ = self.store().bump(Counter::RejectedAtTrack, 1);
+        }
+        result
+    }
+
+    /// Stores the event if it is valid and the SDK is running; returns `false` without
+    /// storing or counting anything otherwise, so a caller can then use [`Client::track`]
+    /// to learn why.
+    pub fn track_if_valid(&self, event: &Event) -> Result<bool, ClientError> {
+        if self.ensure_running().is_err() {
+            return Ok(false);
+        }
+        let Ok(encoded) = event.encode() else {
+            return Ok(false);
+        };
+        match self.enqueue(
+            encoded.kind,
+            Some(encoded.name),
+            encoded.properties,
+            Map::new(),
+        ) {
+            Ok(()) => Ok(true),
+            Err(ClientError::InvalidEvent(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn screen(&self, name: String, properties: Properties) -> Result<(), ClientError> {
@@ -111,17 +140,19 @@ impl Client {
     }
 
     pub fn anonymous_id(&self) -> String {
-        self.identity.read().unwrap_or_else(|p| p.into_inner()).anonymous_id.clone()
+        self.identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .anonymous_id
+            .clone()
     }
 
     pub fn user_id(&self) -> Option<String> {
-        self.identity.read().unwrap_or_else(|p| p.into_inner()).user_id.clone()
-    }
-
-    fn rejected(&self, error: FieldError) -> ClientError {
-        // Counting is best effort: the caller gets the validation error either way.
-        let _ = self.store().bump(Counter::RejectedAtTrack, 1);
-        ClientError::InvalidEvent(error)
+        self.identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .user_id
+            .clone()
     }
 
     fn enqueue(
@@ -148,9 +179,12 @@ impl Client {
         };
         let payload = serde_json::to_vec(&event).expect("a JSON map always serializes");
         if payload.len() > MAX_EVENT_BYTES {
-            return Err(self.rejected(FieldError::new(
+            return Err(ClientError::InvalidEvent(FieldError::new(
                 "event",
-                format!("is {} bytes, over the {MAX_EVENT_BYTES}-byte limit", payload.len()),
+                format!(
+                    "is {} bytes, over the {MAX_EVENT_BYTES}-byte limit",
+                    payload.len()
+                ),
             )));
         }
         let queued = {
@@ -184,7 +218,9 @@ impl Client {
 
     /// The app came to the foreground.
     pub fn on_foreground(&self) -> Result<(), ClientError> {
-        let from_background = self.backgrounded.swap(false, std::sync::atomic::Ordering::SeqCst);
+        let from_background = self
+            .backgrounded
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
         self.track(&Event::ApplicationOpened {
             from_background,
             url: None,
@@ -195,7 +231,8 @@ impl Client {
     /// The app went to the background: record it and upload now, while the OS still
     /// lets the process run.
     pub fn on_background(&self) -> Result<(), ClientError> {
-        self.backgrounded.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.backgrounded
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.track(&Event::ApplicationBackgrounded {
             properties: Properties::new(),
         })?;

@@ -31,7 +31,11 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn new(totals: QueueTotals, counters: &Counters, last_error: Option<String>) -> Stats {
+    pub(crate) fn new(
+        totals: QueueTotals,
+        counters: &Counters,
+        last_error: Option<String>,
+    ) -> Stats {
         Stats {
             queued_events: totals.events,
             queued_bytes: totals.bytes,

@@ -24,12 +24,12 @@ pub struct Product {
     #[cfg_attr(feature = "ffi", uniffi(default))]
     pub currency: Option<String>,
     #[cfg_attr(feature = "ffi", uniffi(default))]
-    pub quantity: Option<u32>,
+    pub quantity: Option<i32>,
     #[cfg_attr(feature = "ffi", uniffi(default))]
     pub coupon: Option<String>,
     /// Position in the list it was shown in, starting at 1.
     #[cfg_attr(feature = "ffi", uniffi(default))]
-    pub position: Option<u32>,
+    pub position: Option<i32>,
     #[cfg_attr(feature = "ffi", uniffi(default))]
     pub url: Option<String>,
     #[cfg_attr(feature = "ffi", uniffi(default))]
@@ -85,7 +85,7 @@ pub struct CheckoutStep {
     #[cfg_attr(feature = "ffi", uniffi(default))]
     pub checkout_id: Option<String>,
     /// Starts at 1.
-    pub step: u32,
+    pub step: i32,
     #[cfg_attr(feature = "ffi", uniffi(default))]
     pub shipping_method: Option<String>,
     #[cfg_attr(feature = "ffi", uniffi(default))]

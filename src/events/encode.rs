@@ -104,7 +104,11 @@ impl PropertyWriter {
     }
 
     /// An ISO 4217 code such as `EUR`.
-    pub(crate) fn opt_currency(&mut self, key: &str, value: &Option<String>) -> Result<(), FieldError> {
+    pub(crate) fn opt_currency(
+        &mut self,
+        key: &str,
+        value: &Option<String>,
+    ) -> Result<(), FieldError> {
         if let Some(code) = value {
             if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(self.error(key, "must be a three-letter ISO 4217 code such as EUR"));
@@ -115,15 +119,15 @@ impl PropertyWriter {
     }
 
     /// A count or position, starting at 1.
-    pub(crate) fn count(&mut self, key: &str, value: u32) -> Result<(), FieldError> {
-        if value == 0 {
+    pub(crate) fn count(&mut self, key: &str, value: i32) -> Result<(), FieldError> {
+        if value < 1 {
             return Err(self.error(key, "must be at least 1"));
         }
         self.put(key, Value::Number(value.into()));
         Ok(())
     }
 
-    pub(crate) fn opt_count(&mut self, key: &str, value: Option<u32>) -> Result<(), FieldError> {
+    pub(crate) fn opt_count(&mut self, key: &str, value: Option<i32>) -> Result<(), FieldError> {
         value.map_or(Ok(()), |v| self.count(key, v))
     }
 
@@ -155,7 +159,10 @@ impl PropertyWriter {
             check_key("properties", key)?;
             let path = format!("properties.{key}");
             if self.map.contains_key(key) {
-                return Err(FieldError::new(path, "repeats a typed field of this event; set the field instead"));
+                return Err(FieldError::new(
+                    path,
+                    "repeats a typed field of this event; set the field instead",
+                ));
             }
             let json = value.to_json(&path)?;
             self.map.insert(key.clone(), json);
@@ -172,7 +179,12 @@ impl Event {
         let mut kind = WireKind::Track;
         match self {
             ProductsSearched { query, .. } => w.text("query", query)?,
-            ProductListViewed { list_id, category, products, .. } => {
+            ProductListViewed {
+                list_id,
+                category,
+                products,
+                ..
+            } => {
                 w.opt_id("list_id", list_id)?;
                 w.opt_text("category", category)?;
                 w.products("products", products)?;
@@ -180,7 +192,12 @@ impl Event {
             ProductClicked { product, .. } | ProductViewed { product, .. } => {
                 w.scoped("product", |w| product.write(w))?
             }
-            ProductAdded { cart_id, product, .. } | ProductRemoved { cart_id, product, .. } => {
+            ProductAdded {
+                cart_id, product, ..
+            }
+            | ProductRemoved {
+                cart_id, product, ..
+            } => {
                 w.opt_id("cart_id", cart_id)?;
                 w.scoped("product", |w| product.write(w))?;
             }
@@ -204,13 +221,29 @@ impl Event {
             PromotionViewed { promotion, .. } | PromotionClicked { promotion, .. } => {
                 w.scoped("promotion", |w| promotion.write(w))?
             }
-            ProductAddedToWishlist { wishlist_id, wishlist_name, product, .. }
-            | ProductRemovedFromWishlist { wishlist_id, wishlist_name, product, .. } => {
+            ProductAddedToWishlist {
+                wishlist_id,
+                wishlist_name,
+                product,
+                ..
+            }
+            | ProductRemovedFromWishlist {
+                wishlist_id,
+                wishlist_name,
+                product,
+                ..
+            } => {
                 w.opt_id("wishlist_id", wishlist_id)?;
                 w.opt_text("wishlist_name", wishlist_name)?;
                 w.scoped("product", |w| product.write(w))?;
             }
-            WishlistProductAddedToCart { wishlist_id, wishlist_name, cart_id, product, .. } => {
+            WishlistProductAddedToCart {
+                wishlist_id,
+                wishlist_name,
+                cart_id,
+                product,
+                ..
+            } => {
                 w.opt_id("wishlist_id", wishlist_id)?;
                 w.opt_text("wishlist_name", wishlist_name)?;
                 w.opt_id("cart_id", cart_id)?;
@@ -220,12 +253,23 @@ impl Event {
                 w.scoped("product", |w| product.write(w))?;
                 w.scoped("share", |w| share.write(w))?;
             }
-            CartShared { cart_id, products, share, .. } => {
+            CartShared {
+                cart_id,
+                products,
+                share,
+                ..
+            } => {
                 w.opt_id("cart_id", cart_id)?;
                 w.products("products", products)?;
                 w.scoped("share", |w| share.write(w))?;
             }
-            ProductReviewed { product_id, review_id, review_body, rating, .. } => {
+            ProductReviewed {
+                product_id,
+                review_id,
+                review_body,
+                rating,
+                ..
+            } => {
                 w.id("product_id", product_id)?;
                 w.opt_id("review_id", review_id)?;
                 w.opt_text("review_body", review_body)?;
@@ -235,36 +279,68 @@ impl Event {
                 check_name("name", name)?;
                 kind = WireKind::Screen;
             }
-            ApplicationOpened { from_background, url, .. } => {
+            ApplicationOpened {
+                from_background,
+                url,
+                ..
+            } => {
                 w.put("from_background", Value::Bool(*from_background));
                 w.opt_text("url", url)?;
             }
             ApplicationBackgrounded { .. } => {}
-            PushOpened { message_id, campaign_id, .. } => {
+            PushOpened {
+                message_id,
+                campaign_id,
+                ..
+            } => {
                 w.id("message_id", message_id)?;
                 w.opt_id("campaign_id", campaign_id)?;
             }
-            DeepLinkOpened { url, message_id, campaign_id, .. } => {
+            DeepLinkOpened {
+                url,
+                message_id,
+                campaign_id,
+                ..
+            } => {
                 w.text("url", url)?;
                 w.opt_id("message_id", message_id)?;
                 w.opt_id("campaign_id", campaign_id)?;
             }
-            InAppMessageShown { message_id, campaign_id, .. }
-            | InAppMessageDismissed { message_id, campaign_id, .. } => {
+            InAppMessageShown {
+                message_id,
+                campaign_id,
+                ..
+            }
+            | InAppMessageDismissed {
+                message_id,
+                campaign_id,
+                ..
+            } => {
                 w.id("message_id", message_id)?;
                 w.id("campaign_id", campaign_id)?;
             }
-            InAppMessageClicked { message_id, campaign_id, button_id, .. } => {
+            InAppMessageClicked {
+                message_id,
+                campaign_id,
+                button_id,
+                ..
+            } => {
                 w.id("message_id", message_id)?;
                 w.id("campaign_id", campaign_id)?;
                 w.opt_id("button_id", button_id)?;
             }
             Custom { name, .. } => {
                 check_name("name", name)?;
-                if let Some(typed) = TYPED_EVENT_NAMES.iter().find(|t| t.eq_ignore_ascii_case(name)) {
+                if let Some(typed) = TYPED_EVENT_NAMES
+                    .iter()
+                    .find(|t| t.eq_ignore_ascii_case(name))
+                {
                     return Err(FieldError::new(
                         "name",
-                        format!("\"{name}\" is a typed event; use Event.{} instead", typed.replace([' ', '-'], "")),
+                        format!(
+                            "\"{name}\" is a typed event; use Event.{} instead",
+                            typed.replace([' ', '-'], "")
+                        ),
                     ));
                 }
             }

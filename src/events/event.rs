@@ -9,44 +9,234 @@ use super::value::Properties;
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum Event {
-    ProductsSearched { query: String, properties: Properties },
-    ProductListViewed { list_id: Option<String>, category: Option<String>, products: Vec<Product>, properties: Properties },
-    ProductClicked { product: Product, properties: Properties },
-    ProductViewed { product: Product, properties: Properties },
-    ProductAdded { cart_id: Option<String>, product: Product, properties: Properties },
-    ProductRemoved { cart_id: Option<String>, product: Product, properties: Properties },
-    CartViewed { cart: Cart, properties: Properties },
-    CheckoutStarted { order: Order, properties: Properties },
-    CheckoutStepViewed { step: CheckoutStep, properties: Properties },
-    CheckoutStepCompleted { step: CheckoutStep, properties: Properties },
-    PaymentInfoEntered { order_id: Option<String>, step: CheckoutStep, properties: Properties },
-    OrderCompleted { order: Order, properties: Properties },
-    OrderUpdated { order: Order, properties: Properties },
-    OrderRefunded { order: Order, properties: Properties },
-    OrderCancelled { order: Order, properties: Properties },
-    CouponEntered { coupon: Coupon, properties: Properties },
-    CouponApplied { coupon: Coupon, properties: Properties },
-    CouponDenied { coupon: Coupon, properties: Properties },
-    CouponRemoved { coupon: Coupon, properties: Properties },
-    PromotionViewed { promotion: Promotion, properties: Properties },
-    PromotionClicked { promotion: Promotion, properties: Properties },
-    ProductAddedToWishlist { wishlist_id: Option<String>, wishlist_name: Option<String>, product: Product, properties: Properties },
-    ProductRemovedFromWishlist { wishlist_id: Option<String>, wishlist_name: Option<String>, product: Product, properties: Properties },
-    WishlistProductAddedToCart { wishlist_id: Option<String>, wishlist_name: Option<String>, cart_id: Option<String>, product: Product, properties: Properties },
-    ProductShared { product: Product, share: Share, properties: Properties },
-    CartShared { cart_id: Option<String>, products: Vec<Product>, share: Share, properties: Properties },
-    ProductReviewed { product_id: String, review_id: Option<String>, review_body: Option<String>, rating: Option<f64>, properties: Properties },
+    ProductsSearched {
+        query: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductListViewed {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        list_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        category: Option<String>,
+        products: Vec<Product>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductClicked {
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductViewed {
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductAdded {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        cart_id: Option<String>,
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductRemoved {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        cart_id: Option<String>,
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CartViewed {
+        cart: Cart,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CheckoutStarted {
+        order: Order,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CheckoutStepViewed {
+        step: CheckoutStep,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CheckoutStepCompleted {
+        step: CheckoutStep,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    PaymentInfoEntered {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        order_id: Option<String>,
+        step: CheckoutStep,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    OrderCompleted {
+        order: Order,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    OrderUpdated {
+        order: Order,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    OrderRefunded {
+        order: Order,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    OrderCancelled {
+        order: Order,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CouponEntered {
+        coupon: Coupon,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CouponApplied {
+        coupon: Coupon,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CouponDenied {
+        coupon: Coupon,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CouponRemoved {
+        coupon: Coupon,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    PromotionViewed {
+        promotion: Promotion,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    PromotionClicked {
+        promotion: Promotion,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductAddedToWishlist {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        wishlist_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        wishlist_name: Option<String>,
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductRemovedFromWishlist {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        wishlist_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        wishlist_name: Option<String>,
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    WishlistProductAddedToCart {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        wishlist_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        wishlist_name: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        cart_id: Option<String>,
+        product: Product,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductShared {
+        product: Product,
+        share: Share,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    CartShared {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        cart_id: Option<String>,
+        products: Vec<Product>,
+        share: Share,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ProductReviewed {
+        product_id: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        review_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        review_body: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        rating: Option<f64>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
     /// A screen the user saw; recorded as a `screen` call, not a `track`.
-    Screen { name: String, properties: Properties },
-    ApplicationOpened { from_background: bool, url: Option<String>, properties: Properties },
-    ApplicationBackgrounded { properties: Properties },
-    PushOpened { message_id: String, campaign_id: Option<String>, properties: Properties },
-    DeepLinkOpened { url: String, message_id: Option<String>, campaign_id: Option<String>, properties: Properties },
-    InAppMessageShown { message_id: String, campaign_id: String, properties: Properties },
-    InAppMessageClicked { message_id: String, campaign_id: String, button_id: Option<String>, properties: Properties },
-    InAppMessageDismissed { message_id: String, campaign_id: String, properties: Properties },
+    Screen {
+        name: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ApplicationOpened {
+        from_background: bool,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        url: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    ApplicationBackgrounded {
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    PushOpened {
+        message_id: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        campaign_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    DeepLinkOpened {
+        url: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        message_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        campaign_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    InAppMessageShown {
+        message_id: String,
+        campaign_id: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    InAppMessageClicked {
+        message_id: String,
+        campaign_id: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        button_id: Option<String>,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
+    InAppMessageDismissed {
+        message_id: String,
+        campaign_id: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
     /// Anything outside the vocabulary. Its name may not be one of the typed names.
-    Custom { name: String, properties: Properties },
+    Custom {
+        name: String,
+        #[cfg_attr(feature = "ffi", uniffi(default))]
+        properties: Properties,
+    },
 }
 
 /// The names of the typed events; a custom event may not take one of them.

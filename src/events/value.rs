@@ -33,7 +33,10 @@ impl JsonValue {
 
     fn to_json_at(&self, path: &str, depth: usize) -> Result<Value, FieldError> {
         if depth > MAX_VALUE_DEPTH {
-            return Err(FieldError::new(path, format!("nests deeper than {MAX_VALUE_DEPTH} levels")));
+            return Err(FieldError::new(
+                path,
+                format!("nests deeper than {MAX_VALUE_DEPTH} levels"),
+            ));
         }
         Ok(match self {
             JsonValue::Null => Value::Null,
@@ -63,7 +66,9 @@ impl JsonValue {
                     value: n.as_f64().unwrap_or_default(),
                 },
             },
-            Value::String(value) => JsonValue::Text { value: value.clone() },
+            Value::String(value) => JsonValue::Text {
+                value: value.clone(),
+            },
             Value::Array(items) => JsonValue::Array {
                 values: items.iter().map(JsonValue::from_json).collect(),
             },
@@ -86,7 +91,10 @@ pub(crate) fn map_to_json(
     let mut out = Map::with_capacity(map.len());
     for (key, value) in map {
         check_key(path, key)?;
-        out.insert(key.clone(), value.to_json_at(&format!("{path}.{key}"), depth)?);
+        out.insert(
+            key.clone(),
+            value.to_json_at(&format!("{path}.{key}"), depth)?,
+        );
     }
     Ok(out)
 }
@@ -104,23 +112,40 @@ mod tests {
     fn converts_nested_values_both_ways() {
         let value = JsonValue::Object {
             fields: HashMap::from([
-                ("tags".into(), JsonValue::Array { values: vec![JsonValue::Text { value: "a".into() }, JsonValue::Null] }),
+                (
+                    "tags".into(),
+                    JsonValue::Array {
+                        values: vec![JsonValue::Text { value: "a".into() }, JsonValue::Null],
+                    },
+                ),
                 ("n".into(), JsonValue::Integer { value: -3 }),
                 ("x".into(), JsonValue::Number { value: 1.5 }),
                 ("ok".into(), JsonValue::Bool { value: true }),
             ]),
         };
         let json = value.to_json("p").unwrap();
-        assert_eq!(json, json!({"tags": ["a", null], "n": -3, "x": 1.5, "ok": true}));
+        assert_eq!(
+            json,
+            json!({"tags": ["a", null], "n": -3, "x": 1.5, "ok": true})
+        );
         assert_eq!(JsonValue::from_json(&json), value);
     }
 
     #[test]
     fn rejects_non_finite_numbers_with_their_path() {
-        let value = JsonValue::Array { values: vec![JsonValue::Number { value: f64::NAN }] };
+        let value = JsonValue::Array {
+            values: vec![JsonValue::Number { value: f64::NAN }],
+        };
         let err = value.to_json("properties.scores").unwrap_err();
-        assert_eq!(err.to_string(), "properties.scores[0]: must be a finite number");
-        assert!(JsonValue::Number { value: f64::INFINITY }.to_json("p").is_err());
+        assert_eq!(
+            err.to_string(),
+            "properties.scores[0]: must be a finite number"
+        );
+        assert!(JsonValue::Number {
+            value: f64::INFINITY
+        }
+        .to_json("p")
+        .is_err());
     }
 
     #[test]
@@ -131,6 +156,10 @@ mod tests {
         for _ in 0..MAX_VALUE_DEPTH {
             deep = JsonValue::Array { values: vec![deep] };
         }
-        assert!(deep.to_json("p").unwrap_err().to_string().contains("nests deeper"));
+        assert!(deep
+            .to_json("p")
+            .unwrap_err()
+            .to_string()
+            .contains("nests deeper"));
     }
 }

@@ -2,10 +2,12 @@
 //! its arguments and errors and calls [`Client`]; no logic lives here.
 
 mod error;
+mod fast_track;
 
 pub use error::BeckonError;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +19,10 @@ use crate::upload::FlushReport;
 #[derive(uniffi::Object)]
 pub struct Beckon {
     client: Client,
+    instance_id: u64,
 }
+
+static NEXT_INSTANCE_ID: AtomicU64 = AtomicU64::new(1);
 
 #[uniffi::export]
 impl Beckon {
@@ -25,9 +30,18 @@ impl Beckon {
     /// an unusable data directory, or a directory another live instance holds.
     #[uniffi::constructor]
     pub fn new(config: BeckonConfig) -> Result<Arc<Self>, BeckonError> {
-        Ok(Arc::new(Beckon {
+        let beckon = Arc::new(Beckon {
             client: Client::new(config)?,
-        }))
+            instance_id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
+        });
+        fast_track::register(beckon.instance_id, &beckon);
+        Ok(beckon)
+    }
+
+    /// Identifies this instance to `beckon_track_serialized`, the one-call path the
+    /// Kotlin binding's `track` uses.
+    pub fn instance_id(&self) -> u64 {
+        self.instance_id
     }
 
     /// Records an event. Returns once it is stored durably; an invalid event throws and
@@ -37,12 +51,20 @@ impl Beckon {
     }
 
     /// Records a screen view.
-    pub fn screen(&self, name: String, properties: HashMap<String, JsonValue>) -> Result<(), BeckonError> {
+    pub fn screen(
+        &self,
+        name: String,
+        properties: HashMap<String, JsonValue>,
+    ) -> Result<(), BeckonError> {
         Ok(self.client.screen(name, properties)?)
     }
 
     /// Sets the user id (and merges traits) for this and later events.
-    pub fn identify(&self, user_id: String, traits: HashMap<String, JsonValue>) -> Result<(), BeckonError> {
+    pub fn identify(
+        &self,
+        user_id: String,
+        traits: HashMap<String, JsonValue>,
+    ) -> Result<(), BeckonError> {
         Ok(self.client.identify(&user_id, &traits)?)
     }
 
@@ -61,8 +83,10 @@ impl Beckon {
 
     /// Uploads everything queued and waits up to `timeout_ms` for the outcome. The only
     /// call that blocks on the network: do not call it on the main thread.
-    pub fn flush(&self, timeout_ms: u64) -> Result<FlushReport, BeckonError> {
-        Ok(self.client.flush(Duration::from_millis(timeout_ms))?)
+    pub fn flush(&self, timeout_ms: i64) -> Result<FlushReport, BeckonError> {
+        Ok(self
+            .client
+            .flush(Duration::from_millis(timeout_ms.max(0) as u64))?)
     }
 
     pub fn stats(&self) -> Result<Stats, BeckonError> {

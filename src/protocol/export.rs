@@ -54,7 +54,10 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["type"], "track", "{text}");
         assert_eq!(value["timestamp"], "2024-05-01T10:00:00Z", "{text}");
-        assert_eq!(value["original_timestamp"], "2024-05-01T09:00:00Z", "{text}");
+        assert_eq!(
+            value["original_timestamp"], "2024-05-01T09:00:00Z",
+            "{text}"
+        );
         assert!(value.get("event").is_none(), "fields are inlined: {text}");
         assert_eq!(serde_json::from_str::<ExportedEvent>(&text).unwrap(), line);
     }

@@ -75,7 +75,10 @@ impl WireEvent {
         }
         match (self.kind, &self.name) {
             (WireKind::Track | WireKind::Screen, None) => {
-                return Err(FieldError::new("name", "is required for track and screen events"))
+                return Err(FieldError::new(
+                    "name",
+                    "is required for track and screen events",
+                ))
             }
             (_, Some(name)) => check_name("name", name)?,
             (WireKind::Identify, None) => {}
@@ -108,7 +111,10 @@ fn check_text(field: &str, value: &str, max_bytes: usize) -> Result<(), FieldErr
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -121,11 +127,17 @@ pub fn check_key(field: &str, key: &str) -> Result<(), FieldError> {
     if key.len() > MAX_KEY_BYTES {
         return Err(FieldError::new(
             format!("{field}.{}", truncate(key)),
-            format!("key is {} bytes, over the {MAX_KEY_BYTES}-byte limit", key.len()),
+            format!(
+                "key is {} bytes, over the {MAX_KEY_BYTES}-byte limit",
+                key.len()
+            ),
         ));
     }
     if key.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "keys must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "keys must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -170,7 +182,10 @@ mod tests {
             id: uuid::Uuid::new_v4().to_string(),
             kind: WireKind::Track,
             name: Some("Product Viewed".into()),
-            properties: json!({"product_id": "p1", "price": 9.5}).as_object().unwrap().clone(),
+            properties: json!({"product_id": "p1", "price": 9.5})
+                .as_object()
+                .unwrap()
+                .clone(),
             traits: Map::new(),
             anonymous_id: "anon".into(),
             user_id: None,
@@ -218,14 +233,21 @@ mod tests {
 
     #[test]
     fn rejects_oversized_and_too_deep_events() {
-        assert_eq!(event().validate(MAX_EVENT_BYTES + 1).unwrap_err().field, "event");
+        assert_eq!(
+            event().validate(MAX_EVENT_BYTES + 1).unwrap_err().field,
+            "event"
+        );
         let mut deep = json!(1);
         for _ in 0..MAX_VALUE_DEPTH + 1 {
             deep = json!([deep]);
         }
         let mut e = event();
         e.properties.insert("deep".into(), deep);
-        assert!(e.validate(100).unwrap_err().problem.contains("nests deeper"));
+        assert!(e
+            .validate(100)
+            .unwrap_err()
+            .problem
+            .contains("nests deeper"));
     }
 
     #[test]

@@ -54,7 +54,11 @@ impl Counters {
 }
 
 /// Adds to a counter on any connection or transaction.
-pub(crate) fn bump_on(conn: &rusqlite::Connection, counter: Counter, by: u64) -> Result<(), StoreError> {
+pub(crate) fn bump_on(
+    conn: &rusqlite::Connection,
+    counter: Counter,
+    by: u64,
+) -> Result<(), StoreError> {
     if by > 0 {
         conn.prepare_cached(
             "INSERT INTO counters(name, value) VALUES (?1, ?2)
@@ -71,8 +75,12 @@ impl Store {
     }
 
     pub fn counters(&self) -> Result<Counters, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT name, value FROM counters")?;
-        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, value FROM counters")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
         let mut counters = Counters::default();
         for row in rows {
             let (name, value) = row?;

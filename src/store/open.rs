@@ -48,6 +48,8 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Before the first access, so the WAL is opened without shared memory.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         check_integrity(&conn)?;
@@ -58,8 +60,10 @@ impl Store {
             path: path.to_owned(),
             limits,
             totals: Default::default(),
+            next_seq: 1,
         };
         store.totals = store.read_totals()?;
+        store.next_seq = store.last_seq()?.unwrap_or(0) + 1;
         Ok(store)
     }
 }
@@ -104,9 +108,18 @@ mod tests {
         let data = dir.path().join("nested/beckon");
         let (store, report) = Store::open(&data, limits()).unwrap();
         assert_eq!(report, OpenReport::default());
-        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-        let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!((mode.as_str(), sync, version), ("wal", 1, SCHEMA_VERSION));
     }
 
@@ -116,7 +129,11 @@ mod tests {
         std::fs::write(dir.path().join(DATABASE_FILE), vec![0x5a; 8192]).unwrap();
         let (mut store, report) = Store::open(dir.path(), limits()).unwrap();
         let moved = report.moved_aside.expect("file moved aside");
-        assert_eq!(std::fs::read(&moved).unwrap(), vec![0x5a; 8192], "kept for diagnosis");
+        assert_eq!(
+            std::fs::read(&moved).unwrap(),
+            vec![0x5a; 8192],
+            "kept for diagnosis"
+        );
         assert_eq!(store.counters().unwrap().get(Counter::DatabaseResets), 1);
         store.enqueue(1, b"{}").unwrap();
         assert_eq!(store.totals().events, 1);
@@ -131,7 +148,10 @@ mod tests {
             for i in 0..200 {
                 store.enqueue(i, &payload).unwrap();
             }
-            store.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+            store
+                .conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .unwrap();
         }
         let path = dir.path().join(DATABASE_FILE);
         let mut bytes = std::fs::read(&path).unwrap();
@@ -150,7 +170,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5)
+                .unwrap();
         }
         let (_store, report) = Store::open(dir.path(), limits()).unwrap();
         assert!(report.reset_reason.unwrap().contains("newer"));
@@ -161,6 +182,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("plain-file");
         std::fs::write(&file, b"").unwrap();
-        assert!(matches!(Store::open(&file, limits()), Err(StoreError::Io { .. })));
+        assert!(matches!(
+            Store::open(&file, limits()),
+            Err(StoreError::Io { .. })
+        ));
     }
 }

@@ -12,12 +12,12 @@ use super::{Counter, Store, StoreError};
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct QueueLimits {
     #[cfg_attr(feature = "ffi", uniffi(default = 10000))]
-    pub max_events: u64,
+    pub max_events: i64,
     #[cfg_attr(feature = "ffi", uniffi(default = 10485760))]
-    pub max_bytes: u64,
+    pub max_bytes: i64,
     /// Events older than this are dropped before upload.
     #[cfg_attr(feature = "ffi", uniffi(default = 2592000))]
-    pub max_age_seconds: u64,
+    pub max_age_seconds: i64,
 }
 
 impl Default for QueueLimits {
@@ -66,15 +66,16 @@ impl Store {
     /// Returns how many old events were dropped to stay within the limits.
     pub fn enqueue(&mut self, created_at_ms: i64, payload: &[u8]) -> Result<u64, StoreError> {
         self.conn
-            .prepare_cached("INSERT INTO events(created_at, payload) VALUES (?1, ?2)")?
-            .execute(params![created_at_ms, payload])?;
+            .prepare_cached("INSERT INTO events(seq, created_at, payload) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.next_seq, created_at_ms, payload])?;
+        self.next_seq += 1;
         self.totals.events += 1;
         self.totals.bytes += payload.len() as u64;
         self.evict_over_limits()
     }
 
     fn over_limits(&self, totals: QueueTotals) -> bool {
-        totals.events > self.limits.max_events || totals.bytes > self.limits.max_bytes
+        totals.events as i64 > self.limits.max_events || totals.bytes as i64 > self.limits.max_bytes
     }
 
     fn evict_over_limits(&mut self) -> Result<u64, StoreError> {
@@ -95,10 +96,13 @@ impl Store {
                 remaining.bytes -= row.get::<_, i64>(1)? as u64;
             }
         }
-        let Some(last) = last_evicted else { return Ok(0) };
+        let Some(last) = last_evicted else {
+            return Ok(0);
+        };
         let evicted = self.totals.events - remaining.events;
         let tx = self.conn.transaction()?;
-        tx.prepare_cached("DELETE FROM events WHERE seq <= ?1")?.execute([last])?;
+        tx.prepare_cached("DELETE FROM events WHERE seq <= ?1")?
+            .execute([last])?;
         bump_on(&tx, Counter::DroppedQueueFull, evicted)?;
         tx.commit()?;
         self.totals = remaining;
@@ -106,28 +110,46 @@ impl Store {
     }
 
     /// Drops events older than the age limit. Returns how many.
+    ///
+    /// Events are appended in time order, so the expired ones are the oldest: walk from
+    /// the front until the first young one instead of keeping an index on every insert.
+    /// (An event stamped before a backwards clock change may wait one walk longer.)
     pub fn expire(&mut self, now_ms: i64) -> Result<u64, StoreError> {
-        let cutoff = now_ms - (self.limits.max_age_seconds as i64).saturating_mul(1000);
-        let tx = self.conn.transaction()?;
-        let (count, bytes): (i64, i64) = tx
-            .prepare_cached(
-                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE created_at < ?1",
-            )?
-            .query_row([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        if count == 0 {
-            return Ok(0);
+        let cutoff = now_ms - self.limits.max_age_seconds.saturating_mul(1000);
+        let mut expired = QueueTotals::default();
+        let mut last = None;
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, created_at, length(payload) FROM events ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                if row.get::<_, i64>(1)? >= cutoff {
+                    break;
+                }
+                last = Some(row.get::<_, i64>(0)?);
+                expired.events += 1;
+                expired.bytes += row.get::<_, i64>(2)? as u64;
+            }
         }
-        tx.prepare_cached("DELETE FROM events WHERE created_at < ?1")?.execute([cutoff])?;
-        bump_on(&tx, Counter::DroppedExpired, count as u64)?;
+        let Some(last) = last else { return Ok(0) };
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached("DELETE FROM events WHERE seq <= ?1")?
+            .execute([last])?;
+        bump_on(&tx, Counter::DroppedExpired, expired.events)?;
         tx.commit()?;
-        self.totals.events -= count as u64;
-        self.totals.bytes -= bytes as u64;
-        Ok(count as u64)
+        self.totals.events -= expired.events;
+        self.totals.bytes -= expired.bytes;
+        Ok(expired.events)
     }
 
     /// The oldest events, up to `max_events` and `max_bytes` of payload (at least one
     /// event when the queue is not empty, since no single event exceeds a batch).
-    pub fn peek_batch(&self, max_events: usize, max_bytes: usize) -> Result<Vec<QueuedEvent>, StoreError> {
+    pub fn peek_batch(
+        &self,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<QueuedEvent>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT seq, payload FROM events ORDER BY seq LIMIT ?1")?;
@@ -151,7 +173,11 @@ impl Store {
     /// Removes a batch after the server answered. `rejected` of its events were refused
     /// one by one (or the whole batch, when the server refused it) and count as dropped;
     /// the rest count as uploaded. Counting and deleting share one transaction.
-    pub fn complete_batch(&mut self, batch: &[QueuedEvent], rejected: u64) -> Result<(), StoreError> {
+    pub fn complete_batch(
+        &mut self,
+        batch: &[QueuedEvent],
+        rejected: u64,
+    ) -> Result<(), StoreError> {
         let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
             return Ok(());
         };
@@ -219,13 +245,19 @@ mod tests {
             store.enqueue(i, &payload(i as usize)).unwrap();
         }
         let batch = store.peek_batch(3, usize::MAX).unwrap();
-        assert_eq!(batch.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(), (0..3).map(payload).collect::<Vec<_>>());
+        assert_eq!(
+            batch.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
+            (0..3).map(payload).collect::<Vec<_>>()
+        );
         store.complete_batch(&batch, 1).unwrap();
         assert_eq!(store.totals().events, 2);
         let counters = store.counters().unwrap();
         assert_eq!(counters.get(Counter::Uploaded), 2);
         assert_eq!(counters.get(Counter::DroppedRejectedByServer), 1);
-        assert_eq!(store.peek_batch(10, usize::MAX).unwrap()[0].payload, payload(3));
+        assert_eq!(
+            store.peek_batch(10, usize::MAX).unwrap()[0].payload,
+            payload(3)
+        );
     }
 
     #[test]
@@ -240,34 +272,60 @@ mod tests {
 
     #[test]
     fn the_oldest_go_first_when_the_count_limit_is_hit() {
-        let (_dir, mut store) = open(QueueLimits { max_events: 3, ..Default::default() });
+        let (_dir, mut store) = open(QueueLimits {
+            max_events: 3,
+            ..Default::default()
+        });
         let mut evicted = 0;
         for i in 0..5 {
             evicted += store.enqueue(i, &payload(i as usize)).unwrap();
         }
         assert_eq!(evicted, 2);
         assert_eq!(store.totals().events, 3);
-        assert_eq!(store.peek_batch(10, usize::MAX).unwrap()[0].payload, payload(2));
+        assert_eq!(
+            store.peek_batch(10, usize::MAX).unwrap()[0].payload,
+            payload(2)
+        );
         assert_eq!(store.counters().unwrap().get(Counter::DroppedQueueFull), 2);
     }
 
     #[test]
     fn the_byte_limit_evicts_as_many_as_needed() {
-        let (_dir, mut store) = open(QueueLimits { max_bytes: 1000, ..Default::default() });
-        let evicted: u64 = (0..4).map(|i| store.enqueue(i, &[b'a'; 300]).unwrap()).sum();
+        let (_dir, mut store) = open(QueueLimits {
+            max_bytes: 1000,
+            ..Default::default()
+        });
+        let evicted: u64 = (0..4)
+            .map(|i| store.enqueue(i, &[b'a'; 300]).unwrap())
+            .sum();
         assert_eq!(evicted, 1, "1200 bytes is over the limit by one event");
         assert_eq!(store.enqueue(9, &[b'b'; 700]).unwrap(), 2);
-        assert_eq!(store.totals(), QueueTotals { events: 2, bytes: 1000 });
+        assert_eq!(
+            store.totals(),
+            QueueTotals {
+                events: 2,
+                bytes: 1000
+            }
+        );
         assert_eq!(store.read_totals().unwrap(), store.totals());
     }
 
     #[test]
     fn old_events_expire_and_are_counted() {
-        let (_dir, mut store) = open(QueueLimits { max_age_seconds: 60, ..Default::default() });
+        let (_dir, mut store) = open(QueueLimits {
+            max_age_seconds: 60,
+            ..Default::default()
+        });
         store.enqueue(1_000, b"old").unwrap();
         store.enqueue(100_000, b"new").unwrap();
         assert_eq!(store.expire(100_000).unwrap(), 1);
-        assert_eq!(store.totals(), QueueTotals { events: 1, bytes: 3 });
+        assert_eq!(
+            store.totals(),
+            QueueTotals {
+                events: 1,
+                bytes: 3
+            }
+        );
         assert_eq!(store.counters().unwrap().get(Counter::DroppedExpired), 1);
     }
 
@@ -280,7 +338,13 @@ mod tests {
             store.enqueue(2, b"ef").unwrap();
         }
         let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
-        assert_eq!(store.totals(), QueueTotals { events: 2, bytes: 6 });
+        assert_eq!(
+            store.totals(),
+            QueueTotals {
+                events: 2,
+                bytes: 6
+            }
+        );
         assert_eq!(store.last_seq().unwrap(), Some(2));
         assert!(store.holds_up_to(1).unwrap());
     }

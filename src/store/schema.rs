@@ -17,11 +17,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     sql: "
         CREATE TABLE events (
-            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            seq        INTEGER PRIMARY KEY,
             created_at INTEGER NOT NULL,
             payload    BLOB    NOT NULL
         );
-        CREATE INDEX events_created_at ON events(created_at);
         CREATE TABLE state (
             key   TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -60,7 +59,8 @@ mod tests {
     use super::*;
 
     fn version(conn: &Connection) -> i64 {
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
     }
 
     #[test]
@@ -81,19 +81,28 @@ mod tests {
         let history = [MIGRATIONS, &[V2]].concat();
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, &history[..1]).unwrap();
-        conn.execute("INSERT INTO events(created_at, payload) VALUES (1, x'7b7d')", []).unwrap();
+        conn.execute(
+            "INSERT INTO events(created_at, payload) VALUES (1, x'7b7d')",
+            [],
+        )
+        .unwrap();
 
         assert_eq!(migrate(&mut conn, &history).unwrap(), 1);
         assert_eq!(version(&conn), 2);
         let (payload, attempts): (Vec<u8>, i64) = conn
-            .query_row("SELECT payload, attempts FROM events", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT payload, attempts FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
         assert_eq!((payload, attempts), (b"{}".to_vec(), 0));
     }
 
     #[test]
     fn a_failing_step_leaves_the_previous_version() {
-        const BROKEN: Migration = Migration { version: 2, sql: "ALTER TABLE nowhere ADD COLUMN x;" };
+        const BROKEN: Migration = Migration {
+            version: 2,
+            sql: "ALTER TABLE nowhere ADD COLUMN x;",
+        };
         let history = [MIGRATIONS, &[BROKEN]].concat();
         let mut conn = Connection::open_in_memory().unwrap();
         assert!(migrate(&mut conn, &history).is_err());
@@ -103,7 +112,8 @@ mod tests {
     #[test]
     fn refuses_a_schema_from_a_newer_sdk() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         assert!(matches!(
             migrate(&mut conn, MIGRATIONS),
             Err(StoreError::NewerSchema { .. })

@@ -62,13 +62,22 @@ mod tests {
         {
             let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
             store
-                .set_state(&[(StateKey::UserId, Some("u1")), (StateKey::Traits, Some("{}"))])
+                .set_state(&[
+                    (StateKey::UserId, Some("u1")),
+                    (StateKey::Traits, Some("{}")),
+                ])
                 .unwrap();
         }
         let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
-        assert_eq!(store.get_state(StateKey::UserId).unwrap().as_deref(), Some("u1"));
+        assert_eq!(
+            store.get_state(StateKey::UserId).unwrap().as_deref(),
+            Some("u1")
+        );
         store.set_state(&[(StateKey::UserId, None)]).unwrap();
         assert_eq!(store.get_state(StateKey::UserId).unwrap(), None);
-        assert_eq!(store.get_state(StateKey::Traits).unwrap().as_deref(), Some("{}"));
+        assert_eq!(
+            store.get_state(StateKey::Traits).unwrap().as_deref(),
+            Some("{}")
+        );
     }
 }

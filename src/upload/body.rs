@@ -13,7 +13,11 @@ pub fn assemble_batch(sent_at: DateTime<Utc>, events: &[QueuedEvent]) -> Vec<u8>
     let payload_bytes: usize = events.iter().map(|e| e.payload.len() + 1).sum();
     let mut body = Vec::with_capacity(payload_bytes + 64);
     body.extend_from_slice(b"{\"sent_at\":\"");
-    body.extend_from_slice(sent_at.to_rfc3339_opts(SecondsFormat::Millis, true).as_bytes());
+    body.extend_from_slice(
+        sent_at
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+            .as_bytes(),
+    );
     body.extend_from_slice(b"\",\"batch\":[");
     for (i, event) in events.iter().enumerate() {
         if i > 0 {
@@ -28,8 +32,13 @@ pub fn assemble_batch(sent_at: DateTime<Utc>, events: &[QueuedEvent]) -> Vec<u8>
 /// Gzip at a fast level: batches are small and mostly repeated keys, so a high level
 /// buys little and costs battery.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::fast());
-    encoder.write_all(bytes).expect("writing to a Vec cannot fail");
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4 + 64),
+        Compression::fast(),
+    );
+    encoder
+        .write_all(bytes)
+        .expect("writing to a Vec cannot fail");
     encoder.finish().expect("writing to a Vec cannot fail")
 }
 
@@ -41,18 +50,30 @@ mod tests {
 
     #[test]
     fn the_spliced_body_parses_as_a_batch() {
-        let event = |id: &str| QueuedEvent {
+        let event = |id: &str| {
+            QueuedEvent {
             seq: 1,
             payload: format!(
                 r#"{{"id":"{id}","type":"track","name":"Cart Viewed","anonymous_id":"a","timestamp":"2026-11-23T10:00:00Z"}}"#
             )
             .into_bytes(),
+        }
         };
-        let ids = ["7b0e1c55-8a4b-4b7e-9a55-2f2d3c1e0a01", "7b0e1c55-8a4b-4b7e-9a55-2f2d3c1e0a02"];
+        let ids = [
+            "7b0e1c55-8a4b-4b7e-9a55-2f2d3c1e0a01",
+            "7b0e1c55-8a4b-4b7e-9a55-2f2d3c1e0a02",
+        ];
         let sent_at = Utc::now();
         let body = assemble_batch(sent_at, &[event(ids[0]), event(ids[1])]);
         let batch: Batch = serde_json::from_slice(&body).unwrap();
-        assert_eq!(batch.batch.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ids);
+        assert_eq!(
+            batch
+                .batch
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            ids
+        );
         assert_eq!(batch.sent_at.timestamp_millis(), sent_at.timestamp_millis());
         let empty: Batch = serde_json::from_slice(&assemble_batch(sent_at, &[])).unwrap();
         assert!(empty.batch.is_empty());
@@ -62,7 +83,9 @@ mod tests {
     fn gzip_round_trips() {
         let text = b"{\"batch\":[]}".repeat(100);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&gzip(&text)[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&gzip(&text)[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, text);
     }
 }

@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The server answered with this status. `retry_after` is its `Retry-After`, parsed.
-    Status { code: u16, retry_after: Option<Duration> },
+    Status {
+        code: u16,
+        retry_after: Option<Duration>,
+    },
     /// No usable answer: connection refused or dropped, timeout, TLS failure.
     NetworkError,
 }
@@ -54,9 +57,16 @@ impl Default for RetryPolicy {
 /// before this one; `random_unit` is a uniform sample in `[0, 1)` for the jitter.
 pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit: f64) -> Decision {
     let retry_after = match outcome {
-        Outcome::Status { code: 200..=299, .. } => return Decision::Delete,
-        Outcome::Status { code: 408 | 429, retry_after } => retry_after,
-        Outcome::Status { code: 400..=499, .. } => return Decision::Drop,
+        Outcome::Status {
+            code: 200..=299, ..
+        } => return Decision::Delete,
+        Outcome::Status {
+            code: 408 | 429,
+            retry_after,
+        } => retry_after,
+        Outcome::Status {
+            code: 400..=499, ..
+        } => return Decision::Drop,
         Outcome::Status { retry_after, .. } => retry_after,
         Outcome::NetworkError => None,
     };
@@ -83,12 +93,19 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let date = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((date - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Whether the queue should be uploaded now rather than waiting for the next trigger.
-pub fn should_flush(queued: u64, flush_at: u64, since_last_attempt: Duration, interval: Duration) -> bool {
+pub fn should_flush(
+    queued: u64,
+    flush_at: u64,
+    since_last_attempt: Duration,
+    interval: Duration,
+) -> bool {
     queued > 0 && (queued >= flush_at || since_last_attempt >= interval)
 }
 
@@ -97,7 +114,10 @@ mod tests {
     use super::*;
 
     fn status(code: u16) -> Outcome {
-        Outcome::Status { code, retry_after: None }
+        Outcome::Status {
+            code,
+            retry_after: None,
+        }
     }
 
     const MIDDLE: f64 = 0.5; // no jitter
@@ -106,27 +126,50 @@ mod tests {
     fn success_deletes_and_client_errors_drop() {
         let p = RetryPolicy::default();
         for code in [200, 201, 202, 204, 299] {
-            assert_eq!(decide(status(code), 3, &p, MIDDLE), Decision::Delete, "{code}");
+            assert_eq!(
+                decide(status(code), 3, &p, MIDDLE),
+                Decision::Delete,
+                "{code}"
+            );
         }
         for code in [400, 401, 403, 404, 413, 422, 499] {
-            assert_eq!(decide(status(code), 0, &p, MIDDLE), Decision::Drop, "{code}");
+            assert_eq!(
+                decide(status(code), 0, &p, MIDDLE),
+                Decision::Drop,
+                "{code}"
+            );
         }
     }
 
     #[test]
     fn timeouts_throttling_server_errors_and_network_errors_retry() {
         let p = RetryPolicy::default();
-        for outcome in [status(408), status(429), status(500), status(502), status(503), Outcome::NetworkError] {
-            assert!(matches!(decide(outcome, 0, &p, MIDDLE), Decision::Retry { .. }), "{outcome:?}");
+        for outcome in [
+            status(408),
+            status(429),
+            status(500),
+            status(502),
+            status(503),
+            Outcome::NetworkError,
+        ] {
+            assert!(
+                matches!(decide(outcome, 0, &p, MIDDLE), Decision::Retry { .. }),
+                "{outcome:?}"
+            );
         }
         // Redirects and informational answers are not successes either.
-        assert!(matches!(decide(status(302), 0, &p, MIDDLE), Decision::Retry { .. }));
+        assert!(matches!(
+            decide(status(302), 0, &p, MIDDLE),
+            Decision::Retry { .. }
+        ));
     }
 
     #[test]
     fn backoff_doubles_from_the_base_up_to_the_cap() {
         let p = RetryPolicy::default();
-        let delays: Vec<f64> = (0..12).map(|n| backoff(n, &p, MIDDLE).as_secs_f64()).collect();
+        let delays: Vec<f64> = (0..12)
+            .map(|n| backoff(n, &p, MIDDLE).as_secs_f64())
+            .collect();
         assert_eq!(&delays[..4], &[0.5, 1.0, 2.0, 4.0]);
         assert_eq!(delays[11], 300.0);
         assert_eq!(backoff(u32::MAX, &p, MIDDLE), Duration::from_secs(300));
@@ -146,20 +189,55 @@ mod tests {
     #[test]
     fn retry_after_wins_over_backoff_but_is_bounded() {
         let p = RetryPolicy::default();
-        let throttled = Outcome::Status { code: 429, retry_after: Some(Duration::from_secs(7)) };
-        assert_eq!(decide(throttled, 10, &p, MIDDLE), Decision::Retry { delay: Duration::from_secs(7) });
-        let unavailable = Outcome::Status { code: 503, retry_after: Some(Duration::from_secs(1)) };
-        assert_eq!(decide(unavailable, 10, &p, MIDDLE), Decision::Retry { delay: Duration::from_secs(1) });
-        let forever = Outcome::Status { code: 429, retry_after: Some(Duration::from_secs(86_400 * 30)) };
-        assert_eq!(decide(forever, 0, &p, MIDDLE), Decision::Retry { delay: p.max_retry_after });
+        let throttled = Outcome::Status {
+            code: 429,
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        assert_eq!(
+            decide(throttled, 10, &p, MIDDLE),
+            Decision::Retry {
+                delay: Duration::from_secs(7)
+            }
+        );
+        let unavailable = Outcome::Status {
+            code: 503,
+            retry_after: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(
+            decide(unavailable, 10, &p, MIDDLE),
+            Decision::Retry {
+                delay: Duration::from_secs(1)
+            }
+        );
+        let forever = Outcome::Status {
+            code: 429,
+            retry_after: Some(Duration::from_secs(86_400 * 30)),
+        };
+        assert_eq!(
+            decide(forever, 0, &p, MIDDLE),
+            Decision::Retry {
+                delay: p.max_retry_after
+            }
+        );
     }
 
     #[test]
     fn parses_both_forms_of_retry_after() {
-        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Mon, 23 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 23 Nov 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
     }

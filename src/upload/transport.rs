@@ -55,7 +55,10 @@ impl HttpTransport {
             .post(self.batch_url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(CONTENT_ENCODING, "gzip")
-            .header(USER_AGENT, concat!("beckon-sdk/", env!("CARGO_PKG_VERSION")))
+            .header(
+                USER_AGENT,
+                concat!("beckon-sdk/", env!("CARGO_PKG_VERSION")),
+            )
             .header(APP_KEY_HEADER, &self.app_key)
             .body(gzipped);
         let response = match request.send().await {
@@ -141,13 +144,25 @@ mod tests {
 
     #[test]
     fn appends_the_batch_path_to_the_configured_base() {
-        assert_eq!(batch_url("https://api.shop.example").unwrap().as_str(), "https://api.shop.example/v1/batch");
-        assert_eq!(batch_url("http://127.0.0.1:8080/beckon/").unwrap().as_str(), "http://127.0.0.1:8080/beckon/v1/batch");
+        assert_eq!(
+            batch_url("https://api.shop.example").unwrap().as_str(),
+            "https://api.shop.example/v1/batch"
+        );
+        assert_eq!(
+            batch_url("http://127.0.0.1:8080/beckon/").unwrap().as_str(),
+            "http://127.0.0.1:8080/beckon/v1/batch"
+        );
     }
 
     #[test]
     fn rejects_urls_it_cannot_post_to() {
-        for url in ["", "api.shop.example", "ftp://shop.example", "https://shop.example/?a=1", "mailto:x@y"] {
+        for url in [
+            "",
+            "api.shop.example",
+            "ftp://shop.example",
+            "https://shop.example/?a=1",
+            "mailto:x@y",
+        ] {
             assert!(batch_url(url).is_err(), "{url}");
         }
     }

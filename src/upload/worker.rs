@@ -62,7 +62,9 @@ enum Command {
     /// The queue may have reached the flush threshold.
     Nudge,
     /// Upload everything now; answer on `reply` when done, if given.
-    Flush { reply: Option<std_mpsc::Sender<FlushReport>> },
+    Flush {
+        reply: Option<std_mpsc::Sender<FlushReport>>,
+    },
 }
 
 /// Handle to the worker thread.
@@ -74,8 +76,12 @@ pub struct Uploader {
 }
 
 impl Uploader {
-    pub fn start(store: Arc<Mutex<Store>>, config: UploadConfig) -> Result<Uploader, TransportError> {
-        let transport = HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?;
+    pub fn start(
+        store: Arc<Mutex<Store>>,
+        config: UploadConfig,
+    ) -> Result<Uploader, TransportError> {
+        let transport =
+            HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
         let worker = Worker::new(store.clone(), transport, config);
@@ -110,13 +116,21 @@ impl Uploader {
     /// Uploads everything queued now, waiting at most `timeout` for the outcome.
     pub fn flush(&self, timeout: Duration) -> FlushReport {
         let (reply, answer) = std_mpsc::channel();
-        if self.commands.send(Command::Flush { reply: Some(reply) }).is_err() {
+        if self
+            .commands
+            .send(Command::Flush { reply: Some(reply) })
+            .is_err()
+        {
             return self.report_without_worker(FlushOutcome::ShutDown);
         }
         match answer.recv_timeout(timeout) {
             Ok(report) => report,
-            Err(std_mpsc::RecvTimeoutError::Timeout) => self.report_without_worker(FlushOutcome::TimedOut),
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => self.report_without_worker(FlushOutcome::ShutDown),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                self.report_without_worker(FlushOutcome::TimedOut)
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                self.report_without_worker(FlushOutcome::ShutDown)
+            }
         }
     }
 
@@ -196,7 +210,11 @@ impl Worker {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut stopped: watch::Receiver<bool>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut stopped: watch::Receiver<bool>,
+    ) {
         loop {
             let wake_at = self.next_wake();
             tokio::select! {
@@ -287,16 +305,34 @@ impl Worker {
             self.last_attempt = Instant::now();
             let body = gzip(&assemble_batch(Utc::now(), &batch));
             let reply = self.transport.send(body).await;
-            let decision = policy::decide(reply.outcome, self.failures, &self.config.retry, fastrand::f64());
+            let decision = policy::decide(
+                reply.outcome,
+                self.failures,
+                &self.config.retry,
+                fastrand::f64(),
+            );
             let completed = match decision {
                 Decision::Delete => {
-                    let rejected = reply.response.as_ref().map_or(0, |r| r.rejected.len() as u64);
+                    let rejected = reply
+                        .response
+                        .as_ref()
+                        .map_or(0, |r| r.rejected.len() as u64);
                     self.store().complete_batch(&batch, rejected)
                 }
                 Decision::Drop => self.store().complete_batch(&batch, batch.len() as u64),
                 Decision::Retry { delay } => {
-                    let server_said = matches!(reply.outcome, Outcome::Status { retry_after: Some(_), .. });
-                    return self.record_failure(reply.problem.unwrap_or_default(), Some(delay), server_said);
+                    let server_said = matches!(
+                        reply.outcome,
+                        Outcome::Status {
+                            retry_after: Some(_),
+                            ..
+                        }
+                    );
+                    return self.record_failure(
+                        reply.problem.unwrap_or_default(),
+                        Some(delay),
+                        server_said,
+                    );
                 }
             };
             if let Err(e) = completed {
@@ -315,7 +351,8 @@ impl Worker {
     /// Schedules the next attempt after a failure and tells waiting flushes. A delay
     /// the server asked for holds even against an explicit flush.
     fn record_failure(&mut self, problem: String, delay: Option<Duration>, server_said: bool) {
-        let delay = delay.unwrap_or_else(|| policy::backoff(self.failures, &self.config.retry, fastrand::f64()));
+        let delay = delay
+            .unwrap_or_else(|| policy::backoff(self.failures, &self.config.retry, fastrand::f64()));
         self.failures = self.failures.saturating_add(1);
         let until = Some(Instant::now() + delay);
         if server_said {
@@ -330,7 +367,9 @@ impl Worker {
 
     fn set_last_error(&mut self, problem: Option<String>) {
         if let Some(problem) = problem {
-            let _ = self.store().set_state(&[(StateKey::LastUploadError, Some(&problem))]);
+            let _ = self
+                .store()
+                .set_state(&[(StateKey::LastUploadError, Some(&problem))]);
             self.last_error = Some(problem);
         }
     }
@@ -363,7 +402,9 @@ impl Worker {
                 rejected: counters.get(Counter::DroppedRejectedByServer) - waiter.rejected_before,
                 queued,
                 retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
-                error: (outcome != FlushOutcome::Delivered).then(|| self.last_error.clone()).flatten(),
+                error: (outcome != FlushOutcome::Delivered)
+                    .then(|| self.last_error.clone())
+                    .flatten(),
             };
             if let Some(reply) = waiter.reply {
                 let _ = reply.send(report);

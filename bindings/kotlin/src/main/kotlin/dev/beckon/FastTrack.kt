@@ -1,0 +1,51 @@
+package dev.beckon
+
+import com.sun.jna.Native
+import java.nio.ByteBuffer
+import java.util.Collections
+import java.util.WeakHashMap
+
+/**
+ * Records an event. Returns once it is stored durably; an invalid event throws
+ * [BeckonException.InvalidEvent] and stores nothing.
+ *
+ * The generated `trackChecked` makes three JNA calls per event, each allocating a JNA
+ * structure for the call status. This path serializes the event with the generated
+ * converter (the same bytes `trackChecked` would send) and makes one direct-mapped call
+ * with plain arguments. When the core does not store the event, for whatever reason,
+ * the call is repeated through `trackChecked`, which stores it or throws the precise
+ * typed exception, so both paths behave the same.
+ */
+fun Beckon.track(event: Event) {
+    val bytes = serialize(event)
+    val status = FastTrackNative.beckon_track_serialized(instanceIdOf(this), bytes, bytes.size.toLong())
+    if (status != STORED) {
+        trackChecked(event)
+    }
+}
+
+private const val STORED = 0
+
+private fun serialize(event: Event): ByteArray {
+    val buffer = ByteBuffer.allocate(FfiConverterTypeEvent.allocationSize(event).toInt())
+    FfiConverterTypeEvent.write(event, buffer)
+    return if (buffer.position() == buffer.capacity()) buffer.array() else buffer.array().copyOf(buffer.position())
+}
+
+/** Instance ids, fetched once per instance: a generated call costs more than the lookup. */
+private val instanceIds: MutableMap<Beckon, Long> = Collections.synchronizedMap(WeakHashMap())
+
+private fun instanceIdOf(beckon: Beckon): Long =
+    instanceIds.getOrPut(beckon) { beckon.instanceId().toLong() }
+
+private object FastTrackNative {
+    init {
+        Native.register(
+            FastTrackNative::class.java,
+            System.getProperty("uniffi.component.beckon.libraryOverride") ?: "beckon",
+        )
+    }
+
+    @JvmStatic
+    external fun beckon_track_serialized(instanceId: Long, data: ByteArray, len: Long): Int
+}
