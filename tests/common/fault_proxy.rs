@@ -1,0 +1,162 @@
+//! An HTTP/1.1 proxy in front of the real server that misbehaves on cue: it answers
+//! errors itself, or forwards the request and then loses, delays or cuts the answer.
+//! It speaks raw TCP so it can drop a connection halfway through a response, as a
+//! flaky mobile network does.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward and relay the server's answer.
+    Pass,
+    /// Answer this status without forwarding.
+    Reply(u16),
+    /// Answer 429 with `Retry-After: <seconds>` without forwarding.
+    Throttle(u64),
+    /// Forward (the server stores the batch), then answer 500.
+    StoreThenFail,
+    /// Forward, then send half of the server's answer and close the connection.
+    StoreThenCut,
+    /// Forward, then say nothing for this long (past the client's timeout).
+    StoreThenStall(Duration),
+}
+
+/// What the proxy saw: when each request came and what it did with it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at: Instant,
+    pub fault: Fault,
+    pub upstream_status: Option<u16>,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FaultProxy {
+    /// Serves on loopback, applying `script[i]` to the i-th request and `Pass` after it.
+    pub async fn start(upstream: String, script: Vec<Fault>) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { return };
+                let fault = script.lock().unwrap().next().unwrap_or(Fault::Pass);
+                let (upstream, log) = (upstream.clone(), log.clone());
+                tokio::spawn(async move {
+                    let _ = handle(socket, fault, &upstream, &log).await;
+                });
+            }
+        });
+        FaultProxy { url, seen }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+struct Request {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Request>> {
+    let mut buf = Vec::new();
+    let header_end = loop {
+        let mut chunk = [0u8; 8192];
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let path = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or("/").to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map_or(0, |(_, v)| v.parse().unwrap_or(0));
+    let mut body = buf[header_end..].to_vec();
+    while body.len() < length {
+        let mut chunk = vec![0u8; length - body.len()];
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Some(Request { path, headers, body }))
+}
+
+async fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
+    let client = reqwest::Client::new();
+    let mut outgoing = client.post(format!("{upstream}{}", request.path)).body(request.body.clone());
+    for (name, value) in &request.headers {
+        if matches!(name.as_str(), "content-type" | "content-encoding" | "x-beckon-app-key") {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let response = outgoing.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+fn response(status: u16, extra_headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{extra_headers}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+async fn handle(mut socket: TcpStream, fault: Fault, upstream: &str, log: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
+    let Some(request) = read_request(&mut socket).await? else { return Ok(()) };
+    let at = Instant::now();
+    let error_body = br#"{"error":{"code":"injected","message":"fault injected by the test proxy"}}"#;
+    let mut upstream_status = None;
+    let bytes = match fault {
+        Fault::Reply(code) => response(code, "", error_body),
+        Fault::Throttle(seconds) => response(429, &format!("retry-after: {seconds}\r\n"), error_body),
+        Fault::Pass | Fault::StoreThenFail | Fault::StoreThenCut | Fault::StoreThenStall(_) => {
+            let (status, body) = forward(upstream, &request).await;
+            upstream_status = Some(status);
+            match fault {
+                Fault::StoreThenFail => response(500, "", error_body),
+                Fault::StoreThenCut => {
+                    let full = response(status, "", &body);
+                    full[..full.len() - body.len() / 2 - 1].to_vec()
+                }
+                Fault::StoreThenStall(pause) => {
+                    tokio::time::sleep(pause).await;
+                    response(status, "", &body)
+                }
+                _ => response(status, "", &body),
+            }
+        }
+    };
+    log.lock().unwrap().push(Seen { at, fault, upstream_status });
+    socket.write_all(&bytes).await?;
+    socket.flush().await?;
+    // Dropping the socket closes it; for a cut answer that is mid-body.
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! What the integration tests share: a real `beckon-server` on loopback with its own
+//! SQLite file, read back through its export API, and SDK configs pointing at it.
+
+#![allow(dead_code)]
+
+pub mod fault_proxy;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use beckon::client::{BeckonConfig, FlushPolicy};
+use beckon::protocol::NEXT_CURSOR_HEADER;
+use beckon_server::{RunningServer, ServerConfig};
+use serde_json::Value;
+
+pub const APP_KEY: &str = "test-app-key";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A reference server running on its own tokio runtime, for tests that are otherwise
+/// synchronous (the SDK's API is).
+pub struct TestServer {
+    pub runtime: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServerConfig::loopback(dir.path().join("server.db"), vec![APP_KEY.into()], ADMIN_TOKEN);
+        let server = runtime.block_on(beckon_server::start(config)).unwrap();
+        TestServer {
+            url: server.url(),
+            server: Some(server),
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    /// Every stored event, in store order, following the export cursor to the end.
+    pub fn export(&self) -> Vec<Value> {
+        self.runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let mut cursor = String::new();
+            let mut events = Vec::new();
+            loop {
+                let query = if cursor.is_empty() { String::new() } else { format!("&cursor={cursor}") };
+                let response = client
+                    .get(format!("{}/v1/events?limit=1000{query}", self.url))
+                    .bearer_auth(ADMIN_TOKEN)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let next = response.headers()[NEXT_CURSOR_HEADER].to_str().unwrap().to_owned();
+                let body = response.text().await.unwrap();
+                let page: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                events.extend(page.iter().cloned());
+                if page.is_empty() || next == cursor {
+                    return events;
+                }
+                cursor = next;
+            }
+        })
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+/// An SDK config for tests: uploads only when asked, short timeouts and retries.
+pub fn sdk_config(data_dir: &Path, server_url: &str) -> BeckonConfig {
+    let mut config = BeckonConfig::new(data_dir.to_str().unwrap(), server_url, APP_KEY);
+    config.flush_policy = FlushPolicy {
+        flush_at: 500,
+        flush_interval_ms: 3_600_000,
+        request_timeout_ms: 2_000,
+        retry_base_ms: 50,
+        retry_max_ms: 400,
+        ..Default::default()
+    };
+    config
+}
+
+/// Polls `done` until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}

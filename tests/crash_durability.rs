@@ -1,0 +1,118 @@
+//! Durability: an event acknowledged by `track` survives SIGKILL of the process right
+//! after. A real child process (this test binary, re-run in child mode) tracks events
+//! and reports each acknowledged one on stdout; the parent kills it with SIGKILL at a
+//! random moment, reopens the store and checks every acknowledged event is there.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use beckon::client::Client;
+use beckon::events::{Event, JsonValue, Product};
+use beckon::protocol::WireEvent;
+use beckon::store::{QueueLimits, Store};
+
+mod common;
+
+const CHILD_DIR: &str = "BECKON_CRASH_CHILD_DIR";
+const CHILD_ROUND: &str = "BECKON_CRASH_CHILD_ROUND";
+
+/// The child's work: track events as fast as possible, acknowledging each on stdout
+/// only after `track` returned. Does nothing when run as an ordinary test.
+#[test]
+fn crash_child_tracks_until_killed() {
+    let (Ok(dir), Ok(round)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ROUND)) else {
+        return;
+    };
+    let mut config = common::sdk_config(Path::new(&dir), "http://127.0.0.1:9");
+    config.queue_limits = QueueLimits { max_events: 1_000_000, max_bytes: 1 << 30, ..Default::default() };
+    let client = Client::new(config).unwrap();
+    let stdout = std::io::stdout();
+    for n in 0.. {
+        let event = Event::ProductAdded {
+            cart_id: Some(format!("cart-{round}")),
+            product: Product { product_id: format!("sku-{n}"), price: Some(n as f64), ..Default::default() },
+            properties: [("round".to_string(), JsonValue::Text { value: round.clone() })].into(),
+        };
+        client.track(&event).unwrap();
+        let mut out = stdout.lock();
+        writeln!(out, "acked {round} {n}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Runs one child until it has acknowledged `kill_after` events, kills it with SIGKILL
+/// and returns every acknowledgement it managed to write.
+fn run_child_and_kill(dir: &Path, round: u32, kill_after: usize) -> Vec<(String, u64)> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child_tracks_until_killed", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .env(CHILD_ROUND, round.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let mut parts = line.split_whitespace();
+            if parts.next() == Some("acked") {
+                let round = parts.next().unwrap().to_owned();
+                let n: u64 = parts.next().unwrap().parse().unwrap();
+                if tx.send((round, n)).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut acked = Vec::new();
+    while acked.len() < kill_after {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(ack) => acked.push(ack),
+            Err(e) => panic!("child stopped acknowledging after {}: {e}", acked.len()),
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no destructors, no flushes.
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    reader.join().unwrap();
+    acked.extend(rx.try_iter());
+    acked
+}
+
+fn stored_acks(dir: &Path) -> HashSet<(String, u64)> {
+    let (store, report) = Store::open(dir, QueueLimits::default()).unwrap();
+    assert_eq!(report.moved_aside, None, "a killed process must not corrupt the database");
+    let events = store.peek_batch(usize::MAX, usize::MAX).unwrap();
+    events
+        .iter()
+        .map(|e| {
+            let event: WireEvent = serde_json::from_slice(&e.payload).expect("every stored row is a whole event");
+            let round = event.properties["round"].as_str().unwrap().to_owned();
+            let n = event.properties["price"].as_f64().unwrap() as u64;
+            (round, n)
+        })
+        .collect()
+}
+
+#[test]
+fn every_acknowledged_event_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all_acked = Vec::new();
+    for round in 0..6 {
+        // Kill at a different point each time, sometimes almost at once.
+        let kill_after = 1 + fastrand::usize(..400) * (round as usize % 3);
+        let acked = run_child_and_kill(dir.path(), round, kill_after);
+        assert!(acked.len() >= kill_after);
+        all_acked.extend(acked);
+        let stored = stored_acks(dir.path());
+        let missing: Vec<_> = all_acked.iter().filter(|a| !stored.contains(a)).collect();
+        assert!(missing.is_empty(), "round {round}: {} acknowledged events lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    }
+}
