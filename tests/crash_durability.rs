@@ -28,14 +28,28 @@ fn crash_child_tracks_until_killed() {
         return;
     };
     let mut config = common::sdk_config(Path::new(&dir), "http://127.0.0.1:9");
-    config.queue_limits = QueueLimits { max_events: 1_000_000, max_bytes: 1 << 30, ..Default::default() };
+    config.queue_limits = QueueLimits {
+        max_events: 1_000_000,
+        max_bytes: 1 << 30,
+        ..Default::default()
+    };
     let client = Client::new(config).unwrap();
     let stdout = std::io::stdout();
     for n in 0.. {
         let event = Event::ProductAdded {
             cart_id: Some(format!("cart-{round}")),
-            product: Product { product_id: format!("sku-{n}"), price: Some(n as f64), ..Default::default() },
-            properties: [("round".to_string(), JsonValue::Text { value: round.clone() })].into(),
+            product: Product {
+                product_id: format!("sku-{n}"),
+                price: Some(n as f64),
+                ..Default::default()
+            },
+            properties: [(
+                "round".to_string(),
+                JsonValue::Text {
+                    value: round.clone(),
+                },
+            )]
+            .into(),
         };
         client.track(&event).unwrap();
         let mut out = stdout.lock();
@@ -48,7 +62,12 @@ fn crash_child_tracks_until_killed() {
 /// and returns every acknowledgement it managed to write.
 fn run_child_and_kill(dir: &Path, round: u32, kill_after: usize) -> Vec<(String, u64)> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child_tracks_until_killed", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash_child_tracks_until_killed",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir)
         .env(CHILD_ROUND, round.to_string())
         .stdout(Stdio::piped())
@@ -88,12 +107,16 @@ fn run_child_and_kill(dir: &Path, round: u32, kill_after: usize) -> Vec<(String,
 
 fn stored_acks(dir: &Path) -> HashSet<(String, u64)> {
     let (store, report) = Store::open(dir, QueueLimits::default()).unwrap();
-    assert_eq!(report.moved_aside, None, "a killed process must not corrupt the database");
+    assert_eq!(
+        report.moved_aside, None,
+        "a killed process must not corrupt the database"
+    );
     let events = store.peek_batch(usize::MAX, usize::MAX).unwrap();
     events
         .iter()
         .map(|e| {
-            let event: WireEvent = serde_json::from_slice(&e.payload).expect("every stored row is a whole event");
+            let event: WireEvent =
+                serde_json::from_slice(&e.payload).expect("every stored row is a whole event");
             let round = event.properties["round"].as_str().unwrap().to_owned();
             let n = event.properties["price"].as_f64().unwrap() as u64;
             (round, n)
@@ -113,6 +136,11 @@ fn every_acknowledged_event_survives_sigkill() {
         all_acked.extend(acked);
         let stored = stored_acks(dir.path());
         let missing: Vec<_> = all_acked.iter().filter(|a| !stored.contains(a)).collect();
-        assert!(missing.is_empty(), "round {round}: {} acknowledged events lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} acknowledged events lost, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
     }
 }

@@ -26,7 +26,11 @@ fn flush_until_empty(client: &Client) {
         client.flush(Duration::from_secs(5)).unwrap();
         client.stats().unwrap().queued_events == 0
     });
-    assert!(emptied, "queue never emptied: {:?}", client.stats().unwrap());
+    assert!(
+        emptied,
+        "queue never emptied: {:?}",
+        client.stats().unwrap()
+    );
 }
 
 #[test]
@@ -47,7 +51,9 @@ fn every_event_arrives_exactly_once_through_injected_faults() {
     ];
     let steps = script.len();
     let faults = script.iter().filter(|f| **f != Fault::Pass).count();
-    let proxy = server.runtime.block_on(FaultProxy::start(server.url.clone(), script));
+    let proxy = server
+        .runtime
+        .block_on(FaultProxy::start(server.url.clone(), script));
     let dir = tempfile::tempdir().unwrap();
     let mut config = sdk_config(dir.path(), &proxy.url);
     config.flush_policy.max_batch_events = 15;
@@ -63,30 +69,50 @@ fn every_event_arrives_exactly_once_through_injected_faults() {
     let exported = server.export();
     let mut seen: HashMap<i64, usize> = HashMap::new();
     for event in &exported {
-        *seen.entry(event["properties"]["n"].as_i64().unwrap()).or_default() += 1;
+        *seen
+            .entry(event["properties"]["n"].as_i64().unwrap())
+            .or_default() += 1;
     }
     let duplicated: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
-    assert!(duplicated.is_empty(), "duplicates on the server: {duplicated:?}");
+    assert!(
+        duplicated.is_empty(),
+        "duplicates on the server: {duplicated:?}"
+    );
     assert_eq!(seen.len(), EVENTS, "events missing on the server");
     assert_eq!(exported.len(), EVENTS);
 
     let requests = proxy.seen();
-    assert!(requests.len() > steps, "every fault was exercised: {requests:?}");
+    assert!(
+        requests.len() > steps,
+        "every fault was exercised: {requests:?}"
+    );
     let stats = client.stats().unwrap();
     assert_eq!(stats.uploaded_events, EVENTS as u64);
-    assert_eq!(stats.retries, faults as u64, "one retry per injected fault: {stats:?}");
+    assert_eq!(
+        stats.retries, faults as u64,
+        "one retry per injected fault: {stats:?}"
+    );
     assert_eq!(stats.dropped.rejected_by_server, 0);
 
     // The request after the 429 waited at least its Retry-After.
-    let throttled = requests.iter().position(|r| r.fault == Fault::Throttle(1)).unwrap();
+    let throttled = requests
+        .iter()
+        .position(|r| r.fault == Fault::Throttle(1))
+        .unwrap();
     let waited = requests[throttled + 1].at - requests[throttled].at;
-    assert!(waited >= Duration::from_millis(950), "retried after {waited:?} despite Retry-After: 1");
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?} despite Retry-After: 1"
+    );
 }
 
 #[test]
 fn a_refused_batch_is_dropped_and_counted_and_does_not_block_the_next() {
     let server = TestServer::start();
-    let proxy = server.runtime.block_on(FaultProxy::start(server.url.clone(), vec![Fault::Reply(400)]));
+    let proxy = server.runtime.block_on(FaultProxy::start(
+        server.url.clone(),
+        vec![Fault::Reply(400)],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let mut config = sdk_config(dir.path(), &proxy.url);
     config.flush_policy.max_batch_events = 10;
@@ -96,19 +122,33 @@ fn a_refused_batch_is_dropped_and_counted_and_does_not_block_the_next() {
     }
     let report = client.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(report.outcome, FlushOutcome::Delivered);
-    assert_eq!((report.uploaded, report.rejected, report.queued), (15, 10, 0));
+    assert_eq!(
+        (report.uploaded, report.rejected, report.queued),
+        (15, 10, 0)
+    );
 
     let stats = client.stats().unwrap();
     assert_eq!(stats.dropped.rejected_by_server, 10);
     assert!(stats.last_error.unwrap().contains("400"));
-    let numbers: Vec<i64> = server.export().iter().map(|e| e["properties"]["n"].as_i64().unwrap()).collect();
-    assert_eq!(numbers, (10..25).collect::<Vec<_>>(), "the first batch was the refused one");
+    let numbers: Vec<i64> = server
+        .export()
+        .iter()
+        .map(|e| e["properties"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        (10..25).collect::<Vec<_>>(),
+        "the first batch was the refused one"
+    );
 }
 
 #[test]
 fn a_flush_during_retry_after_does_not_hammer_the_server() {
     let server = TestServer::start();
-    let proxy = server.runtime.block_on(FaultProxy::start(server.url.clone(), vec![Fault::Throttle(30)]));
+    let proxy = server.runtime.block_on(FaultProxy::start(
+        server.url.clone(),
+        vec![Fault::Throttle(30)],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let client = Client::new(sdk_config(dir.path(), &proxy.url)).unwrap();
     client.track(&numbered(1)).unwrap();
@@ -121,7 +161,11 @@ fn a_flush_during_retry_after_does_not_hammer_the_server() {
     let second = client.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(second.outcome, FlushOutcome::WillRetry);
     assert_eq!(second.queued, 1);
-    assert_eq!(proxy.seen().len(), 1, "no request while the server's Retry-After holds");
+    assert_eq!(
+        proxy.seen().len(),
+        1,
+        "no request while the server's Retry-After holds"
+    );
 }
 
 #[test]
@@ -134,6 +178,10 @@ fn an_unreachable_server_keeps_events_and_backs_off() {
     assert_eq!(report.queued, 1);
     assert!(report.error.unwrap().contains("connect"));
     // The worker keeps retrying on its own, with growing delays.
-    assert!(eventually(Duration::from_secs(5), || client.stats().unwrap().retries >= 3));
+    assert!(eventually(Duration::from_secs(5), || client
+        .stats()
+        .unwrap()
+        .retries
+        >= 3));
     assert_eq!(client.stats().unwrap().queued_events, 1);
 }

@@ -4,6 +4,8 @@
 mod commerce;
 mod encode;
 mod event;
+#[doc(hidden)]
+pub mod samples;
 mod validate;
 mod value;
 

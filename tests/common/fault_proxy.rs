@@ -48,7 +48,9 @@ impl FaultProxy {
         let log = seen.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else { return };
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let fault = script.lock().unwrap().next().unwrap_or(Fault::Pass);
                 let (upstream, log) = (upstream.clone(), log.clone());
                 tokio::spawn(async move {
@@ -85,7 +87,13 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Request>
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
     let mut lines = head.split("\r\n");
-    let path = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or("/").to_owned();
+    let path = lines
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -103,14 +111,23 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Request>
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    Ok(Some(Request { path, headers, body }))
+    Ok(Some(Request {
+        path,
+        headers,
+        body,
+    }))
 }
 
 async fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
     let client = reqwest::Client::new();
-    let mut outgoing = client.post(format!("{upstream}{}", request.path)).body(request.body.clone());
+    let mut outgoing = client
+        .post(format!("{upstream}{}", request.path))
+        .body(request.body.clone());
     for (name, value) in &request.headers {
-        if matches!(name.as_str(), "content-type" | "content-encoding" | "x-beckon-app-key") {
+        if matches!(
+            name.as_str(),
+            "content-type" | "content-encoding" | "x-beckon-app-key"
+        ) {
             outgoing = outgoing.header(name, value);
         }
     }
@@ -129,14 +146,24 @@ fn response(status: u16, extra_headers: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn handle(mut socket: TcpStream, fault: Fault, upstream: &str, log: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
-    let Some(request) = read_request(&mut socket).await? else { return Ok(()) };
+async fn handle(
+    mut socket: TcpStream,
+    fault: Fault,
+    upstream: &str,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let Some(request) = read_request(&mut socket).await? else {
+        return Ok(());
+    };
     let at = Instant::now();
-    let error_body = br#"{"error":{"code":"injected","message":"fault injected by the test proxy"}}"#;
+    let error_body =
+        br#"{"error":{"code":"injected","message":"fault injected by the test proxy"}}"#;
     let mut upstream_status = None;
     let bytes = match fault {
         Fault::Reply(code) => response(code, "", error_body),
-        Fault::Throttle(seconds) => response(429, &format!("retry-after: {seconds}\r\n"), error_body),
+        Fault::Throttle(seconds) => {
+            response(429, &format!("retry-after: {seconds}\r\n"), error_body)
+        }
         Fault::Pass | Fault::StoreThenFail | Fault::StoreThenCut | Fault::StoreThenStall(_) => {
             let (status, body) = forward(upstream, &request).await;
             upstream_status = Some(status);
@@ -154,7 +181,11 @@ async fn handle(mut socket: TcpStream, fault: Fault, upstream: &str, log: &Mutex
             }
         }
     };
-    log.lock().unwrap().push(Seen { at, fault, upstream_status });
+    log.lock().unwrap().push(Seen {
+        at,
+        fault,
+        upstream_status,
+    });
     socket.write_all(&bytes).await?;
     socket.flush().await?;
     // Dropping the socket closes it; for a cut answer that is mid-body.

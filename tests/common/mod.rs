@@ -33,7 +33,11 @@ impl TestServer {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig::loopback(dir.path().join("server.db"), vec![APP_KEY.into()], ADMIN_TOKEN);
+        let config = ServerConfig::loopback(
+            dir.path().join("server.db"),
+            vec![APP_KEY.into()],
+            ADMIN_TOKEN,
+        );
         let server = runtime.block_on(beckon_server::start(config)).unwrap();
         TestServer {
             url: server.url(),
@@ -50,7 +54,11 @@ impl TestServer {
             let mut cursor = String::new();
             let mut events = Vec::new();
             loop {
-                let query = if cursor.is_empty() { String::new() } else { format!("&cursor={cursor}") };
+                let query = if cursor.is_empty() {
+                    String::new()
+                } else {
+                    format!("&cursor={cursor}")
+                };
                 let response = client
                     .get(format!("{}/v1/events?limit=1000{query}", self.url))
                     .bearer_auth(ADMIN_TOKEN)
@@ -58,9 +66,15 @@ impl TestServer {
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200);
-                let next = response.headers()[NEXT_CURSOR_HEADER].to_str().unwrap().to_owned();
+                let next = response.headers()[NEXT_CURSOR_HEADER]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
                 let body = response.text().await.unwrap();
-                let page: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                let page: Vec<Value> = body
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect();
                 events.extend(page.iter().cloned());
                 if page.is_empty() || next == cursor {
                     return events;
