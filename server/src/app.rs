@@ -50,8 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(RequestDecompressionLayer::new())
         .route_layer(from_fn(encoding::gzip_or_identity))
         .route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
-    let events = get(export::export)
-        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    let events =
+        get(export::export).route_layer(from_fn_with_state(state.clone(), auth::require_admin));
 
     Router::new()
         .route(BATCH_PATH, upload)

@@ -14,10 +14,9 @@ pub async fn require_app_key(State(state): State<AppState>, req: Request, next: 
     let given = req.headers().get(APP_KEY_HEADER).map(HeaderValue::as_bytes);
     let known = given.is_some_and(|given| {
         // Check every key without stopping early: timing must not tell which one matched.
-        state
-            .app_keys()
-            .iter()
-            .fold(false, |found, key| found | constant_time_eq(key.as_bytes(), given))
+        state.app_keys().iter().fold(false, |found, key| {
+            found | constant_time_eq(key.as_bytes(), given)
+        })
     });
     if !known {
         return ApiError::unauthorized(format!("missing or unknown app key in {APP_KEY_HEADER}"))
@@ -30,9 +29,10 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
     let token = req.headers().get(AUTHORIZATION).and_then(bearer_token);
     let valid = token.is_some_and(|t| constant_time_eq(t, state.admin_token().as_bytes()));
     if !valid {
-        let mut response =
-            ApiError::unauthorized("missing or wrong admin token: send Authorization: Bearer <token>")
-                .into_response();
+        let mut response = ApiError::unauthorized(
+            "missing or wrong admin token: send Authorization: Bearer <token>",
+        )
+        .into_response();
         response
             .headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

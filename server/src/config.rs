@@ -42,7 +42,8 @@ impl ServerConfig {
                 return Err("app keys must be non-empty printable ASCII without spaces".into());
             }
         }
-        if self.admin_token.trim().is_empty() || !self.admin_token.bytes().all(|b| b.is_ascii_graphic())
+        if self.admin_token.trim().is_empty()
+            || !self.admin_token.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err("the admin token must be non-empty printable ASCII without spaces".into());
         }

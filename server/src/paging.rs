@@ -89,7 +89,16 @@ mod tests {
         assert_eq!(parse_limit(None), Ok(DEFAULT_LIMIT));
         assert_eq!(parse_limit(Some("1")), Ok(1));
         assert_eq!(parse_limit(Some("10000")), Ok(MAX_LIMIT));
-        for bad in ["", "0", "10001", "-5", "+5", "2.5", "ten", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "10001",
+            "-5",
+            "+5",
+            "2.5",
+            "ten",
+            "99999999999999999999999",
+        ] {
             assert!(parse_limit(Some(bad)).is_err(), "{bad:?} accepted");
         }
     }

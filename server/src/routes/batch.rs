@@ -2,6 +2,8 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::HeaderMap;
 use axum::Json;
 use beckon::protocol::{
     BatchResponse, EventRejection, ExportedEvent, WireEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS,
@@ -31,11 +33,20 @@ struct Envelope<'a> {
 
 pub async fn upload(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
     // When the request arrived, not when its body finished uploading: `sent_at` is
     // stamped as the request leaves, so this is the closest server-side match.
     let received_at = Utc::now();
+    // Only an uncompressed body still has its Content-Length here (the decompression
+    // layer drops it); when it is already too long, refuse before reading a byte.
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
     let bytes = read_body(body).await?;
     let envelope: Envelope = serde_json::from_slice(&bytes)
         .map_err(|err| ApiError::bad_request(format!("the body is not a valid batch: {err}")))?;
@@ -75,13 +86,17 @@ pub async fn upload(
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<LengthLimitError>() => Err(ApiError::payload_too_large(format!(
-            "the batch is over {MAX_BODY_BYTES} bytes (after decompression)"
-        ))),
+        Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
         Err(err) => Err(ApiError::bad_request(format!(
             "could not read the request body: {err}"
         ))),
     }
+}
+
+fn too_large() -> ApiError {
+    ApiError::payload_too_large(format!(
+        "the batch is over {MAX_BODY_BYTES} bytes (after decompression)"
+    ))
 }
 
 /// Turns one raw event into what is stored, or says why not (with its id when readable).
@@ -101,14 +116,13 @@ fn admit(
         event.id = id.hyphenated().to_string();
     }
     let original_timestamp = event.timestamp;
-    event.timestamp = corrected_timestamp(original_timestamp, sent_at, received_at).ok_or_else(
-        || {
+    event.timestamp =
+        corrected_timestamp(original_timestamp, sent_at, received_at).ok_or_else(|| {
             (
                 Some(event.id.clone()),
                 "timestamp: is out of range once corrected for the device clock".to_string(),
             )
-        },
-    )?;
+        })?;
     Ok(ExportedEvent {
         event,
         original_timestamp,
@@ -143,9 +157,16 @@ mod tests {
 
     #[test]
     fn admits_a_valid_event_with_corrected_time_and_canonical_id() {
-        let event = raw(r#"{"id":"6F1C1A2E-8D47-4A53-9A51-2B1F0B7C7F10","type":"track",
-            "name":"Cart Viewed","anonymous_id":"a","timestamp":"2024-05-01T09:59:00Z"}"#);
-        let stored = admit(&event, at("2024-05-01T10:00:00Z"), at("2024-05-01T11:00:00Z")).unwrap();
+        let event = raw(
+            r#"{"id":"6F1C1A2E-8D47-4A53-9A51-2B1F0B7C7F10","type":"track",
+            "name":"Cart Viewed","anonymous_id":"a","timestamp":"2024-05-01T09:59:00Z"}"#,
+        );
+        let stored = admit(
+            &event,
+            at("2024-05-01T10:00:00Z"),
+            at("2024-05-01T11:00:00Z"),
+        )
+        .unwrap();
         assert_eq!(stored.event.id, "6f1c1a2e-8d47-4a53-9a51-2b1f0b7c7f10");
         assert_eq!(stored.event.timestamp, at("2024-05-01T10:59:00Z"));
         assert_eq!(stored.original_timestamp, at("2024-05-01T09:59:00Z"));

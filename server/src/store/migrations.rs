@@ -8,10 +8,11 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     // 1: the event log. `seq` is AUTOINCREMENT so ids of deleted rows are never handed
     // out again: export cursors are built on it. The UNIQUE `id` is the dedup key, kept
-    // for as long as the event is.
+    // for as long as the event is; it holds the UUID's 16 bytes, as the index over
+    // random keys is what every insert has to update.
     "CREATE TABLE events (
         seq                INTEGER PRIMARY KEY AUTOINCREMENT,
-        id                 TEXT NOT NULL UNIQUE,
+        id                 BLOB NOT NULL UNIQUE,
         kind               TEXT NOT NULL,
         name               TEXT,
         anonymous_id       TEXT NOT NULL,

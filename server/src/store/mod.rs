@@ -4,8 +4,10 @@
 //! backend today; a PostgreSQL one (for several server instances on one database) slots
 //! in as another `EventStore` without touching the handlers.
 
+mod checkpoint;
 mod migrations;
 mod sqlite;
+mod writer;
 
 use std::sync::Arc;
 
@@ -16,11 +18,11 @@ pub use sqlite::SqliteStore;
 /// A storage backend. Its methods block: [`Store`] runs them on Tokio's blocking pool, so
 /// a backend may use synchronous drivers freely.
 pub trait EventStore: Send + Sync + 'static {
-    /// Stores the events in one transaction: all or none.
+    /// Stores the events atomically: all or none.
     ///
     /// An event whose `id` is already stored (by this call or an earlier one, however long
     /// ago) is counted as a duplicate and the stored copy is left untouched.
-    fn insert(&self, events: &[ExportedEvent]) -> Result<InsertOutcome, StoreError>;
+    fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError>;
 
     /// Up to `limit` events stored after sequence number `after`, in store order.
     ///
@@ -55,6 +57,8 @@ pub enum StoreError {
          knows; run a newer beckon-server"
     )]
     NewerSchema { found: i64, supported: i64 },
+    #[error("event id {0:?} is not a UUID")]
+    NotUuid(String),
     #[error("stored event {seq} is unreadable: {detail}")]
     Corrupt { seq: i64, detail: String },
     #[error("could not encode an event for storage: {0}")]
@@ -78,7 +82,7 @@ impl Store {
 
     pub async fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError> {
         let backend = Arc::clone(&self.backend);
-        blocking(move || backend.insert(&events)).await
+        blocking(move || backend.insert(events)).await
     }
 
     pub async fn page(

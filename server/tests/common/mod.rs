@@ -83,14 +83,20 @@ impl TestServer {
     pub async fn page(&self, query: &str) -> (Vec<Value>, String) {
         let response = self.export(query).await;
         assert_eq!(response.status(), StatusCode::OK, "export {query}");
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert_eq!(content_type, "application/x-ndjson");
         let cursor = response.headers()[NEXT_CURSOR_HEADER]
             .to_str()
             .unwrap()
             .to_string();
         let text = response.text().await.unwrap();
-        assert!(text.is_empty() || text.ends_with('\n'), "lines end with newline");
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "lines end with newline"
+        );
         let lines = text
             .lines()
             .map(|line| serde_json::from_str(line).expect("each line is JSON"))
@@ -175,7 +181,10 @@ pub async fn assert_error(response: reqwest::Response, status: StatusCode, code:
     let (actual, body) = json_answer(response).await;
     assert_eq!(actual, status, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"].as_str().expect("a message").to_string();
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("a message")
+        .to_string();
     assert!(!message.is_empty());
     message
 }

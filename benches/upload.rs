@@ -1,0 +1,120 @@
+//! End-to-end upload throughput: events queued by the SDK, uploaded in gzip batches to
+//! a real `beckon-server` on loopback, until `flush()` reports them delivered. The
+//! baseline in the same run posts the same events, pre-assembled into the same gzip
+//! batches, straight to the same server: what HTTP and the server cost without the SDK.
+//!
+//! Run: `cargo bench --bench upload`.
+
+use std::time::{Duration, Instant};
+
+use beckon::client::{BeckonConfig, Client, FlushPolicy};
+use beckon::events::samples::shoe;
+use beckon::events::{Event, Properties};
+use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, MAX_BATCH_EVENTS};
+use beckon::store::{QueueLimits, QueuedEvent, Store};
+use beckon::upload::{assemble_batch, gzip, FlushOutcome};
+use beckon_server::ServerConfig;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const EVENTS: usize = 10_000;
+const APP_KEY: &str = "bench-key";
+
+fn event() -> Event {
+    Event::ProductViewed { product: shoe(), properties: Properties::new() }
+}
+
+fn client(dir: &std::path::Path, url: &str) -> Client {
+    let mut config = BeckonConfig::new(dir.to_str().unwrap(), url, APP_KEY);
+    config.flush_policy = FlushPolicy { flush_at: 1_000_000, flush_interval_ms: 3_600_000, ..Default::default() };
+    config.queue_limits = QueueLimits { max_events: 1_000_000, max_bytes: 1 << 30, ..Default::default() };
+    Client::new(config).unwrap()
+}
+
+/// Batches exactly as the SDK would send them, built once, outside the timing.
+fn prebuilt_batches(dir: &std::path::Path, url: &str) -> Vec<Vec<u8>> {
+    let sdk_dir = dir.join("prebuilt");
+    {
+        let client = client(&sdk_dir, url);
+        for _ in 0..EVENTS {
+            client.track(&event()).unwrap();
+        }
+    }
+    let (store, _) = Store::open(&sdk_dir, QueueLimits::default()).unwrap();
+    let events: Vec<QueuedEvent> = store.peek_batch(usize::MAX, usize::MAX).unwrap();
+    events.chunks(MAX_BATCH_EVENTS).map(|chunk| gzip(&assemble_batch(chrono::Utc::now(), chunk))).collect()
+}
+
+fn with_fresh_ids(batch: &[u8]) -> Vec<u8> {
+    // Each round must be new to the server, or it would only count duplicates.
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(batch), &mut text).unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    for event in value["batch"].as_array_mut().unwrap() {
+        event["id"] = uuid::Uuid::new_v4().to_string().into();
+    }
+    gzip(&serde_json::to_vec(&value).unwrap())
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig::loopback(dir.path().join("server.db"), vec![APP_KEY.into()], "bench-admin");
+    let server = runtime.block_on(beckon_server::start(config)).unwrap();
+    let url = server.url();
+    let batches = prebuilt_batches(dir.path(), &url);
+
+    let mut group = c.benchmark_group("upload");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+
+    let http = reqwest::Client::new();
+    group.bench_function("baseline_prebuilt_batches", |b| {
+        b.iter_custom(|rounds| {
+            let mut total = Duration::ZERO;
+            for _ in 0..rounds {
+                let bodies: Vec<Vec<u8>> = batches.iter().map(|b| with_fresh_ids(b)).collect();
+                let start = Instant::now();
+                runtime.block_on(async {
+                    for body in bodies {
+                        let response = http
+                            .post(format!("{url}{BATCH_PATH}"))
+                            .header(APP_KEY_HEADER, APP_KEY)
+                            .header("content-encoding", "gzip")
+                            .header("content-type", "application/json")
+                            .body(body)
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(response.status().is_success());
+                        response.bytes().await.unwrap();
+                    }
+                });
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+
+    group.bench_function("sdk_flush", |b| {
+        b.iter_custom(|rounds| {
+            let mut total = Duration::ZERO;
+            for round in 0..rounds {
+                let client = client(&dir.path().join(format!("sdk-{round}-{}", fastrand::u64(..))), &url);
+                for _ in 0..EVENTS {
+                    client.track(&event()).unwrap();
+                }
+                let start = Instant::now();
+                let report = client.flush(Duration::from_secs(120)).unwrap();
+                total += start.elapsed();
+                assert_eq!((report.outcome, report.uploaded), (FlushOutcome::Delivered, EVENTS as u64));
+            }
+            total
+        })
+    });
+    group.finish();
+    runtime.block_on(server.shutdown());
+}
+
+criterion_group!(upload, benches);
+criterion_main!(upload);

@@ -1,0 +1,102 @@
+//! The one thread that writes to SQLite, committing concurrent uploads together.
+//!
+//! SQLite takes one writer at a time, and each commit rewrites every index page it
+//! touched; the dedup index takes random keys, so a commit costs about a page per event
+//! whatever its size. Batches that arrive while a commit is running are therefore merged
+//! into the next transaction (group commit) instead of each paying for its own.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use beckon::protocol::ExportedEvent;
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{sqlite, InsertOutcome, StoreError};
+
+/// Bounds a group so one commit, and the wait of the batches in it, stays short.
+const MAX_GROUP_EVENTS: usize = 10_000;
+
+type Reply = Result<InsertOutcome, StoreError>;
+
+struct Job {
+    events: Vec<ExportedEvent>,
+    done: mpsc::SyncSender<Reply>,
+}
+
+/// Stops the thread when dropped, after the jobs already queued are written.
+pub struct Writer {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn spawn(conn: Connection) -> Result<Self, StoreError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("beckon-writer".into())
+            .spawn(move || run(conn, queue))
+            .map_err(|err| StoreError::Task(format!("cannot start the writer thread: {err}")))?;
+        Ok(Self {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Blocks until the events are committed (with whatever else was queued alongside).
+    pub fn insert(&self, events: Vec<ExportedEvent>) -> Reply {
+        let stopped = || StoreError::Task("the database writer has stopped".into());
+        let (done, wait) = mpsc::sync_channel(1);
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        jobs.send(Job { events, done }).map_err(|_| stopped())?;
+        wait.recv().map_err(|_| stopped())?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut size = first.events.len();
+        let mut group = vec![first];
+        while size < MAX_GROUP_EVENTS {
+            let Ok(job) = queue.try_recv() else { break };
+            size += job.events.len();
+            group.push(job);
+        }
+        match commit(&mut conn, &group) {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            // Each batch alone, so one that cannot be stored does not fail the others
+            // and each gets its own error.
+            Err(err) if group.len() == 1 => {
+                let _ = group[0].done.send(Err(err));
+            }
+            Err(_) => {
+                for job in group {
+                    let reply = commit(&mut conn, std::slice::from_ref(&job)).map(|o| o[0]);
+                    let _ = job.done.send(reply);
+                }
+            }
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, group: &[Job]) -> Result<Vec<InsertOutcome>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcomes = group
+        .iter()
+        .map(|job| sqlite::insert_events(&tx, &job.events))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    Ok(outcomes)
+}
