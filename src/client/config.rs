@@ -159,31 +159,23 @@ mod tests {
 
     #[test]
     fn each_bad_setting_is_named() {
-        let cases: Vec<(Box<dyn Fn(&mut BeckonConfig)>, &str)> = vec![
-            (Box::new(|c| c.data_dir = " ".into()), "data_dir"),
+        type Breaks = fn(&mut BeckonConfig);
+        let cases: Vec<(Breaks, &str)> = vec![
+            (|c| c.data_dir = " ".into(), "data_dir"),
             (
-                Box::new(|c| c.server_url = "beckon.shop.example".into()),
+                |c| c.server_url = "beckon.shop.example".into(),
                 "server URL",
             ),
-            (Box::new(|c| c.app_key = "".into()), "app_key"),
-            (Box::new(|c| c.flush_policy.flush_at = 0), "flush_at"),
+            (|c| c.app_key = "".into(), "app_key"),
+            (|c| c.flush_policy.flush_at = 0, "flush_at"),
             (
-                Box::new(|c| c.flush_policy.max_batch_events = 501),
+                |c| c.flush_policy.max_batch_events = 501,
                 "max_batch_events",
             ),
-            (
-                Box::new(|c| c.flush_policy.max_batch_bytes = 1000),
-                "max_batch_bytes",
-            ),
-            (
-                Box::new(|c| c.flush_policy.request_timeout_ms = 0),
-                "timeouts",
-            ),
-            (
-                Box::new(|c| c.flush_policy.retry_max_ms = 1),
-                "retry_base_ms",
-            ),
-            (Box::new(|c| c.queue_limits.max_events = 0), "queue_limits"),
+            (|c| c.flush_policy.max_batch_bytes = 1000, "max_batch_bytes"),
+            (|c| c.flush_policy.request_timeout_ms = 0, "timeouts"),
+            (|c| c.flush_policy.retry_max_ms = 1, "retry_base_ms"),
+            (|c| c.queue_limits.max_events = 0, "queue_limits"),
         ];
         for (breaks, named) in cases {
             let mut c = config();

@@ -210,16 +210,17 @@ mod tests {
 
     #[test]
     fn rejects_each_broken_invariant_with_the_field_named() {
-        let cases: Vec<(Box<dyn Fn(&mut WireEvent)>, &str)> = vec![
-            (Box::new(|e| e.id = "not-a-uuid".into()), "id"),
-            (Box::new(|e| e.anonymous_id = " ".into()), "anonymous_id"),
-            (Box::new(|e| e.user_id = Some("a\nb".into())), "user_id"),
-            (Box::new(|e| e.name = None), "name"),
-            (Box::new(|e| e.name = Some("x".repeat(129))), "name"),
+        type Breaks = fn(&mut WireEvent);
+        let cases: Vec<(Breaks, &str)> = vec![
+            (|e| e.id = "not-a-uuid".into(), "id"),
+            (|e| e.anonymous_id = " ".into(), "anonymous_id"),
+            (|e| e.user_id = Some("a\nb".into()), "user_id"),
+            (|e| e.name = None, "name"),
+            (|e| e.name = Some("x".repeat(129)), "name"),
             (
-                Box::new(|e| {
+                |e| {
                     e.properties.insert(String::new(), json!(1));
-                }),
+                },
                 "properties",
             ),
         ];
