@@ -287,3 +287,37 @@ fn invalid_configs_are_refused_before_anything_starts() {
         Err(ClientError::InvalidConfig(_))
     ));
 }
+
+/// CPU time (user + system, in clock ticks) of this process's threads with this name.
+fn thread_cpu_ticks(name: &str) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+        let Some((comm, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        if comm.ends_with(&format!("({name}")) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+            total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        }
+    }
+    total
+}
+
+#[test]
+fn an_idle_worker_sleeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sdk_config(dir.path(), "http://127.0.0.1:9");
+    config.flush_policy.flush_interval_ms = 100;
+    let client = Client::new(config).unwrap();
+    let before = thread_cpu_ticks("beckon-upload");
+    std::thread::sleep(Duration::from_millis(1_500));
+    let spent = thread_cpu_ticks("beckon-upload") - before;
+    // 15 interval ticks on an empty queue cost next to nothing; a busy loop costs ~150.
+    assert!(
+        spent < 20,
+        "the upload thread used {spent} ticks of CPU while idle"
+    );
+    client.shutdown();
+}

@@ -184,7 +184,9 @@ struct Worker {
     backoff_until: Option<Instant>,
     /// No attempt before this, because the server said so (`Retry-After`).
     hold_until: Option<Instant>,
-    last_attempt: Instant,
+    /// Start of the current flush interval: the last attempt, or the last time the
+    /// worker found the queue empty.
+    interval_start: Instant,
     waiters: Vec<Waiter>,
     last_error: Option<String>,
 }
@@ -198,7 +200,7 @@ impl Worker {
             failures: 0,
             backoff_until: None,
             hold_until: None,
-            last_attempt: Instant::now(),
+            interval_start: Instant::now(),
             waiters: Vec::new(),
             last_error: None,
         }
@@ -242,9 +244,10 @@ impl Worker {
     }
 
     fn next_wake(&self) -> Instant {
-        let interval_tick = self.last_attempt + self.config.flush_interval;
+        let interval_tick = self.interval_start + self.config.flush_interval;
         match self.not_before() {
-            Some(t) if self.failures > 0 => t,
+            // A pending retry comes first; a hold without one only delays the interval.
+            Some(t) if t > Instant::now() && self.failures > 0 => t,
             Some(t) => t.max(interval_tick),
             None => interval_tick,
         }
@@ -268,7 +271,11 @@ impl Worker {
             uploaded_before: counters.get(Counter::Uploaded),
             rejected_before: counters.get(Counter::DroppedRejectedByServer),
         });
-        if let Some(hold) = self.hold_until.filter(|t| *t > Instant::now()) {
+        let waiting_for_events = self.waiters.last().is_some_and(|w| w.up_to.is_some());
+        if let Some(hold) = self
+            .hold_until
+            .filter(|t| waiting_for_events && *t > Instant::now())
+        {
             self.answer_waiters(Some((FlushOutcome::WillRetry, Some(hold - Instant::now()))));
         }
     }
@@ -283,7 +290,7 @@ impl Worker {
                 || policy::should_flush(
                     queued,
                     self.config.flush_at,
-                    self.last_attempt.elapsed(),
+                    self.interval_start.elapsed(),
                     self.config.flush_interval,
                 ))
     }
@@ -291,6 +298,13 @@ impl Worker {
     async fn upload_while_due(&mut self) {
         loop {
             let queued = self.store().totals().events;
+            if queued == 0 {
+                // Nothing to retry or wait for: restart the interval so an idle worker
+                // sleeps a whole interval instead of waking for an empty queue.
+                self.failures = 0;
+                self.interval_start = Instant::now();
+                return;
+            }
             if !self.is_due(queued) {
                 return;
             }
@@ -302,7 +316,7 @@ impl Worker {
                 Ok(batch) => batch,
                 Err(e) => return self.record_failure(e.to_string(), None, false),
             };
-            self.last_attempt = Instant::now();
+            self.interval_start = Instant::now();
             let body = gzip(&assemble_batch(Utc::now(), &batch));
             let reply = self.transport.send(body).await;
             let decision = policy::decide(
