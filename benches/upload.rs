@@ -20,13 +20,24 @@ const EVENTS: usize = 10_000;
 const APP_KEY: &str = "bench-key";
 
 fn event() -> Event {
-    Event::ProductViewed { product: shoe(), properties: Properties::new() }
+    Event::ProductViewed {
+        product: shoe(),
+        properties: Properties::new(),
+    }
 }
 
 fn client(dir: &std::path::Path, url: &str) -> Client {
     let mut config = BeckonConfig::new(dir.to_str().unwrap(), url, APP_KEY);
-    config.flush_policy = FlushPolicy { flush_at: 1_000_000, flush_interval_ms: 3_600_000, ..Default::default() };
-    config.queue_limits = QueueLimits { max_events: 1_000_000, max_bytes: 1 << 30, ..Default::default() };
+    config.flush_policy = FlushPolicy {
+        flush_at: 1_000_000,
+        flush_interval_ms: 3_600_000,
+        ..Default::default()
+    };
+    config.queue_limits = QueueLimits {
+        max_events: 1_000_000,
+        max_bytes: 1 << 30,
+        ..Default::default()
+    };
     Client::new(config).unwrap()
 }
 
@@ -41,7 +52,10 @@ fn prebuilt_batches(dir: &std::path::Path, url: &str) -> Vec<Vec<u8>> {
     }
     let (store, _) = Store::open(&sdk_dir, QueueLimits::default()).unwrap();
     let events: Vec<QueuedEvent> = store.peek_batch(usize::MAX, usize::MAX).unwrap();
-    events.chunks(MAX_BATCH_EVENTS).map(|chunk| gzip(&assemble_batch(chrono::Utc::now(), chunk))).collect()
+    events
+        .chunks(MAX_BATCH_EVENTS)
+        .map(|chunk| gzip(&assemble_batch(chrono::Utc::now(), chunk)))
+        .collect()
 }
 
 fn with_fresh_ids(batch: &[u8]) -> Vec<u8> {
@@ -56,9 +70,17 @@ fn with_fresh_ids(batch: &[u8]) -> Vec<u8> {
 }
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig::loopback(dir.path().join("server.db"), vec![APP_KEY.into()], "bench-admin");
+    let config = ServerConfig::loopback(
+        dir.path().join("server.db"),
+        vec![APP_KEY.into()],
+        "bench-admin",
+    );
     let server = runtime.block_on(beckon_server::start(config)).unwrap();
     let url = server.url();
     let batches = prebuilt_batches(dir.path(), &url);
@@ -100,14 +122,21 @@ fn benches(c: &mut Criterion) {
         b.iter_custom(|rounds| {
             let mut total = Duration::ZERO;
             for round in 0..rounds {
-                let client = client(&dir.path().join(format!("sdk-{round}-{}", fastrand::u64(..))), &url);
+                let client = client(
+                    &dir.path()
+                        .join(format!("sdk-{round}-{}", fastrand::u64(..))),
+                    &url,
+                );
                 for _ in 0..EVENTS {
                     client.track(&event()).unwrap();
                 }
                 let start = Instant::now();
                 let report = client.flush(Duration::from_secs(120)).unwrap();
                 total += start.elapsed();
-                assert_eq!((report.outcome, report.uploaded), (FlushOutcome::Delivered, EVENTS as u64));
+                assert_eq!(
+                    (report.outcome, report.uploaded),
+                    (FlushOutcome::Delivered, EVENTS as u64)
+                );
             }
             total
         })

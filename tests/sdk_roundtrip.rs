@@ -321,3 +321,42 @@ fn an_idle_worker_sleeps() {
     );
     client.shutdown();
 }
+
+#[test]
+fn concurrent_callers_and_uploads_lose_and_repeat_nothing() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sdk_config(dir.path(), &server.url);
+    config.flush_policy.flush_at = 20;
+    config.flush_policy.max_batch_events = 50;
+    let client = std::sync::Arc::new(Client::new(config).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                for i in 0..250 {
+                    client.track(&viewed(&format!("t{t}-{i}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(
+        client.flush(Duration::from_secs(20)).unwrap().outcome,
+        FlushOutcome::Delivered
+    );
+    let mut ids: Vec<String> = server
+        .export()
+        .iter()
+        .map(|e| e["properties"]["product_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|t| (0..250).map(move |i| format!("t{t}-{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(client.stats().unwrap().uploaded_events, 1000);
+}
