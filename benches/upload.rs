@@ -13,11 +13,13 @@ use beckon::events::{Event, Properties};
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, MAX_BATCH_EVENTS};
 use beckon::store::{QueueLimits, QueuedEvent, Store};
 use beckon::upload::{assemble_batch, gzip, FlushOutcome};
-use beckon_server::ServerConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{TestServer, APP_KEY};
+
 const EVENTS: usize = 10_000;
-const APP_KEY: &str = "bench-key";
 
 fn event() -> Event {
     Event::ProductViewed {
@@ -70,19 +72,10 @@ fn with_fresh_ids(batch: &[u8]) -> Vec<u8> {
 }
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server = TestServer::start();
+    let runtime = &server.runtime;
+    let url = server.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig::loopback(
-        dir.path().join("server.db"),
-        vec![APP_KEY.into()],
-        "bench-admin",
-    );
-    let server = runtime.block_on(beckon_server::start(config)).unwrap();
-    let url = server.url();
     let batches = prebuilt_batches(dir.path(), &url);
 
     let mut group = c.benchmark_group("upload");
@@ -142,7 +135,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
-    runtime.block_on(server.shutdown());
 }
 
 criterion_group!(upload, benches);
