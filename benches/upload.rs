@@ -61,12 +61,13 @@ fn prebuilt_batches(dir: &std::path::Path, url: &str) -> Vec<Vec<u8>> {
 }
 
 fn with_fresh_ids(batch: &[u8]) -> Vec<u8> {
-    // Each round must be new to the server, or it would only count duplicates.
+    // Each round must be new to the server, or it would only count duplicates; the ids
+    // are time-ordered like the SDK's own.
     let mut text = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(batch), &mut text).unwrap();
     let mut value: serde_json::Value = serde_json::from_slice(&text).unwrap();
     for event in value["batch"].as_array_mut().unwrap() {
-        event["id"] = uuid::Uuid::new_v4().to_string().into();
+        event["id"] = uuid::Uuid::now_v7().to_string().into();
     }
     gzip(&serde_json::to_vec(&value).unwrap())
 }
