@@ -7,7 +7,9 @@
 uniffi::setup_scaffolding!();
 
 pub mod events;
+pub mod messages;
 pub mod protocol;
+pub mod segments;
 
 #[cfg(feature = "sdk")]
 pub mod client;

@@ -112,6 +112,9 @@ fn reset_starts_a_new_anonymous_identity() {
 fn identity_and_queued_events_survive_a_new_instance() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
+    // The first instance stays alive after shutdown, as a Kotlin or Swift object does
+    // until the garbage collector gets to it: shutdown alone must release the directory.
+    let first;
     let (anonymous_id, first_user);
     {
         let client = Client::new(sdk_config(dir.path(), "http://127.0.0.1:9")).unwrap();
@@ -133,6 +136,8 @@ fn identity_and_queued_events_survive_a_new_instance() {
             client.track(&viewed("late")),
             Err(ClientError::ShutDown)
         ));
+        assert!(matches!(client.stats(), Err(ClientError::ShutDown)));
+        first = client;
     }
     let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
     assert_eq!(client.anonymous_id(), anonymous_id);
@@ -147,6 +152,7 @@ fn identity_and_queued_events_survive_a_new_instance() {
         FlushOutcome::Delivered
     );
     assert_eq!(server.export().len(), 6);
+    drop(first);
 }
 
 #[test]

@@ -207,6 +207,7 @@ impl Client {
     }
 
     pub fn stats(&self) -> Result<Stats, ClientError> {
+        self.ensure_running()?;
         let store = self.store();
         let counters = store.counters()?;
         let last_error = store.get_state(StateKey::LastUploadError)?;
@@ -242,12 +243,16 @@ impl Client {
         Ok(())
     }
 
-    /// Stops the upload worker and releases the data directory. Queued events stay on
-    /// disk for the next instance. Later calls fail with [`ClientError::ShutDown`].
+    /// Stops the upload worker, closes the database and releases the data directory.
+    /// Queued events stay on disk for the next instance. Later calls fail with
+    /// [`ClientError::ShutDown`].
     pub fn shutdown(&self) {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         if lock.is_some() {
+            // The worker goes first: it must not be mid-transaction when the file closes.
             self.uploader.shutdown();
+            // Every commit is already durable; a failing close can lose nothing.
+            let _ = self.store().close();
         }
         drop(lock);
     }

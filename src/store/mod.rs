@@ -48,4 +48,13 @@ impl Store {
     pub fn limits(&self) -> QueueLimits {
         self.limits
     }
+
+    /// Closes the database file and releases its exclusive lock, so another instance can
+    /// open the same directory. The store is unusable afterwards: every later call fails.
+    pub fn close(&mut self) -> Result<(), StoreError> {
+        // An empty in-memory database stands in for the closed file: it has none of the
+        // tables, so a call after close gets an error instead of touching the real file.
+        let closed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        closed.close().map_err(|(_, e)| StoreError::from(e))
+    }
 }

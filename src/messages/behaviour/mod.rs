@@ -1,0 +1,272 @@
+//! What a user's recent events say about them, for templates: the product they last
+//! looked at, their favourite category, and their cart. Pure functions over plain
+//! event data, so the device and the server derive the same values.
+
+mod cart;
+mod props;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::protocol::{WireEvent, WireKind};
+
+pub use cart::{CartLine, CartState};
+
+pub(crate) const PRODUCT_VIEWED: &str = "Product Viewed";
+pub(crate) const PRODUCT_ADDED: &str = "Product Added";
+pub(crate) const PRODUCT_REMOVED: &str = "Product Removed";
+pub(crate) const WISHLIST_TO_CART: &str = "Wishlist Product Added to Cart";
+pub(crate) const CHECKOUT_STARTED: &str = "Checkout Started";
+pub(crate) const ORDER_COMPLETED: &str = "Order Completed";
+
+/// One tracked event, borrowed: its name, its wire properties (the Segment keys,
+/// flattened as in `WireEvent::properties`) and when it happened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventRef<'a> {
+    pub name: &'a str,
+    pub properties: &'a Map<String, Value>,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl<'a> EventRef<'a> {
+    pub fn new(
+        name: &'a str,
+        properties: &'a Map<String, Value>,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            name,
+            properties,
+            timestamp,
+        }
+    }
+
+    /// A `track` wire event; `None` for screens and identifies, so that a screen
+    /// named "Product Viewed" is not taken for the event.
+    pub fn from_wire(event: &'a WireEvent) -> Option<Self> {
+        match (event.kind, &event.name) {
+            (WireKind::Track, Some(name)) => {
+                Some(Self::new(name, &event.properties, event.timestamp))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The product of the most recent `Product Viewed`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewedProduct {
+    pub product_id: Option<String>,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub viewed_at: DateTime<Utc>,
+}
+
+/// Values derived from a user's recent events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BehaviourSnapshot {
+    pub last_viewed: Option<ViewedProduct>,
+    /// The category seen most often over `Product Viewed` and `Product Added`
+    /// (and `Wishlist Product Added to Cart`); a tie goes to the one seen last.
+    pub favourite_category: Option<String>,
+    pub cart: CartState,
+}
+
+impl BehaviourSnapshot {
+    /// Derives the snapshot from events in any order: they are sorted by timestamp
+    /// first (events with equal timestamps keep their given order). The caller picks
+    /// how far back to look; the cart only counts events after the last
+    /// `Order Completed` anyway.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = EventRef<'a>>) -> Self {
+        let mut events: Vec<EventRef<'a>> = events.into_iter().collect();
+        events.sort_by_key(|e| e.timestamp);
+
+        let mut snapshot = BehaviourSnapshot::default();
+        // category → (times seen, position of the latest sighting)
+        let mut categories: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (position, event) in events.iter().enumerate() {
+            let p = event.properties;
+            if matches!(
+                event.name,
+                PRODUCT_VIEWED | PRODUCT_ADDED | WISHLIST_TO_CART
+            ) {
+                if let Some(category) = props::text(p, "category") {
+                    let seen = categories.entry(category).or_default();
+                    *seen = (seen.0 + 1, position);
+                }
+            }
+            if event.name == PRODUCT_VIEWED {
+                let text = |k| props::text(p, k).map(str::to_owned);
+                snapshot.last_viewed = Some(ViewedProduct {
+                    product_id: props::id(p, "product_id"),
+                    name: text("name"),
+                    category: text("category"),
+                    url: text("url"),
+                    image_url: text("image_url"),
+                    viewed_at: event.timestamp,
+                });
+            }
+            snapshot.cart.apply(event.name, p);
+        }
+        snapshot.favourite_category = categories
+            .into_iter()
+            .max_by_key(|(_, seen)| *seen)
+            .map(|(category, _)| category.to_owned());
+        snapshot
+    }
+
+    /// [`BehaviourSnapshot::from_events`] over wire events; non-`track` events are skipped.
+    pub fn from_wire_events(events: &[WireEvent]) -> Self {
+        Self::from_events(events.iter().filter_map(EventRef::from_wire))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    struct Log(Vec<(String, Map<String, Value>, DateTime<Utc>)>);
+
+    impl Log {
+        fn new() -> Self {
+            Log(Vec::new())
+        }
+        fn at(mut self, second: i64, name: &str, props: Value) -> Self {
+            let ts = Utc.timestamp_opt(1_700_000_000 + second, 0).unwrap();
+            self.0
+                .push((name.to_owned(), props.as_object().unwrap().clone(), ts));
+            self
+        }
+        fn snapshot(&self) -> BehaviourSnapshot {
+            BehaviourSnapshot::from_events(self.0.iter().map(|(n, p, t)| EventRef::new(n, p, *t)))
+        }
+    }
+
+    #[test]
+    fn an_empty_history_knows_nothing() {
+        let s = Log::new().snapshot();
+        assert_eq!(s, BehaviourSnapshot::default());
+        assert_eq!(s.cart.item_count(), 0);
+    }
+
+    #[test]
+    fn last_viewed_is_the_latest_by_timestamp_not_by_order() {
+        let s = Log::new()
+            .at(20, PRODUCT_VIEWED, json!({"product_id": "p2", "name": "Boots", "url": "https://s.example/p2", "image_url": "https://cdn.example/p2.jpg"}))
+            .at(10, PRODUCT_VIEWED, json!({"product_id": "p1", "name": "Sandals"}))
+            .snapshot();
+        let viewed = s.last_viewed.unwrap();
+        assert_eq!(viewed.name.as_deref(), Some("Boots"));
+        assert_eq!(viewed.product_id.as_deref(), Some("p2"));
+        assert_eq!(viewed.url.as_deref(), Some("https://s.example/p2"));
+        assert_eq!(
+            viewed.image_url.as_deref(),
+            Some("https://cdn.example/p2.jpg")
+        );
+        assert_eq!(
+            viewed.viewed_at,
+            Utc.timestamp_opt(1_700_000_020, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn favourite_category_counts_views_and_adds_and_breaks_ties_by_recency() {
+        let s = Log::new()
+            .at(1, PRODUCT_VIEWED, json!({"category": "Shoes"}))
+            .at(
+                2,
+                PRODUCT_ADDED,
+                json!({"product_id": "p", "category": "Bags"}),
+            )
+            .at(3, PRODUCT_VIEWED, json!({"category": "Shoes"}))
+            .at(4, "Product Clicked", json!({"category": "Hats"}))
+            .at(5, "Product Clicked", json!({"category": "Hats"}))
+            .at(6, "Product Clicked", json!({"category": "Hats"}))
+            .snapshot();
+        assert_eq!(
+            s.favourite_category.as_deref(),
+            Some("Shoes"),
+            "clicks do not count"
+        );
+
+        let tie = Log::new()
+            .at(1, PRODUCT_VIEWED, json!({"category": "Shoes"}))
+            .at(2, PRODUCT_VIEWED, json!({"category": "Bags"}))
+            .at(3, PRODUCT_VIEWED, json!({"category": "Shoes"}))
+            .at(4, PRODUCT_VIEWED, json!({"category": "Bags"}))
+            .snapshot();
+        assert_eq!(tie.favourite_category.as_deref(), Some("Bags"));
+
+        let blank = Log::new()
+            .at(1, PRODUCT_VIEWED, json!({"category": " "}))
+            .snapshot();
+        assert_eq!(blank.favourite_category, None);
+    }
+
+    #[test]
+    fn the_cart_is_replayed_since_the_last_order() {
+        let s = Log::new()
+            .at(
+                1,
+                PRODUCT_ADDED,
+                json!({"product_id": "old", "name": "Old", "price": 9.0, "currency": "EUR"}),
+            )
+            .at(2, ORDER_COMPLETED, json!({"order_id": "o1"}))
+            .at(
+                3,
+                PRODUCT_ADDED,
+                json!({"product_id": "p1", "name": "Sneakers", "price": 25.0, "currency": "EUR"}),
+            )
+            .at(
+                4,
+                PRODUCT_ADDED,
+                json!({"product_id": "p2", "name": "Socks", "price": 12.5, "currency": "EUR"}),
+            )
+            .at(
+                5,
+                PRODUCT_ADDED,
+                json!({"product_id": "p3", "name": "Cap", "price": 15.0, "currency": "EUR"}),
+            )
+            .at(6, PRODUCT_REMOVED, json!({"product_id": "p3"}))
+            .snapshot();
+        assert_eq!(s.cart.item_names(), vec!["Sneakers", "Socks"]);
+        assert_eq!(s.cart.subtotal().unwrap().to_string(), "37.50 EUR");
+    }
+
+    #[test]
+    fn an_order_recorded_with_an_earlier_timestamp_resets_only_what_came_before() {
+        let s = Log::new()
+            .at(5, PRODUCT_ADDED, json!({"product_id": "p1"}))
+            .at(1, ORDER_COMPLETED, json!({"order_id": "o1"}))
+            .snapshot();
+        assert_eq!(s.cart.item_count(), 1);
+    }
+
+    #[test]
+    fn reads_wire_events_and_skips_screens() {
+        let wire = |kind, name: &str| WireEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            name: Some(name.to_owned()),
+            properties: json!({"product_id": "p1", "name": "Boots"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            traits: Map::new(),
+            anonymous_id: "a".into(),
+            user_id: None,
+            timestamp: Utc::now(),
+            context: Map::new(),
+        };
+        let s = BehaviourSnapshot::from_wire_events(&[wire(WireKind::Screen, PRODUCT_VIEWED)]);
+        assert_eq!(s.last_viewed, None);
+        let s = BehaviourSnapshot::from_wire_events(&[wire(WireKind::Track, PRODUCT_VIEWED)]);
+        assert_eq!(s.last_viewed.unwrap().name.as_deref(), Some("Boots"));
+    }
+}

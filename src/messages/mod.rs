@@ -1,0 +1,37 @@
+//! In-app messaging, the pure core: templates, behaviour derived from events, locale
+//! choice, campaign definitions and the selection policy. No I/O and no clock reads,
+//! so the SDK and the reference server run the very same code (DESIGN.md, "One
+//! engine"). The format for backend teams is in `src/messages/README.md`.
+//!
+//! The flow on a device: a trigger fires → [`select()`] picks a campaign (or says why
+//! none) → [`render_message()`] renders it for the user's locale from a
+//! [`RenderContext`] built from traits, a [`BehaviourSnapshot`] and the promo code →
+//! the SDK shows it and records the impression.
+
+pub mod behaviour;
+pub mod campaign;
+pub mod locale;
+pub mod money;
+pub mod render_message;
+pub mod select;
+mod suggest;
+pub mod template;
+mod url;
+
+pub use behaviour::{BehaviourSnapshot, CartLine, CartState, EventRef, ViewedProduct};
+pub use campaign::{
+    Audience, Button, Campaign, CampaignError, CampaignStatus, CapWindow, FiredTrigger,
+    ImpressionCap, PropertyFilter, Trigger, Variant, CAMPAIGN_SCHEMA_VERSION,
+};
+pub use locale::choose_locale;
+pub use money::Money;
+pub use render_message::{render_message, RenderedButton, RenderedMessage};
+pub use select::{
+    clamp_to_now, eligibility, select, NoMessage, Rejected, Rejection, SelectionPolicy, UserState,
+    DEFAULT_MIN_GAP,
+};
+pub use template::{
+    Field, FieldType, OutputMode, RenderContext, Rendered, Template, TemplateError,
+    TemplateErrorKind,
+};
+pub use url::MAX_URL_BYTES;
