@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 use super::commerce::Product;
 use super::event::{Event, TYPED_EVENT_NAMES};
 use super::value::{finite, Properties};
-use crate::protocol::{check_id, check_key, check_name, FieldError, WireKind};
+use crate::protocol::{
+    check_id, check_key, check_name, FieldError, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED,
+};
 
 /// A typed event turned into the name and properties it has on the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,6 +343,15 @@ impl Event {
                             "\"{name}\" is a typed event; use Event.{} instead",
                             typed.replace([' ', '-'], "")
                         ),
+                    ));
+                }
+                if let Some(own) = [SEGMENT_ENTERED, SEGMENT_EXITED]
+                    .iter()
+                    .find(|own| own.eq_ignore_ascii_case(name))
+                {
+                    return Err(FieldError::new(
+                        "name",
+                        format!("\"{own}\" is recorded by Beckon itself"),
                     ));
                 }
             }

@@ -6,9 +6,14 @@
 mod batch;
 mod export;
 mod limits;
+mod sync;
 mod wire_event;
 
 pub use batch::{Batch, BatchResponse, EventRejection};
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
+pub use sync::{
+    SyncDocument, SyncSettings, MAX_SYNC_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
+    SEGMENT_ID_PROPERTY, SYNC_PATH, SYNC_SCHEMA_VERSION,
+};
 pub use wire_event::{check_id, check_key, check_name, FieldError, WireEvent, WireKind};

@@ -13,9 +13,10 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE events (
             seq        INTEGER PRIMARY KEY,
             created_at INTEGER NOT NULL,
@@ -30,7 +31,39 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             value INTEGER NOT NULL
         ) WITHOUT ROWID;
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        sql: "
+        -- What segment rules and message personalisation read: every event the app
+        -- tracked, kept after upload (the queue forgets it), pruned by age and count.
+        CREATE TABLE history (
+            seq        INTEGER PRIMARY KEY,
+            name       TEXT    NOT NULL,
+            at         INTEGER NOT NULL,
+            properties TEXT    NOT NULL
+        );
+        -- Current segment memberships, so entries and exits survive a restart.
+        CREATE TABLE memberships (
+            segment_id TEXT PRIMARY KEY,
+            entered_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        -- The last good copy of each synced document, with its ETag.
+        CREATE TABLE documents (
+            kind       TEXT PRIMARY KEY,
+            etag       TEXT,
+            body       TEXT    NOT NULL,
+            fetched_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        -- When each in-app campaign was shown, for caps and the minimum gap.
+        CREATE TABLE impressions (
+            campaign_id TEXT    NOT NULL,
+            at          INTEGER NOT NULL
+        );
+        CREATE INDEX impressions_by_campaign ON impressions (campaign_id, at);
+    ",
+    },
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
@@ -74,39 +107,48 @@ mod tests {
 
     #[test]
     fn upgrades_step_by_step_keeping_rows() {
-        const V2: Migration = Migration {
-            version: 2,
-            sql: "ALTER TABLE events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
-        };
-        let history = [MIGRATIONS, &[V2]].concat();
+        // A database written by the first release, holding a queued event.
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn, &history[..1]).unwrap();
+        migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
         conn.execute(
             "INSERT INTO events(created_at, payload) VALUES (1, x'7b7d')",
             [],
         )
         .unwrap();
+        // A later, hypothetical step on top of every released one.
+        const NEXT: Migration = Migration {
+            version: SCHEMA_VERSION + 1,
+            sql: "ALTER TABLE events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+        };
+        let history = [MIGRATIONS, &[NEXT]].concat();
 
         assert_eq!(migrate(&mut conn, &history).unwrap(), 1);
-        assert_eq!(version(&conn), 2);
+        assert_eq!(version(&conn), SCHEMA_VERSION + 1);
         let (payload, attempts): (Vec<u8>, i64) = conn
             .query_row("SELECT payload, attempts FROM events", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .unwrap();
         assert_eq!((payload, attempts), (b"{}".to_vec(), 0));
+        // Version 2's tables arrived on the way.
+        for table in ["history", "memberships", "documents", "impressions"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
     }
 
     #[test]
     fn a_failing_step_leaves_the_previous_version() {
         const BROKEN: Migration = Migration {
-            version: 2,
+            version: SCHEMA_VERSION + 1,
             sql: "ALTER TABLE nowhere ADD COLUMN x;",
         };
         let history = [MIGRATIONS, &[BROKEN]].concat();
         let mut conn = Connection::open_in_memory().unwrap();
         assert!(migrate(&mut conn, &history).is_err());
-        assert_eq!(version(&conn), 1);
+        assert_eq!(version(&conn), SCHEMA_VERSION);
     }
 
     #[test]

@@ -197,6 +197,14 @@ fn bad_fields_are_named_in_the_error() {
         ),
         (
             Event::Custom {
+                name: "segment entered".into(),
+                properties: Properties::new(),
+            },
+            "name",
+            "recorded by Beckon itself",
+        ),
+        (
+            Event::Custom {
                 name: "x".repeat(200),
                 properties: Properties::new(),
             },
