@@ -10,6 +10,7 @@ pub mod events;
 pub mod messages;
 pub mod protocol;
 pub mod segments;
+pub mod sync;
 
 #[cfg(feature = "sdk")]
 pub mod client;

@@ -3,13 +3,16 @@ use std::sync::Arc;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
-use beckon::protocol::{BATCH_PATH, EVENTS_PATH};
+use beckon::protocol::{BATCH_PATH, EVENTS_PATH, SYNC_PATH};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::ApiError;
-use crate::routes::{batch, export};
+use crate::routes::campaigns::Campaigns;
+use crate::routes::definitions::routes as definition_routes;
+use crate::routes::segments::Segments;
+use crate::routes::{batch, export, segment_members, sync};
 use crate::store::Store;
 use crate::{auth, encoding};
 
@@ -50,12 +53,19 @@ pub fn router(state: AppState) -> Router {
         .route_layer(RequestDecompressionLayer::new())
         .route_layer(from_fn(encoding::gzip_or_identity))
         .route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
-    let events =
-        get(export::export).route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    let sync =
+        get(sync::sync).route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
+    let admin = Router::new()
+        .route(EVENTS_PATH, get(export::export))
+        .merge(definition_routes::<Segments>())
+        .merge(definition_routes::<Campaigns>())
+        .merge(segment_members::routes())
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
 
     Router::new()
         .route(BATCH_PATH, upload)
-        .route(EVENTS_PATH, events)
+        .route(SYNC_PATH, sync)
+        .merge(admin)
         .route("/healthz", get(healthz))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })

@@ -14,6 +14,9 @@ pub struct ServerConfig {
     pub app_keys: Vec<String>,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// On a database that has never held a segment, create the built-in segments
+    /// (cart abandoners, almost buyers, …) so devices evaluate them from the first sync.
+    pub builtin_segments: bool,
 }
 
 impl ServerConfig {
@@ -28,7 +31,14 @@ impl ServerConfig {
             db_path: db_path.into(),
             app_keys,
             admin_token: admin_token.into(),
+            builtin_segments: false,
         }
+    }
+
+    /// The same, starting with the built-in segments, as the command line does.
+    pub fn with_builtin_segments(mut self) -> Self {
+        self.builtin_segments = true;
+        self
     }
 
     /// Refuses settings that would leave an API open or unusable.
@@ -83,6 +93,9 @@ pub struct Cli {
     /// Log format on stderr; the level comes from RUST_LOG (default info).
     #[arg(long, env = "BECKON_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Start a new database without the built-in segments.
+    #[arg(long, env = "BECKON_NO_BUILTIN_SEGMENTS")]
+    pub no_builtin_segments: bool,
 }
 
 impl Cli {
@@ -92,6 +105,7 @@ impl Cli {
             db_path: self.db_path,
             app_keys: self.app_keys,
             admin_token: self.admin_token,
+            builtin_segments: !self.no_builtin_segments,
         }
     }
 }

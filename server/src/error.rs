@@ -49,6 +49,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
     }
 
+    /// The endpoint exists, the thing it names does not.
+    pub fn missing(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// The request is well-formed but clashes with what is stored.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

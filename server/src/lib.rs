@@ -1,13 +1,17 @@
-//! The Beckon reference server: device batch upload, admin events export, health.
+//! The Beckon reference server: device batch upload and sync, admin events export,
+//! segments and campaigns, health.
 //!
 //! `main.rs` is a thin command line over [`start`]; tests and benchmarks start the same
 //! server in-process.
 
 mod app;
 mod auth;
+mod catalog;
 mod config;
 mod encoding;
 mod error;
+mod etag;
+mod evaluate;
 mod logging;
 mod paging;
 mod routes;
@@ -15,6 +19,7 @@ mod server;
 mod signal;
 mod skew;
 pub mod store;
+mod sync_document;
 
 pub use app::{router, AppState};
 pub use config::{Cli, LogFormat, ServerConfig};

@@ -97,7 +97,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         source,
     })?;
 
-    let state = AppState::new(Store::new(backend), config.app_keys, config.admin_token);
+    let store = Store::new(backend);
+    if config.builtin_segments {
+        crate::catalog::seed_builtin_segments(&store)
+            .await
+            .map_err(|source| ServerError::Store {
+                path: config.db_path.display().to_string(),
+                source,
+            })?;
+    }
+    let state = AppState::new(store, config.app_keys, config.admin_token);
     let (shutdown, stop) = oneshot::channel::<()>();
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         // A dropped sender (RunningServer dropped) stops the server too.

@@ -1,6 +1,7 @@
-//! Upload throughput through the full HTTP path (gzip, parse, validate, SQLite).
+//! Upload throughput through the full HTTP path (gzip, parse, validate, SQLite), and
+//! the time server-side segment evaluation takes over the stored events.
 //!
-//! Ignored by default: it only means something in an optimised build. Run with
+//! Ignored by default: they only mean something in an optimised build. Run with
 //! `cargo test -p beckon-server --release --test throughput -- --ignored --nocapture`.
 
 mod common;
@@ -61,4 +62,44 @@ async fn uploads_at_least_20k_events_per_second() {
     if !cfg!(debug_assertions) {
         assert!(rate >= TARGET_EVENTS_PER_SECOND, "{rate:.0} events/s");
     }
+}
+
+const EVALUATED_USERS: usize = 5_000;
+const EVENTS_PER_USER: usize = 10;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement: run in release with --ignored"]
+async fn evaluates_a_segment_over_50k_events_in_one_pass() {
+    let server = TestServer::start().await;
+    let names = ["Product Viewed", "Product Added", "Order Completed"];
+    let all: Vec<serde_json::Value> = (0..EVALUATED_USERS * EVENTS_PER_USER)
+        .map(|i| {
+            let mut event = common::event(names[i % names.len()]);
+            event["user_id"] = serde_json::json!(format!("user-{}", i % EVALUATED_USERS));
+            // Every user gets three or four orders: 600 or more, a high spender.
+            event["properties"]["revenue"] = serde_json::json!(200);
+            event
+        })
+        .collect();
+    for chunk in all.chunks(500) {
+        let (status, _) = server.send(&batch(chunk.to_vec())).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for definition in beckon::segments::templates::builtin() {
+        server
+            .create(common::SEGMENTS, &definition.to_value())
+            .await;
+    }
+
+    let started = Instant::now();
+    let (status, size) = server
+        .admin_get(&format!("{}/high_spender/size", common::SEGMENTS))
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{size}");
+    assert_eq!(size["server_members"], EVALUATED_USERS);
+    println!(
+        "evaluated {} events of {EVALUATED_USERS} users in {elapsed:?}",
+        all.len()
+    );
 }

@@ -20,7 +20,16 @@ pub struct BeckonConfig {
     pub flush_policy: FlushPolicy,
     #[cfg_attr(feature = "ffi", uniffi(default))]
     pub queue_limits: QueueLimits,
+    /// How often to sync segment definitions and campaigns while the app runs, besides
+    /// at start and on foreground; 0 turns the timer off. At least 60 otherwise.
+    #[cfg_attr(feature = "ffi", uniffi(default = 900))]
+    pub sync_interval_seconds: i32,
 }
+
+/// The default for [`BeckonConfig::sync_interval_seconds`]: 15 minutes.
+const DEFAULT_SYNC_INTERVAL_SECONDS: i32 = 900;
+/// The shortest sync interval a fleet of devices may use against one server.
+const MIN_SYNC_INTERVAL_SECONDS: i32 = 60;
 
 /// When and how queued events are uploaded (DESIGN.md §4 defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +89,7 @@ impl BeckonConfig {
             app_key: app_key.into(),
             flush_policy: FlushPolicy::default(),
             queue_limits: QueueLimits::default(),
+            sync_interval_seconds: DEFAULT_SYNC_INTERVAL_SECONDS,
         }
     }
 
@@ -120,6 +130,15 @@ impl BeckonConfig {
                 "queue_limits need max_events ≥ 1, max_bytes ≥ {MAX_EVENT_BYTES} and max_age_seconds ≥ 60"
             ));
         }
+        let sync_interval = match self.sync_interval_seconds {
+            0 => None,
+            s if s >= MIN_SYNC_INTERVAL_SECONDS => Some(Duration::from_secs(s as u64)),
+            _ => {
+                return invalid(format!(
+                    "sync_interval_seconds must be 0 (no timer) or at least {MIN_SYNC_INTERVAL_SECONDS}"
+                ))
+            }
+        };
         Ok(Settings {
             data_dir: PathBuf::from(&self.data_dir),
             upload: UploadConfig {
@@ -135,6 +154,7 @@ impl BeckonConfig {
                     cap: Duration::from_millis(p.retry_max_ms as u64),
                     ..RetryPolicy::default()
                 },
+                sync_interval,
             },
         })
     }
@@ -155,6 +175,13 @@ mod tests {
         assert_eq!(settings.upload.flush_interval, Duration::from_secs(30));
         assert_eq!(settings.upload.max_batch_events, 500);
         assert_eq!(settings.upload.retry, RetryPolicy::default());
+        assert_eq!(
+            settings.upload.sync_interval,
+            Some(Duration::from_secs(900))
+        );
+        let mut no_timer = config();
+        no_timer.sync_interval_seconds = 0;
+        assert_eq!(no_timer.validate().unwrap().upload.sync_interval, None);
     }
 
     #[test]
@@ -176,6 +203,8 @@ mod tests {
             (|c| c.flush_policy.request_timeout_ms = 0, "timeouts"),
             (|c| c.flush_policy.retry_max_ms = 1, "retry_base_ms"),
             (|c| c.queue_limits.max_events = 0, "queue_limits"),
+            (|c| c.sync_interval_seconds = 59, "sync_interval_seconds"),
+            (|c| c.sync_interval_seconds = -1, "sync_interval_seconds"),
         ];
         for (breaks, named) in cases {
             let mut c = config();

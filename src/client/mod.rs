@@ -2,34 +2,45 @@
 //! public call. The `ffi` facade wraps it without adding logic.
 
 mod config;
+mod engagement;
 mod error;
 mod identity;
 mod instance_lock;
+mod listeners;
+mod recorder;
 mod stats;
+mod sync;
 
 pub use config::{BeckonConfig, FlushPolicy};
 pub use error::ClientError;
+pub use listeners::{
+    InAppButton, InAppMessage, InAppMessageListener, SegmentChange, SegmentListener,
+};
 pub use stats::{DroppedEvents, Stats};
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use crate::events::{check_traits, Event, Properties};
-use crate::protocol::{check_id, FieldError, WireEvent, WireKind, MAX_EVENT_BYTES};
+use crate::protocol::{check_id, FieldError, WireKind};
 use crate::store::{Counter, OpenReport, StateKey, Store};
+use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};
+use engagement::EngagementThread;
 use identity::Identity;
 use instance_lock::InstanceLock;
+use recorder::{Keep, Recorder};
+
+/// How long a call that needs the engagement thread's answer waits for it.
+const ENGAGEMENT_ANSWER: Duration = Duration::from_secs(5);
 
 pub struct Client {
-    store: Arc<Mutex<Store>>,
-    identity: RwLock<Identity>,
-    uploader: Uploader,
-    flush_at: u64,
-    context: Map<String, Value>,
+    recorder: Arc<Recorder>,
+    uploader: Arc<Uploader>,
+    engagement: EngagementThread,
     open_report: OpenReport,
     backgrounded: std::sync::atomic::AtomicBool,
     lock: Mutex<Option<InstanceLock>>,
@@ -43,30 +54,36 @@ impl Client {
         let (mut store, open_report) = Store::open(&settings.data_dir, config.queue_limits)?;
         store.expire(Utc::now().timestamp_millis())?;
         let identity = Identity::load_or_create(&mut store)?;
+        // Until the first sync, the last good copy; on a first run, the built-ins.
+        let definitions = load_last_good(&mut store).unwrap_or_else(SyncedDefinitions::builtin);
+        // Events tracked from here on reach the engagement thread as commands; only
+        // older ones may be missing from the history after a crash.
+        let queue_watermark = store.last_seq()?.unwrap_or(0);
         let store = Arc::new(Mutex::new(store));
-        let uploader = Uploader::start(store.clone(), settings.upload)
-            .map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
-        let mut context = Map::new();
-        context.insert(
-            "library".into(),
-            serde_json::json!({"name": "beckon", "version": env!("CARGO_PKG_VERSION")}),
+        let (engagement, inbox) = EngagementThread::new();
+        let uploader = Arc::new(
+            Uploader::start(
+                store.clone(),
+                settings.upload,
+                Box::new(engagement.definitions_sink()),
+            )
+            .map_err(|e| ClientError::InvalidConfig(e.to_string()))?,
         );
-        Ok(Client {
+        let recorder = Arc::new(Recorder::new(
             store,
-            identity: RwLock::new(identity),
+            identity,
+            uploader.clone(),
+            config.flush_policy.flush_at as u64,
+        ));
+        engagement.start(inbox, recorder.clone(), definitions, queue_watermark)?;
+        Ok(Client {
+            recorder,
             uploader,
-            flush_at: config.flush_policy.flush_at as u64,
-            context,
+            engagement,
             open_report,
             backgrounded: Default::default(),
             lock: Mutex::new(Some(lock)),
         })
-    }
-
-    fn store(&self) -> MutexGuard<'_, Store> {
-        // Every change to SQLite is a transaction, so a panic elsewhere cannot have left
-        // it half-written; keep going rather than poisoning the SDK for the app's life.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn ensure_running(&self) -> Result<(), ClientError> {
@@ -85,7 +102,7 @@ impl Client {
             .and_then(|e| self.enqueue(e.kind, Some(e.name), e.properties, Map::new()));
         if let Err(ClientError::InvalidEvent(_)) = result {
             // Best effort: the caller gets the validation error either way.
-            let _ = self.store().bump(Counter::RejectedAtTrack, 1);
+            let _ = self.recorder.store().bump(Counter::RejectedAtTrack, 1);
         }
         result
     }
@@ -121,82 +138,59 @@ impl Client {
         self.ensure_running()?;
         check_id("user_id", user_id).map_err(ClientError::InvalidArgument)?;
         let traits = check_traits(traits).map_err(ClientError::InvalidArgument)?;
-        let mut identity = self.identity.write().unwrap_or_else(|p| p.into_inner());
+        let mut identity = self
+            .recorder
+            .identity
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let next = identity.identified(user_id, &traits);
-        next.save(&mut self.store())?;
+        next.save(&mut self.recorder.store())?;
         *identity = next;
         drop(identity);
         self.enqueue(WireKind::Identify, None, Map::new(), traits)
     }
 
-    /// Forgets the user: a new anonymous id, no user id, no traits (on logout).
+    /// Forgets the user: a new anonymous id, no user id, no traits, no history or
+    /// segment memberships (on logout).
     pub fn reset(&self) -> Result<(), ClientError> {
         self.ensure_running()?;
-        let mut identity = self.identity.write().unwrap_or_else(|p| p.into_inner());
+        let mut identity = self
+            .recorder
+            .identity
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let next = Identity::fresh();
-        next.save(&mut self.store())?;
+        {
+            let mut store = self.recorder.store();
+            next.save(&mut store)?;
+            store.clear_history()?;
+        }
         *identity = next;
+        drop(identity);
+        self.engagement.post(|e| e.on_reset());
         Ok(())
     }
 
     pub fn anonymous_id(&self) -> String {
-        self.identity
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .anonymous_id
-            .clone()
+        self.recorder.identity().anonymous_id.clone()
     }
 
     pub fn user_id(&self) -> Option<String> {
-        self.identity
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .user_id
-            .clone()
+        self.recorder.identity().user_id.clone()
     }
 
     fn enqueue(
         &self,
         kind: WireKind,
         name: Option<String>,
-        properties: Map<String, Value>,
-        traits: Map<String, Value>,
+        properties: Map<String, serde_json::Value>,
+        traits: Map<String, serde_json::Value>,
     ) -> Result<(), ClientError> {
-        let now = Utc::now();
-        let event = {
-            let identity = self.identity.read().unwrap_or_else(|p| p.into_inner());
-            WireEvent {
-                // Time-ordered (v7): consecutive events land next to each other in the
-                // server's dedup index instead of on a random page each.
-                id: uuid::Uuid::now_v7().to_string(),
-                kind,
-                name,
-                properties,
-                traits,
-                anonymous_id: identity.anonymous_id.clone(),
-                user_id: identity.user_id.clone(),
-                timestamp: now,
-                context: self.context.clone(),
-            }
-        };
-        let payload = serde_json::to_vec(&event).expect("a JSON map always serializes");
-        if payload.len() > MAX_EVENT_BYTES {
-            return Err(ClientError::InvalidEvent(FieldError::new(
-                "event",
-                format!(
-                    "is {} bytes, over the {MAX_EVENT_BYTES}-byte limit",
-                    payload.len()
-                ),
-            )));
-        }
-        let queued = {
-            let mut store = self.store();
-            store.enqueue(now.timestamp_millis(), &payload)?;
-            store.totals().events
-        };
-        if queued % self.flush_at == 0 {
-            self.uploader.nudge();
-        }
+        let event = self
+            .recorder
+            .stamp(kind, name, properties, traits, Utc::now());
+        let payload = self.recorder.record(&event, Keep::QueueOnly)?;
+        self.engagement.recorded(event, payload);
         Ok(())
     }
 
@@ -208,15 +202,113 @@ impl Client {
 
     pub fn stats(&self) -> Result<Stats, ClientError> {
         self.ensure_running()?;
-        let store = self.store();
+        let store = self.recorder.store();
         let counters = store.counters()?;
         let last_error = store.get_state(StateKey::LastUploadError)?;
-        Ok(Stats::new(store.totals(), &counters, last_error))
+        Ok(Stats::new(store.totals(), &counters, last_error)
+            .with_sync(store.document_status(crate::sync::SYNC_DOCUMENT)?))
     }
 
     /// What opening the database found (a reset after corruption, for instance).
     pub fn open_report(&self) -> &OpenReport {
         &self.open_report
+    }
+
+    /// The segments the user is in, after every event tracked before this call.
+    pub fn segments(&self) -> Result<Vec<String>, ClientError> {
+        self.ensure_running()?;
+        self.engagement
+            .call(ENGAGEMENT_ANSWER, |e| e.memberships())
+            .map(|set| set.into_iter().collect())
+            .ok_or(ClientError::ShutDown)
+    }
+
+    /// Calls `listener` on every segment entry and exit from now on (`None` stops).
+    pub fn set_segment_listener(
+        &self,
+        listener: Option<Arc<dyn SegmentListener>>,
+    ) -> Result<(), ClientError> {
+        self.ensure_running()?;
+        self.engagement.post(|e| e.set_segment_listener(listener));
+        Ok(())
+    }
+
+    /// Hands in-app messages to `listener` as their triggers fire (`None`: keep the
+    /// latest for [`Client::take_in_app_message`] instead).
+    pub fn set_in_app_listener(
+        &self,
+        listener: Option<Arc<dyn InAppMessageListener>>,
+    ) -> Result<(), ClientError> {
+        self.ensure_running()?;
+        self.engagement.post(|e| e.set_message_listener(listener));
+        Ok(())
+    }
+
+    /// The in-app message that fired most recently while no listener was set, if it
+    /// may still be shown. Taking it counts it as shown.
+    pub fn take_in_app_message(&self) -> Result<Option<InAppMessage>, ClientError> {
+        self.ensure_running()?;
+        self.engagement
+            .call(ENGAGEMENT_ANSWER, |e| e.take_pending(Utc::now()))
+            .ok_or(ClientError::ShutDown)
+    }
+
+    /// The user tapped a button of a shown message.
+    pub fn in_app_message_clicked(
+        &self,
+        message_id: String,
+        button_id: String,
+    ) -> Result<(), ClientError> {
+        self.ensure_running()?;
+        check_id("button_id", &button_id).map_err(ClientError::InvalidArgument)?;
+        self.answer_message(message_id, Some(button_id))
+    }
+
+    /// The user closed a shown message.
+    pub fn in_app_message_dismissed(&self, message_id: String) -> Result<(), ClientError> {
+        self.ensure_running()?;
+        self.answer_message(message_id, None)
+    }
+
+    fn answer_message(
+        &self,
+        message_id: String,
+        button_id: Option<String>,
+    ) -> Result<(), ClientError> {
+        check_id("message_id", &message_id).map_err(ClientError::InvalidArgument)?;
+        self.engagement
+            .call(ENGAGEMENT_ANSWER, move |e| {
+                e.answered(&message_id, button_id, Utc::now())
+            })
+            .unwrap_or(Err(ClientError::ShutDown))
+    }
+
+    /// The user's language for in-app messages, as a BCP 47 tag (`pt-BR`); the
+    /// `locale` trait is used while none is set.
+    pub fn set_locale(&self, locale: String) -> Result<(), ClientError> {
+        self.ensure_running()?;
+        if !locale.is_empty() {
+            check_id("locale", &locale).map_err(ClientError::InvalidArgument)?;
+            if !locale
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ClientError::InvalidArgument(FieldError::new(
+                    "locale",
+                    format!("\"{locale}\" is not a language tag such as en or pt-BR"),
+                )));
+            }
+        }
+        self.engagement.post(move |e| e.set_locale(locale));
+        Ok(())
+    }
+
+    /// Re-evaluates time-based segments now rather than at the next clock tick (the
+    /// app came back after a long pause, or a test).
+    pub fn refresh_segments(&self) -> Result<(), ClientError> {
+        self.ensure_running()?;
+        self.engagement.post(|e| e.on_tick(Utc::now()));
+        Ok(())
     }
 
     /// The app came to the foreground.
@@ -228,7 +320,10 @@ impl Client {
             from_background,
             url: None,
             properties: Properties::new(),
-        })
+        })?;
+        self.uploader.sync_in_background();
+        self.engagement.post(|e| e.on_tick(Utc::now()));
+        Ok(())
     }
 
     /// The app went to the background: record it and upload now, while the OS still
@@ -243,16 +338,17 @@ impl Client {
         Ok(())
     }
 
-    /// Stops the upload worker, closes the database and releases the data directory.
+    /// Stops the workers, closes the database and releases the data directory.
     /// Queued events stay on disk for the next instance. Later calls fail with
     /// [`ClientError::ShutDown`].
     pub fn shutdown(&self) {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         if lock.is_some() {
-            // The worker goes first: it must not be mid-transaction when the file closes.
+            // The workers go first: neither may be mid-transaction when the file closes.
+            self.engagement.stop();
             self.uploader.shutdown();
             // Every commit is already durable; a failing close can lose nothing.
-            let _ = self.store().close();
+            let _ = self.recorder.store().close();
         }
         drop(lock);
     }

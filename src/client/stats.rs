@@ -1,4 +1,4 @@
-use crate::store::{Counter, Counters, QueueTotals};
+use crate::store::{Counter, Counters, DocumentStatus, QueueTotals};
 
 /// Events dropped after they were stored, by reason. Every drop is counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,6 +28,13 @@ pub struct Stats {
     /// Times the database was found unusable, moved aside and recreated.
     pub database_resets: u64,
     pub last_error: Option<String>,
+    /// Definition syncs that failed or brought a refused document.
+    pub sync_failures: u64,
+    /// Why the latest sync failed or was refused; `None` once one succeeds.
+    pub last_sync_error: Option<String>,
+    /// When the server last confirmed the definitions in use (milliseconds since the
+    /// Unix epoch); `None` while the device runs on the built-in ones.
+    pub synced_at_ms: Option<i64>,
 }
 
 impl Stats {
@@ -50,6 +57,19 @@ impl Stats {
             rejected_at_track: counters.get(Counter::RejectedAtTrack),
             database_resets: counters.get(Counter::DatabaseResets),
             last_error,
+            sync_failures: 0,
+            last_sync_error: None,
+            synced_at_ms: None,
+        }
+    }
+
+    /// These stats with how syncing definitions has gone (`Store::document_status`).
+    pub fn with_sync(self, sync: DocumentStatus) -> Stats {
+        Stats {
+            sync_failures: sync.failures,
+            last_sync_error: sync.last_error,
+            synced_at_ms: sync.fetched_at_ms,
+            ..self
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod behaviour;
 pub mod campaign;
 pub mod locale;
 pub mod money;
+pub mod on_device;
 pub mod render_message;
 pub mod select;
 mod suggest;
@@ -25,6 +26,7 @@ pub use campaign::{
 };
 pub use locale::choose_locale;
 pub use money::Money;
+pub use on_device::DeviceMessages;
 pub use render_message::{render_message, RenderedButton, RenderedMessage};
 pub use select::{
     clamp_to_now, eligibility, select, NoMessage, Rejected, Rejection, SelectionPolicy, UserState,

@@ -17,6 +17,7 @@ mod error;
 mod evaluate;
 mod explain;
 mod history;
+mod on_device;
 mod parse;
 mod serialize;
 mod set;
@@ -36,6 +37,7 @@ pub use error::DefinitionError;
 pub use evaluate::evaluate;
 pub use explain::{explain, Clause, Explanation};
 pub use history::{Entry, UserHistory, SCREEN_EVENT};
+pub use on_device::DeviceSegments;
 pub use set::{MembershipChange, SegmentSet, Trigger};
 pub use validate::{
     MAX_CONDITIONS, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_LIST_VALUES, MAX_NAME_CHARS,

@@ -10,14 +10,19 @@
 //! which halves the cost of a commit.
 
 mod counters;
+mod documents;
 mod error;
+mod history;
+mod impressions;
 mod open;
 mod queue;
 mod schema;
 mod state;
 
 pub use counters::{Counter, Counters};
+pub use documents::{DocumentStatus, StoredDocument};
 pub use error::StoreError;
+pub use history::HistoryLimits;
 pub use open::OpenReport;
 pub use queue::{QueueLimits, QueueTotals, QueuedEvent};
 pub use schema::{migrate, Migration, MIGRATIONS, SCHEMA_VERSION};

@@ -44,6 +44,19 @@ pub struct QueuedEvent {
     pub payload: Vec<u8>,
 }
 
+/// Inserts one event into the queue on `conn` (the store's connection or one of its
+/// transactions) at sequence number `seq`. [`Store::queued`] must follow the commit.
+pub(super) fn insert_queued(
+    conn: &rusqlite::Connection,
+    seq: i64,
+    created_at_ms: i64,
+    payload: &[u8],
+) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO events(seq, created_at, payload) VALUES (?1, ?2, ?3)")?
+        .execute(params![seq, created_at_ms, payload])?;
+    Ok(())
+}
+
 impl Store {
     pub fn totals(&self) -> QueueTotals {
         self.totals
@@ -65,12 +78,18 @@ impl Store {
     /// Appends one encoded event. When this returns, the event is committed to the WAL.
     /// Returns how many old events were dropped to stay within the limits.
     pub fn enqueue(&mut self, created_at_ms: i64, payload: &[u8]) -> Result<u64, StoreError> {
-        self.conn
-            .prepare_cached("INSERT INTO events(seq, created_at, payload) VALUES (?1, ?2, ?3)")?
-            .execute(params![self.next_seq, created_at_ms, payload])?;
-        self.next_seq += 1;
-        self.totals.events += 1;
-        self.totals.bytes += payload.len() as u64;
+        insert_queued(&self.conn, self.next_seq, created_at_ms, payload)?;
+        self.queued(&[payload])
+    }
+
+    /// Accounts for committed inserts (at sequence numbers from `next_seq` on) and
+    /// applies the limits; returns how many old events were dropped.
+    pub(super) fn queued(&mut self, payloads: &[&[u8]]) -> Result<u64, StoreError> {
+        for payload in payloads {
+            self.next_seq += 1;
+            self.totals.events += 1;
+            self.totals.bytes += payload.len() as u64;
+        }
         self.evict_over_limits()
     }
 
@@ -206,6 +225,16 @@ impl Store {
             .conn
             .prepare_cached("SELECT max(seq) FROM events")?
             .query_row([], |r| r.get(0))?)
+    }
+
+    /// Queued events at or before `seq` whose creation time is at or after `since_ms`,
+    /// oldest first.
+    pub fn queued_since(&self, since_ms: i64, seq: i64) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT created_at, payload FROM events WHERE created_at >= ?1 AND seq <= ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([since_ms, seq], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether any event at or before `seq` is still queued.

@@ -37,11 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: "
         -- What segment rules and message personalisation read: every event the app
         -- tracked, kept after upload (the queue forgets it), pruned by age and count.
+        -- `event` is the wire event as queued, so recording costs no second encoding.
         CREATE TABLE history (
-            seq        INTEGER PRIMARY KEY,
-            name       TEXT    NOT NULL,
-            at         INTEGER NOT NULL,
-            properties TEXT    NOT NULL
+            seq   INTEGER PRIMARY KEY,
+            at    INTEGER NOT NULL,
+            event BLOB    NOT NULL
         );
         -- Current segment memberships, so entries and exits survive a restart.
         CREATE TABLE memberships (

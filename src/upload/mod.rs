@@ -1,5 +1,7 @@
 //! Getting queued events to the server: batch assembly, the upload policy (pure
-//! decisions), the HTTP transport and the worker thread that ties them together.
+//! decisions), the HTTP transport and the worker thread that ties them together. The
+//! worker also runs the definitions sync (`crate::sync`), since it owns the runtime
+//! and the transport.
 
 mod body;
 pub mod policy;
@@ -8,5 +10,5 @@ mod worker;
 
 pub use body::{assemble_batch, gzip};
 pub use policy::{Decision, Outcome, RetryPolicy};
-pub use transport::{batch_url, HttpTransport, Reply, TransportError};
+pub use transport::{batch_url, HttpTransport, Reply, SyncFetch, TransportError};
 pub use worker::{FlushOutcome, FlushReport, UploadConfig, Uploader};

@@ -1,12 +1,23 @@
-//! The HTTP side of uploading: one request per batch, nothing else.
+//! The HTTP side of talking to the server: one request per batch, and the
+//! conditional download of the sync document.
 
+use std::io::Read;
 use std::time::Duration;
 
 use chrono::Utc;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    RETRY_AFTER, USER_AGENT,
+};
 
 use super::policy::{parse_retry_after, Outcome};
-use crate::protocol::{BatchResponse, APP_KEY_HEADER, BATCH_PATH};
+use crate::protocol::{BatchResponse, APP_KEY_HEADER, BATCH_PATH, MAX_SYNC_BYTES, SYNC_PATH};
+
+const AGENT: &str = concat!("beckon-sdk/", env!("CARGO_PKG_VERSION"));
+/// Longer ETags are not kept: the next sync is then unconditional, which is harmless.
+const MAX_ETAG_BYTES: usize = 256;
+/// How much of an error answer is kept for `stats()`.
+const MAX_ERROR_DETAIL_BYTES: usize = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -14,6 +25,51 @@ pub enum TransportError {
     BadUrl { url: String, reason: String },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// The server answered with a status other than success or 304.
+    #[error("server answered {code}: {detail}")]
+    Status {
+        code: u16,
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    /// No usable answer: connection refused or dropped, timeout, TLS failure.
+    #[error("{0}")]
+    Network(String),
+    /// The answer is larger than the device accepts; it was not read to the end.
+    #[error("the answer is over the {limit}-byte limit")]
+    TooLarge { limit: usize },
+    /// The answer's content encoding is unknown or its compressed data is damaged.
+    #[error("the answer cannot be decoded: {0}")]
+    Decode(String),
+}
+
+impl TransportError {
+    /// The attempt as the upload policy judges it; `None` when trying again cannot
+    /// help (a bad configuration, an answer the device will never accept).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            TransportError::Status {
+                code, retry_after, ..
+            } => Some(Outcome::Status {
+                code: *code,
+                retry_after: *retry_after,
+            }),
+            TransportError::Network(_) => Some(Outcome::NetworkError),
+            TransportError::BadUrl { .. }
+            | TransportError::Client(_)
+            | TransportError::TooLarge { .. }
+            | TransportError::Decode(_) => None,
+        }
+    }
+}
+
+/// What came back from a conditional `GET /v1/sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncFetch {
+    /// 304: the copy with the ETag sent is current.
+    NotModified,
+    /// A 2xx with the document, decompressed, at most [`MAX_SYNC_BYTES`].
+    Fetched { etag: Option<String>, body: Vec<u8> },
 }
 
 /// What came back from one batch request.
@@ -29,20 +85,27 @@ pub struct Reply {
 pub struct HttpTransport {
     client: reqwest::Client,
     batch_url: reqwest::Url,
+    sync_url: reqwest::Url,
     app_key: String,
 }
 
 impl HttpTransport {
     pub fn new(server_url: &str, app_key: &str, timeout: Duration) -> Result<Self, TransportError> {
         let batch_url = batch_url(server_url)?;
+        let sync_url = endpoint_url(server_url, SYNC_PATH)?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            // Responses are decompressed here, within the size limit, so the SDK
+            // behaves the same whether or not another crate in the build turns on
+            // reqwest's own gzip support.
+            .no_gzip()
             .build()
             .map_err(|e| TransportError::Client(e.to_string()))?;
         Ok(Self {
             client,
             batch_url,
+            sync_url,
             app_key: app_key.to_owned(),
         })
     }
@@ -55,10 +118,7 @@ impl HttpTransport {
             .post(self.batch_url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(CONTENT_ENCODING, "gzip")
-            .header(
-                USER_AGENT,
-                concat!("beckon-sdk/", env!("CARGO_PKG_VERSION")),
-            )
+            .header(USER_AGENT, AGENT)
             .header(APP_KEY_HEADER, &self.app_key)
             .body(gzipped);
         let response = match request.send().await {
@@ -93,9 +153,130 @@ impl HttpTransport {
             }
         }
     }
+
+    /// Downloads the sync document unless the server's copy still has `etag`. Reads at
+    /// most [`MAX_SYNC_BYTES`] (after decompression): a larger answer is refused without
+    /// being read to the end, so a broken server cannot exhaust the device's memory.
+    pub async fn fetch_sync(&self, etag: Option<&str>) -> Result<SyncFetch, TransportError> {
+        let mut request = self
+            .client
+            .get(self.sync_url.clone())
+            .header(ACCEPT, "application/json")
+            .header(ACCEPT_ENCODING, "gzip")
+            .header(USER_AGENT, AGENT)
+            .header(APP_KEY_HEADER, &self.app_key);
+        if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
+        let code = response.status().as_u16();
+        if code == 304 {
+            return Ok(SyncFetch::NotModified);
+        }
+        if !(200..300).contains(&code) {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, Utc::now()));
+            let detail = read_at_most(&mut response, MAX_ERROR_DETAIL_BYTES)
+                .await
+                .map(|(bytes, _)| String::from_utf8_lossy(&bytes).trim().to_owned())
+                .unwrap_or_default();
+            return Err(TransportError::Status {
+                code,
+                retry_after,
+                detail,
+            });
+        }
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_ETAG_BYTES)
+            .map(str::to_owned);
+        let gzipped = match response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        {
+            None => false,
+            Some(encoding) if encoding == "identity" => false,
+            Some(encoding) if encoding == "gzip" => true,
+            Some(other) => {
+                return Err(TransportError::Decode(format!(
+                    "unsupported content encoding {other:?}"
+                )))
+            }
+        };
+        let too_large = TransportError::TooLarge {
+            limit: MAX_SYNC_BYTES,
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_SYNC_BYTES as u64)
+        {
+            return Err(too_large);
+        }
+        let (body, complete) = read_at_most(&mut response, MAX_SYNC_BYTES)
+            .await
+            .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
+        if !complete {
+            return Err(too_large);
+        }
+        let body = if gzipped {
+            gunzip_at_most(&body, MAX_SYNC_BYTES)?
+        } else {
+            body
+        };
+        Ok(SyncFetch::Fetched { etag, body })
+    }
+}
+
+/// Reads the body up to `limit` bytes. Returns whether that was all of it; if not, the
+/// rest is left unread and the connection is dropped with the response.
+async fn read_at_most(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// Decompresses at most `limit` bytes, so a small compressed answer cannot expand
+/// into an unbounded one.
+fn gunzip_at_most(compressed: &[u8], limit: usize) -> Result<Vec<u8>, TransportError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| TransportError::Decode(e.to_string()))?;
+    if out.len() > limit {
+        return Err(TransportError::TooLarge { limit });
+    }
+    Ok(out)
 }
 
 fn network_error(error: &reqwest::Error) -> Reply {
+    Reply {
+        outcome: Outcome::NetworkError,
+        response: None,
+        problem: Some(describe_network_error(error)),
+    }
+}
+
+fn describe_network_error(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -109,15 +290,16 @@ fn network_error(error: &reqwest::Error) -> Reply {
         detail = format!("{detail}: {cause}");
         source = cause.source();
     }
-    Reply {
-        outcome: Outcome::NetworkError,
-        response: None,
-        problem: Some(format!("{kind}: {detail}")),
-    }
+    format!("{kind}: {detail}")
 }
 
 /// `https://host/base` + `/v1/batch`, keeping any path prefix the app configured.
 pub fn batch_url(server_url: &str) -> Result<reqwest::Url, TransportError> {
+    endpoint_url(server_url, BATCH_PATH)
+}
+
+/// The configured base URL + an API path such as `/v1/sync`.
+fn endpoint_url(server_url: &str, endpoint: &str) -> Result<reqwest::Url, TransportError> {
     let bad = |reason: &str| TransportError::BadUrl {
         url: server_url.to_owned(),
         reason: reason.to_owned(),
@@ -132,7 +314,7 @@ pub fn batch_url(server_url: &str) -> Result<reqwest::Url, TransportError> {
     if base.query().is_some() || base.fragment().is_some() {
         return Err(bad("it must not have a query or fragment"));
     }
-    let path = format!("{}{BATCH_PATH}", base.path().trim_end_matches('/'));
+    let path = format!("{}{endpoint}", base.path().trim_end_matches('/'));
     let mut url = base;
     url.set_path(&path);
     Ok(url)
@@ -152,6 +334,31 @@ mod tests {
             batch_url("http://127.0.0.1:8080/beckon/").unwrap().as_str(),
             "http://127.0.0.1:8080/beckon/v1/batch"
         );
+    }
+
+    #[test]
+    fn the_sync_endpoint_sits_beside_the_batch_endpoint() {
+        assert_eq!(
+            endpoint_url("http://127.0.0.1:8080/beckon/", SYNC_PATH)
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080/beckon/v1/sync"
+        );
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        let document = vec![b'x'; 10_000];
+        let compressed = crate::upload::gzip(&document);
+        assert_eq!(gunzip_at_most(&compressed, 10_000).unwrap(), document);
+        assert!(matches!(
+            gunzip_at_most(&compressed, 9_999),
+            Err(TransportError::TooLarge { limit: 9_999 })
+        ));
+        assert!(matches!(
+            gunzip_at_most(b"not gzip at all", 100),
+            Err(TransportError::Decode(_))
+        ));
     }
 
     #[test]

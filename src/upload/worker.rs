@@ -1,7 +1,8 @@
 //! The upload worker: a thread owning a single-threaded tokio runtime, woken by the
 //! SDK (event count reached, app backgrounded, explicit flush) or by its own timers
 //! (flush interval, retry backoff). The caller's thread never does network I/O; it
-//! only sends the worker a message.
+//! only sends the worker a message. The worker also runs the definitions sync
+//! ([`Syncer`]) between uploads.
 
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -14,6 +15,7 @@ use super::body::{assemble_batch, gzip};
 use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::transport::{HttpTransport, TransportError};
 use crate::store::{Counter, StateKey, Store};
+use crate::sync::{OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
 pub struct UploadConfig {
@@ -25,6 +27,8 @@ pub struct UploadConfig {
     pub max_batch_events: usize,
     pub max_batch_bytes: usize,
     pub retry: RetryPolicy,
+    /// How often to sync definitions; `None`: only at start, on foreground and when asked.
+    pub sync_interval: Option<Duration>,
 }
 
 /// How a flush ended.
@@ -65,6 +69,11 @@ enum Command {
     Flush {
         reply: Option<std_mpsc::Sender<FlushReport>>,
     },
+    /// Sync definitions now; answer on `reply` when done, if given (a foreground sync
+    /// otherwise).
+    Sync {
+        reply: Option<std_mpsc::Sender<SyncReport>>,
+    },
 }
 
 /// Handle to the worker thread.
@@ -76,15 +85,19 @@ pub struct Uploader {
 }
 
 impl Uploader {
+    /// Starts the worker thread. It syncs definitions right away and hands every new
+    /// valid set to `on_synced`, on its own thread.
     pub fn start(
         store: Arc<Mutex<Store>>,
         config: UploadConfig,
+        on_synced: OnSynced,
     ) -> Result<Uploader, TransportError> {
         let transport =
             HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
-        let worker = Worker::new(store.clone(), transport, config);
+        let syncer = Syncer::new(config.sync_interval, config.retry, on_synced);
+        let worker = Worker::new(store.clone(), transport, config, syncer);
         let thread = std::thread::Builder::new()
             .name("beckon-upload".into())
             .spawn(move || {
@@ -131,6 +144,29 @@ impl Uploader {
             Err(std_mpsc::RecvTimeoutError::Disconnected) => {
                 self.report_without_worker(FlushOutcome::ShutDown)
             }
+        }
+    }
+
+    /// Syncs definitions in the background (the app came to the foreground). Skipped
+    /// when the last sync was less than a minute ago.
+    pub fn sync_in_background(&self) {
+        let _ = self.commands.send(Command::Sync { reply: None });
+    }
+
+    /// Syncs definitions now, waiting at most `timeout` for the outcome.
+    pub fn sync(&self, timeout: Duration) -> SyncReport {
+        let (reply, answer) = std_mpsc::channel();
+        if self
+            .commands
+            .send(Command::Sync { reply: Some(reply) })
+            .is_err()
+        {
+            return SyncReport::new(SyncOutcome::ShutDown);
+        }
+        match answer.recv_timeout(timeout) {
+            Ok(report) => report,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => SyncReport::new(SyncOutcome::TimedOut),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => SyncReport::new(SyncOutcome::ShutDown),
         }
     }
 
@@ -189,10 +225,16 @@ struct Worker {
     interval_start: Instant,
     waiters: Vec<Waiter>,
     last_error: Option<String>,
+    sync: Syncer,
 }
 
 impl Worker {
-    fn new(store: Arc<Mutex<Store>>, transport: HttpTransport, config: UploadConfig) -> Self {
+    fn new(
+        store: Arc<Mutex<Store>>,
+        transport: HttpTransport,
+        config: UploadConfig,
+        sync: Syncer,
+    ) -> Self {
         Self {
             store,
             transport,
@@ -203,6 +245,7 @@ impl Worker {
             interval_start: Instant::now(),
             waiters: Vec::new(),
             last_error: None,
+            sync,
         }
     }
 
@@ -218,13 +261,17 @@ impl Worker {
         mut stopped: watch::Receiver<bool>,
     ) {
         loop {
-            let wake_at = self.next_wake();
+            let wake_at = match self.sync.next_due() {
+                Some(sync_at) => sync_at.min(self.next_wake()),
+                None => self.next_wake(),
+            };
             tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
                 command = commands.recv() => match command {
                     Some(Command::Nudge) => {}
                     Some(Command::Flush { reply }) => self.begin_flush(reply),
+                    Some(Command::Sync { reply }) => self.sync.request(reply),
                     None => break,
                 },
                 _ = tokio::time::sleep_until(wake_at.into()) => {}
@@ -232,6 +279,13 @@ impl Worker {
             let expired = self.store().expire(Utc::now().timestamp_millis());
             if let Err(e) = expired {
                 self.last_error = Some(e.to_string());
+            }
+            // Before uploading: one small request, which a waiting `sync()` should not
+            // have to queue behind a long upload.
+            tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                _ = self.sync.run_if_due(&self.transport, &self.store) => {}
             }
             tokio::select! {
                 biased;

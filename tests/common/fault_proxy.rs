@@ -51,10 +51,9 @@ impl FaultProxy {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let fault = script.lock().unwrap().next().unwrap_or(Fault::Pass);
-                let (upstream, log) = (upstream.clone(), log.clone());
+                let (upstream, log, script) = (upstream.clone(), log.clone(), script.clone());
                 tokio::spawn(async move {
-                    let _ = handle(socket, fault, &upstream, &log).await;
+                    let _ = handle(socket, &script, &upstream, &log).await;
                 });
             }
         });
@@ -67,6 +66,7 @@ impl FaultProxy {
 }
 
 struct Request {
+    method: String,
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -87,13 +87,9 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Request>
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
     let mut lines = head.split("\r\n");
-    let path = lines
-        .next()
-        .unwrap_or_default()
-        .split(' ')
-        .nth(1)
-        .unwrap_or("/")
-        .to_owned();
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or("GET").to_owned();
+    let path = request_line.next().unwrap_or("/").to_owned();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -112,6 +108,7 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Request>
         body.extend_from_slice(&chunk[..n]);
     }
     Ok(Some(Request {
+        method,
         path,
         headers,
         body,
@@ -120,13 +117,14 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Request>
 
 async fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
     let client = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).unwrap();
     let mut outgoing = client
-        .post(format!("{upstream}{}", request.path))
+        .request(method, format!("{upstream}{}", request.path))
         .body(request.body.clone());
     for (name, value) in &request.headers {
         if matches!(
             name.as_str(),
-            "content-type" | "content-encoding" | "x-beckon-app-key"
+            "content-type" | "content-encoding" | "x-beckon-app-key" | "if-none-match"
         ) {
             outgoing = outgoing.header(name, value);
         }
@@ -148,13 +146,22 @@ fn response(status: u16, extra_headers: &str, body: &[u8]) -> Vec<u8> {
 
 async fn handle(
     mut socket: TcpStream,
-    fault: Fault,
+    script: &Mutex<std::vec::IntoIter<Fault>>,
     upstream: &str,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
     let Some(request) = read_request(&mut socket).await? else {
         return Ok(());
     };
+    // The SDK also syncs definitions (a GET); faults are injected into uploads only, so
+    // a sync passes straight through without using a step of the script or showing
+    // in `seen`.
+    if request.method != "POST" {
+        let (status, body) = forward(upstream, &request).await;
+        socket.write_all(&response(status, "", &body)).await?;
+        return socket.flush().await;
+    }
+    let fault = script.lock().unwrap().next().unwrap_or(Fault::Pass);
     let at = Instant::now();
     let error_body =
         br#"{"error":{"code":"injected","message":"fault injected by the test proxy"}}"#;

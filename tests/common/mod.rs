@@ -37,7 +37,8 @@ impl TestServer {
             dir.path().join("server.db"),
             vec![APP_KEY.into()],
             ADMIN_TOKEN,
-        );
+        )
+        .with_builtin_segments();
         let server = runtime.block_on(beckon_server::start(config)).unwrap();
         TestServer {
             url: server.url(),

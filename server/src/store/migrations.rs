@@ -25,6 +25,29 @@ const MIGRATIONS: &[&str] = &[
         traits             TEXT,
         context            TEXT
     );",
+    // 2: segment and campaign definitions, and what devices report about memberships.
+    // A definition's id is never reused, archived or not, so `(kind, id)` is its key
+    // for good. A membership row holds the latest report by event time; `event_seq`
+    // breaks ties between reports stamped at the same instant (the later upload wins).
+    // `reported_at` is fixed-width text so that comparing it as text compares times.
+    "CREATE TABLE definitions (
+        kind       TEXT NOT NULL CHECK (kind IN ('segment', 'campaign')),
+        id         TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('active', 'archived')),
+        version    INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE device_memberships (
+        segment_id  TEXT NOT NULL,
+        user_key    TEXT NOT NULL,
+        inside      INTEGER NOT NULL CHECK (inside IN (0, 1)),
+        reported_at TEXT NOT NULL,
+        event_seq   INTEGER NOT NULL,
+        PRIMARY KEY (segment_id, user_key)
+    ) WITHOUT ROWID;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -48,4 +71,38 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.pragma_update(None, "user_version", supported)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_gains_the_definition_tables_and_keeps_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v1.db")).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO events (id, kind, anonymous_id, timestamp, original_timestamp,
+                sent_at, received_at) VALUES (x'01', 'track', 'a', 't', 't', 't', 't')",
+            [],
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, latest_version());
+        let count = |conn: &Connection, table: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(count(&conn, "events"), 1);
+        assert_eq!(count(&conn, "definitions"), 0);
+        assert_eq!(count(&conn, "device_memberships"), 0);
+        migrate(&mut conn).unwrap();
+        assert_eq!(count(&conn, "events"), 1, "migrating again changes nothing");
+    }
 }

@@ -1,18 +1,26 @@
-//! Event storage behind a backend-neutral boundary.
+//! Storage behind a backend-neutral boundary.
 //!
-//! Handlers only see [`Store`]; a backend implements [`EventStore`]. SQLite is the one
-//! backend today; a PostgreSQL one (for several server instances on one database) slots
-//! in as another `EventStore` without touching the handlers.
+//! Handlers only see [`Store`]; a backend implements [`EventStore`] and
+//! [`DefinitionStore`]. SQLite is the one backend today; a PostgreSQL one (for several
+//! server instances on one database) slots in as another backend without touching the
+//! handlers.
 
+#[cfg(test)]
+mod backend_tests;
+mod by_user;
 mod checkpoint;
+mod definitions;
+mod memberships;
 mod migrations;
 mod sqlite;
 mod writer;
 
 use std::sync::Arc;
 
-use beckon::protocol::ExportedEvent;
+use beckon::protocol::{ExportedEvent, WireEvent};
 
+pub use definitions::{Catalog, Draft, Kind, Record, Status};
+pub use memberships::{user_key, MembershipReport};
 pub use sqlite::SqliteStore;
 
 /// A storage backend. Its methods block: [`Store`] runs them on Tokio's blocking pool, so
@@ -22,6 +30,9 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// An event whose `id` is already stored (by this call or an earlier one, however long
     /// ago) is counted as a duplicate and the stored copy is left untouched.
+    ///
+    /// Device membership reports ([`MembershipReport`]) among the newly stored events
+    /// are applied in the same transaction; a duplicate's report is not applied again.
     fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError>;
 
     /// Up to `limit` events stored after sequence number `after`, in store order.
@@ -31,6 +42,40 @@ pub trait EventStore: Send + Sync + 'static {
     /// a backend must also never let an event appear below a sequence number it has
     /// already returned (with PostgreSQL, in-flight transactions can commit lower ids late).
     fn page(&self, after: u64, limit: usize, max_bytes: usize) -> Result<Page, StoreError>;
+
+    /// Calls `visit` once per user (by [`user_key`], in byte order) with every event of
+    /// that user in store order. `context` is left empty: segment rules do not read it.
+    fn for_each_user(&self, visit: &mut dyn FnMut(&str, &[WireEvent])) -> Result<(), StoreError>;
+
+    /// Users whose latest membership report for the segment is an entry, by user key.
+    fn device_members(&self, segment_id: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Segment and campaign definitions.
+pub trait DefinitionStore: Send + Sync + 'static {
+    fn catalog(&self) -> Result<Catalog, StoreError>;
+
+    /// Reads the catalog, asks `decide` what `(kind, id)` should become, and stores it,
+    /// with no other definition write in between: checks against other definitions
+    /// (references, archived ids) cannot be raced. `decide` returns `None` to refuse;
+    /// nothing is written and `None` is returned. A draft equal to the stored record
+    /// changes nothing and returns it as it is.
+    fn write_definition(
+        &self,
+        kind: Kind,
+        id: &str,
+        decide: &mut dyn FnMut(&Catalog) -> Option<Draft>,
+    ) -> Result<Option<Record>, StoreError>;
+}
+
+/// Everything the handlers need from storage.
+pub trait Backend: EventStore + DefinitionStore {}
+
+impl<T: EventStore + DefinitionStore> Backend for T {}
+
+/// Receives the event log one user at a time ([`Store::for_each_user`]).
+pub trait UserVisitor: Send + 'static {
+    fn visit(&mut self, user_key: &str, events: &[WireEvent]);
 }
 
 /// What [`EventStore::insert`] did with the events it was given.
@@ -61,6 +106,8 @@ pub enum StoreError {
     NotUuid(String),
     #[error("stored event {seq} is unreadable: {detail}")]
     Corrupt { seq: i64, detail: String },
+    #[error("stored definition {id:?} is unreadable: {detail}")]
+    CorruptDefinition { id: String, detail: String },
     #[error("could not encode an event for storage: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("storage task failed: {0}")]
@@ -70,11 +117,11 @@ pub enum StoreError {
 /// The storage handle shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    backend: Arc<dyn EventStore>,
+    backend: Arc<dyn Backend>,
 }
 
 impl Store {
-    pub fn new(backend: impl EventStore) -> Self {
+    pub fn new(backend: impl Backend) -> Self {
         Self {
             backend: Arc::new(backend),
         }
@@ -93,6 +140,52 @@ impl Store {
     ) -> Result<Page, StoreError> {
         let backend = Arc::clone(&self.backend);
         blocking(move || backend.page(after, limit, max_bytes)).await
+    }
+
+    /// Runs `visitor` over every user's events (see [`EventStore::for_each_user`]) and
+    /// hands it back with what it gathered.
+    pub async fn for_each_user<V: UserVisitor>(&self, mut visitor: V) -> Result<V, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || {
+            backend.for_each_user(&mut |user, events| visitor.visit(user, events))?;
+            Ok(visitor)
+        })
+        .await
+    }
+
+    pub async fn device_members(&self, segment_id: String) -> Result<Vec<String>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.device_members(&segment_id)).await
+    }
+
+    pub async fn catalog(&self) -> Result<Catalog, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.catalog()).await
+    }
+
+    /// Stores what `decide` makes of the current catalog (see
+    /// [`DefinitionStore::write_definition`]); its refusal comes back as the inner `Err`.
+    pub async fn write_definition<E: Send + 'static>(
+        &self,
+        kind: Kind,
+        id: String,
+        mut decide: impl FnMut(&Catalog) -> Result<Draft, E> + Send + 'static,
+    ) -> Result<Result<Record, E>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || {
+            let mut refusal = None;
+            let written = backend.write_definition(kind, &id, &mut |catalog| {
+                decide(catalog).map_err(|err| refusal = Some(err)).ok()
+            })?;
+            match (refusal, written) {
+                (Some(err), _) => Ok(Err(err)),
+                (None, Some(record)) => Ok(Ok(record)),
+                (None, None) => Err(StoreError::Task(format!(
+                    "the {kind} {id:?} was neither stored nor refused"
+                ))),
+            }
+        })
+        .await
     }
 }
 

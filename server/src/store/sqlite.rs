@@ -1,5 +1,5 @@
 //! The SQLite backend: one file in WAL mode, with a connection each for the writer
-//! thread, readers and the checkpoint thread.
+//! thread, readers, definition changes and the checkpoint thread.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use beckon::protocol::{ExportedEvent, WireEvent, WireKind};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, Row, Transaction};
+use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 use serde_json::{Map, Value};
 
 use uuid::Uuid;
 
 use super::checkpoint::Checkpointer;
+use super::definitions::{self, Catalog, Draft, Kind, Record};
+use super::memberships::{self, MembershipReport};
 use super::writer::Writer;
-use super::{migrations, EventStore, InsertOutcome, Page, StoreError};
+use super::{by_user, migrations, DefinitionStore, EventStore, InsertOutcome, Page, StoreError};
 
 /// Long enough to ride out another process's checkpoint, short enough to surface a stuck
 /// lock as an error instead of a hung request.
@@ -49,8 +51,14 @@ pub struct SqliteStore {
     // the last connection to close checkpoints and removes the WAL.
     writer: Writer,
     _checkpointer: Checkpointer,
-    // WAL lets the reader run alongside the writer.
+    // WAL lets the readers run alongside the writers.
     reader: Mutex<Connection>,
+    // Its own connection, so that a long evaluation over the whole log never holds up
+    // an export page.
+    scanner: Mutex<Connection>,
+    // Definition changes are rare and small; they take SQLite's write lock for a moment
+    // beside the upload writer instead of queueing behind its batches.
+    admin: Mutex<Connection>,
 }
 
 impl SqliteStore {
@@ -65,17 +73,31 @@ impl SqliteStore {
         writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         writer.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         writer.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        let reader = Connection::open(path)?;
-        configure(&reader)?;
-        reader.pragma_update(None, "query_only", true)?;
+        let open_reader = || -> Result<Connection, StoreError> {
+            let reader = Connection::open(path)?;
+            configure(&reader)?;
+            reader.pragma_update(None, "query_only", true)?;
+            Ok(reader)
+        };
+        let (reader, scanner) = (open_reader()?, open_reader()?);
+        let admin = Connection::open(path)?;
+        configure(&admin)?;
         let checkpointer = Connection::open(path)?;
         configure(&checkpointer)?;
         Ok(Self {
             writer: Writer::spawn(writer)?,
             _checkpointer: Checkpointer::spawn(checkpointer)?,
             reader: Mutex::new(reader),
+            scanner: Mutex::new(scanner),
+            admin: Mutex::new(admin),
         })
     }
+}
+
+/// A panic while a connection was locked cannot leave it mid-transaction (rusqlite
+/// rolls back on drop), so a poisoned lock is still safe to use.
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -116,6 +138,9 @@ pub(super) fn insert_events(
         ])?;
         if changed == 1 {
             outcome.accepted += 1;
+            if let Some(report) = MembershipReport::read(e) {
+                memberships::apply(tx, &report, tx.last_insert_rowid())?;
+            }
         } else {
             outcome.duplicates += 1;
         }
@@ -134,9 +159,7 @@ impl EventStore for SqliteStore {
     fn page(&self, after: u64, limit: usize, max_bytes: usize) -> Result<Page, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        // A panic while the reader was locked cannot leave it mid-transaction, so a
-        // poisoned lock is still safe to use.
-        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = lock(&self.reader);
         let mut select = conn.prepare_cached(PAGE)?;
         let mut rows = select.query(params![after, limit])?;
         let mut page = Page::default();
@@ -152,6 +175,39 @@ impl EventStore for SqliteStore {
         }
         Ok(page)
     }
+
+    fn for_each_user(&self, visit: &mut dyn FnMut(&str, &[WireEvent])) -> Result<(), StoreError> {
+        by_user::for_each_user(&lock(&self.scanner), visit)
+    }
+
+    fn device_members(&self, segment_id: &str) -> Result<Vec<String>, StoreError> {
+        memberships::members(&lock(&self.reader), segment_id)
+    }
+}
+
+impl DefinitionStore for SqliteStore {
+    fn catalog(&self) -> Result<Catalog, StoreError> {
+        definitions::load(&lock(&self.reader))
+    }
+
+    fn write_definition(
+        &self,
+        kind: Kind,
+        id: &str,
+        decide: &mut dyn FnMut(&Catalog) -> Option<Draft>,
+    ) -> Result<Option<Record>, StoreError> {
+        let mut conn = lock(&self.admin);
+        // IMMEDIATE takes the write lock before reading, so the catalog `decide` sees
+        // is still the current one when the draft is written.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let catalog = definitions::load(&tx)?;
+        let Some(draft) = decide(&catalog) else {
+            return Ok(None);
+        };
+        let record = definitions::save(&tx, &catalog, kind, id, draft, Utc::now())?;
+        tx.commit()?;
+        Ok(Some(record))
+    }
 }
 
 fn read_row(row: &Row<'_>) -> Result<(u64, ExportedEvent, usize), StoreError> {
@@ -159,12 +215,8 @@ fn read_row(row: &Row<'_>) -> Result<(u64, ExportedEvent, usize), StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt { seq, detail };
     let text = |i: usize| -> Result<String, StoreError> { Ok(row.get::<_, String>(i)?) };
     let optional = |i: usize| -> Result<Option<String>, StoreError> { Ok(row.get(i)?) };
-    let time = |i: usize| -> Result<DateTime<Utc>, StoreError> {
-        let raw = text(i)?;
-        DateTime::parse_from_rfc3339(&raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|err| corrupt(format!("timestamp {raw:?}: {err}")))
-    };
+    let time =
+        |i: usize| -> Result<DateTime<Utc>, StoreError> { parse_time(&text(i)?).map_err(corrupt) };
     let map = |i: usize| -> Result<(Map<String, Value>, usize), StoreError> {
         match optional(i)? {
             None => Ok((Map::new(), 0)),
@@ -218,13 +270,27 @@ fn kind_text(kind: WireKind) -> &'static str {
     }
 }
 
-fn parse_kind(text: &str) -> Option<WireKind> {
+pub(super) fn parse_kind(text: &str) -> Option<WireKind> {
     match text {
         "track" => Some(WireKind::Track),
         "screen" => Some(WireKind::Screen),
         "identify" => Some(WireKind::Identify),
         _ => None,
     }
+}
+
+pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|err| format!("timestamp {text:?}: {err}"))
+}
+
+/// A JSON object column; NULL is the empty object.
+pub(super) fn parse_map(text: Option<String>) -> Result<Map<String, Value>, String> {
+    text.map_or_else(
+        || Ok(Map::new()),
+        |raw| serde_json::from_str(&raw).map_err(|err| format!("JSON column: {err}")),
+    )
 }
 
 /// Lossless (down to nanoseconds) and readable in SQL.

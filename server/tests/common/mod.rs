@@ -20,24 +20,37 @@ pub struct TestServer {
     pub url: String,
     dir: TempDir,
     pub http: reqwest::Client,
+    builtins: bool,
 }
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_seeded(false).await
+    }
+
+    /// A server that seeds the built-in segments, as the command line does.
+    pub async fn start_with_builtins() -> Self {
+        Self::start_seeded(true).await
+    }
+
+    async fn start_seeded(builtins: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(config(&dir)).await.expect("server starts");
+        let server = start(config(&dir, builtins)).await.expect("server starts");
         Self {
             url: server.url(),
             server: Some(server),
             dir,
             http: reqwest::Client::new(),
+            builtins,
         }
     }
 
     /// Stops the server and starts a new one on the same database file.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await;
-        let server = start(config(&self.dir)).await.expect("server restarts");
+        let server = start(config(&self.dir, self.builtins))
+            .await
+            .expect("server restarts");
         self.url = server.url();
         self.server = Some(server);
     }
@@ -120,12 +133,100 @@ impl TestServer {
     }
 }
 
-fn config(dir: &TempDir) -> ServerConfig {
-    ServerConfig::loopback(
+impl TestServer {
+    /// An admin API request with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.endpoint(path))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        json_answer(self.admin(reqwest::Method::GET, path).send().await.unwrap()).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let request = self.admin(reqwest::Method::POST, path).json(body);
+        json_answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let request = self.admin(reqwest::Method::PUT, path).json(body);
+        json_answer(request.send().await.unwrap()).await
+    }
+
+    /// Creates a segment or campaign and insists it worked.
+    pub async fn create(&self, collection: &str, definition: &Value) -> Value {
+        let (status, record) = self.admin_post(collection, definition).await;
+        assert_eq!(status, StatusCode::CREATED, "{record}");
+        record
+    }
+
+    /// `GET /v1/sync` with the app key, conditional when `etag` is given.
+    pub async fn sync(&self, etag: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(self.endpoint(beckon::protocol::SYNC_PATH))
+            .header(APP_KEY_HEADER, APP_KEY);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+/// The message of an error answer, after checking its status and code.
+pub fn error_message(answer: &(StatusCode, Value), status: StatusCode, code: &str) -> String {
+    let (actual, body) = answer;
+    assert_eq!(*actual, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"]["message"]
+        .as_str()
+        .expect("a message")
+        .to_string()
+}
+
+pub const SEGMENTS: &str = "/v1/admin/segments";
+pub const CAMPAIGNS: &str = "/v1/admin/campaigns";
+
+/// A valid segment: users who ordered at least `orders` times.
+pub fn buyer_segment(id: &str, orders: u32) -> Value {
+    json!({
+        "schema": 1,
+        "id": id,
+        "name": "Buyers",
+        "rule": {"count": {"event": "Order Completed"}, "at_least": orders}
+    })
+}
+
+/// A valid campaign shown to `audience` when the user enters `trigger_segment`.
+pub fn campaign(id: &str, audience: &[&str], trigger_segment: &str) -> Value {
+    json!({
+        "schema_version": 1,
+        "id": id,
+        "name": "Free shipping nudge",
+        "status": "active",
+        "trigger": {"segment_entered": trigger_segment},
+        "audience": {"segments": audience},
+        "default_locale": "en",
+        "variants": {"en": {
+            "title": "Hi {{first_name | there}}!",
+            "body": "Add {{free_shipping_remaining}} more for free shipping."
+        }}
+    })
+}
+
+fn config(dir: &TempDir, builtins: bool) -> ServerConfig {
+    let config = ServerConfig::loopback(
         dir.path().join("beckon-server.db"),
         vec!["other-app-key".into(), APP_KEY.into()],
         ADMIN_TOKEN,
-    )
+    );
+    if builtins {
+        config.with_builtin_segments()
+    } else {
+        config
+    }
 }
 
 pub fn rfc3339(time: DateTime<Utc>) -> String {

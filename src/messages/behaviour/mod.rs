@@ -21,6 +21,16 @@ pub(crate) const WISHLIST_TO_CART: &str = "Wishlist Product Added to Cart";
 pub(crate) const CHECKOUT_STARTED: &str = "Checkout Started";
 pub(crate) const ORDER_COMPLETED: &str = "Order Completed";
 
+/// Every event name the snapshot reads: a caller holding events by name passes only these.
+pub const EVENTS_READ: &[&str] = &[
+    PRODUCT_VIEWED,
+    PRODUCT_ADDED,
+    PRODUCT_REMOVED,
+    WISHLIST_TO_CART,
+    CHECKOUT_STARTED,
+    ORDER_COMPLETED,
+];
+
 /// One tracked event, borrowed: its name, its wire properties (the Segment keys,
 /// flattened as in `WireEvent::properties`) and when it happened.
 #[derive(Debug, Clone, Copy, PartialEq)]

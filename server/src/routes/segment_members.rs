@@ -1,0 +1,101 @@
+//! `GET /v1/admin/segments/{id}/size` and `.../members`: who is in a segment, by the
+//! server's evaluation of the stored events and by what devices reported.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::request::{evaluation_instant, internal, path_id};
+use super::segments::SEGMENTS_PATH;
+use crate::app::AppState;
+use crate::catalog::segments::evaluation_set;
+use crate::error::ApiError;
+use crate::evaluate::server_members;
+
+/// The routes, to be put behind the admin credentials.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{SEGMENTS_PATH}/{{id}}/size"), get(size))
+        .route(&format!("{SEGMENTS_PATH}/{{id}}/members"), get(members))
+}
+
+#[derive(Deserialize)]
+struct SizeQuery {
+    at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MembersQuery {
+    source: Option<String>,
+    at: Option<String>,
+}
+
+async fn size(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<SizeQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(path)?;
+    let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let now = evaluation_instant(query.at.as_deref())?;
+    let server = evaluate(&state, &id, now).await?;
+    let device = state
+        .store()
+        .device_members(id.clone())
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({
+        "segment_id": id,
+        "server_members": server.len(),
+        "device_members": device.len(),
+        "evaluated_at": now,
+    })))
+}
+
+async fn members(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<MembersQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(path)?;
+    let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let now = evaluation_instant(query.at.as_deref())?;
+    let source = query.source.as_deref().unwrap_or("server");
+    let members = match source {
+        "server" => evaluate(&state, &id, now).await?,
+        "device" => {
+            // The same checks as for the server's answer: unknown and archived
+            // segments are refused alike whatever the source.
+            let catalog = state.store().catalog().await.map_err(internal)?;
+            evaluation_set(&catalog, &id)?;
+            state
+                .store()
+                .device_members(id.clone())
+                .await
+                .map_err(internal)?
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "source must be \"server\" or \"device\", got {other:?}"
+            )))
+        }
+    };
+    Ok(Json(json!({
+        "segment_id": id,
+        "source": source,
+        "members": members,
+        "evaluated_at": now,
+    })))
+}
+
+async fn evaluate(state: &AppState, id: &str, now: DateTime<Utc>) -> Result<Vec<String>, ApiError> {
+    let catalog = state.store().catalog().await.map_err(internal)?;
+    let set = evaluation_set(&catalog, id)?;
+    server_members(state.store(), set, id, now)
+        .await
+        .map_err(internal)
+}

@@ -1,0 +1,547 @@
+//! The engagement thread: after each stored event it updates segment memberships and
+//! decides whether an in-app message fires, off the caller's thread so `track` stays
+//! a single commit. Like Glean's dispatcher, it runs the tasks it is given in order;
+//! a call that must see every earlier event (`segments()`) waits for its turn.
+//!
+//! What it decides is pure (`segments::DeviceSegments`, `messages::DeviceMessages`);
+//! this file only feeds them, persists what they report and calls the listeners.
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value};
+
+use super::listeners::{InAppMessage, InAppMessageListener, SegmentChange, SegmentListener};
+use super::recorder::{Keep, Recorder};
+use super::ClientError;
+use crate::events::Event;
+use crate::messages::{DeviceMessages, FiredTrigger, SelectionPolicy};
+use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED, SEGMENT_ID_PROPERTY};
+use crate::segments::{DeviceSegments, MembershipChange};
+use crate::store::HistoryLimits;
+use crate::sync::SyncedDefinitions;
+
+/// How often time-based rules (inactivity, windows) are re-evaluated with no event.
+pub(crate) const CLOCK_TICK: Duration = Duration::from_secs(60);
+/// How often the stored history is trimmed to its limits.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// A message waiting for the app to poll is dropped after this long: it belonged to a
+/// moment that has passed.
+const PENDING_FOR: TimeDelta = TimeDelta::minutes(5);
+/// Most history rows written in one commit.
+const HISTORY_BATCH: usize = 512;
+
+type Task = Box<dyn FnOnce(&mut Engagement) + Send>;
+
+enum Command {
+    /// An event the app tracked, already committed to the queue, with its payload
+    /// for the history.
+    Recorded(WireEvent, Vec<u8>),
+    Definitions(SyncedDefinitions),
+    Run(Task),
+    Stop,
+}
+
+/// The handle the client keeps.
+pub(crate) struct EngagementThread {
+    commands: mpsc::Sender<Command>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Commands sent before the thread starts wait here.
+pub(crate) struct Inbox(mpsc::Receiver<Command>);
+
+impl EngagementThread {
+    /// The handle, usable at once (commands queue up), and the inbox to start it with.
+    pub(crate) fn new() -> (EngagementThread, Inbox) {
+        let (commands, receiver) = mpsc::channel();
+        let handle = EngagementThread {
+            commands,
+            thread: Mutex::new(None),
+        };
+        (handle, Inbox(receiver))
+    }
+
+    /// Starts the thread; it loads the history and settles memberships first, so the
+    /// constructor does not wait for that.
+    pub(crate) fn start(
+        &self,
+        inbox: Inbox,
+        recorder: Arc<Recorder>,
+        definitions: SyncedDefinitions,
+        queue_watermark: i64,
+    ) -> Result<(), ClientError> {
+        let thread = std::thread::Builder::new()
+            .name("beckon-engagement".into())
+            .spawn(move || {
+                let mut engagement = Engagement::load(recorder, definitions, queue_watermark);
+                engagement.run(inbox.0);
+            })
+            .map_err(|e| {
+                ClientError::InvalidConfig(format!("cannot start the engagement thread: {e}"))
+            })?;
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+        Ok(())
+    }
+
+    pub(crate) fn recorded(&self, event: WireEvent, payload: Vec<u8>) {
+        let _ = self.commands.send(Command::Recorded(event, payload));
+    }
+
+    /// A sender for the sync worker to hand over new definitions.
+    pub(crate) fn definitions_sink(&self) -> impl Fn(SyncedDefinitions) + Send + 'static {
+        let commands = Mutex::new(self.commands.clone());
+        move |definitions| {
+            if let Ok(commands) = commands.lock() {
+                let _ = commands.send(Command::Definitions(definitions));
+            }
+        }
+    }
+
+    /// Runs `task` on the engagement thread after everything sent before it, and
+    /// returns its answer; `None` if the thread is gone or does not answer in `timeout`.
+    pub(crate) fn call<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        task: impl FnOnce(&mut Engagement) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let task: Task = Box::new(move |engagement| {
+            let _ = reply.send(task(engagement));
+        });
+        self.commands.send(Command::Run(task)).ok()?;
+        answer.recv_timeout(timeout).ok()
+    }
+
+    /// Runs `task` on the engagement thread without waiting for it.
+    pub(crate) fn post(&self, task: impl FnOnce(&mut Engagement) + Send + 'static) {
+        let _ = self.commands.send(Command::Run(Box::new(task)));
+    }
+
+    /// Finishes the queued work and stops the thread.
+    pub(crate) fn stop(&self) {
+        let _ = self.commands.send(Command::Stop);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            // A listener calling shutdown from the engagement thread cannot join itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+pub(crate) struct Engagement {
+    recorder: Arc<Recorder>,
+    segments: DeviceSegments,
+    messages: DeviceMessages,
+    locale: String,
+    segment_listener: Option<Arc<dyn SegmentListener>>,
+    message_listener: Option<Arc<dyn InAppMessageListener>>,
+    /// A message fired while no listener was set, kept for the app to poll.
+    pending: Option<(FiredTrigger, DateTime<Utc>)>,
+    last_pruned: Option<Instant>,
+}
+
+impl Engagement {
+    /// Reads the history, first completing it from the queue: events queued (up to
+    /// `queue_watermark`, the last one before this instance started) whose history row
+    /// the previous process did not live to write.
+    fn load(
+        recorder: Arc<Recorder>,
+        definitions: SyncedDefinitions,
+        queue_watermark: i64,
+    ) -> Engagement {
+        let now = Utc::now();
+        let (mut events, memberships, impressions) = {
+            let mut store = recorder.store();
+            let _ = store.prune_history(now.timestamp_millis(), HistoryLimits::default());
+            (
+                parse_all(store.history().unwrap_or_default()),
+                store.memberships().unwrap_or_default(),
+                store
+                    .impressions(now.timestamp_millis())
+                    .unwrap_or_default(),
+            )
+        };
+        let missing = missing_from_history(&recorder, &events, queue_watermark);
+        if !missing.is_empty() {
+            let rows = missing
+                .iter()
+                .map(|(e, p)| (e.timestamp.timestamp_millis(), p.as_slice()));
+            if recorder.store().append_history(rows).is_ok() {
+                events.extend(missing.into_iter().map(|(e, _)| e));
+            }
+        }
+        let policy = policy(&definitions);
+        let (mut segments, changes) = DeviceSegments::load(
+            definitions.segments,
+            &events,
+            memberships.into_keys().collect(),
+            now,
+        );
+        drop(events);
+        let traits = recorder.identity().traits.clone();
+        let mut traits_changes = Vec::new();
+        if !traits.is_empty() {
+            traits_changes = segments.record(&identify(traits), now);
+        }
+        let impressions = impressions
+            .into_iter()
+            .filter_map(|(campaign, at)| Some((campaign, DateTime::from_timestamp_millis(at)?)));
+        let mut engagement = Engagement {
+            recorder,
+            segments,
+            messages: DeviceMessages::new(definitions.campaigns, policy, impressions),
+            locale: String::new(),
+            segment_listener: None,
+            message_listener: None,
+            pending: None,
+            last_pruned: Some(Instant::now()),
+        };
+        // Entries that happened while the app was closed are reported, but fire no
+        // message: the moment they belong to has passed.
+        engagement.persist_changes(&[changes, traits_changes].concat(), now);
+        engagement
+    }
+
+    fn run(&mut self, commands: mpsc::Receiver<Command>) {
+        let mut next = None;
+        loop {
+            let command = match next.take() {
+                Some(command) => Ok(command),
+                None => commands.recv_timeout(CLOCK_TICK),
+            };
+            match command {
+                Ok(Command::Recorded(event, payload)) => {
+                    // Whatever else arrived meanwhile goes into the history in the same
+                    // commit: one write for a burst of events instead of one each.
+                    let mut batch = vec![(event, payload)];
+                    while batch.len() < HISTORY_BATCH {
+                        match commands.try_recv() {
+                            Ok(Command::Recorded(event, payload)) => batch.push((event, payload)),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.on_recorded_batch(batch);
+                }
+                Ok(Command::Definitions(definitions)) => self.on_definitions(definitions),
+                Ok(Command::Run(task)) => task(self),
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => self.on_tick(Utc::now()),
+            }
+        }
+    }
+
+    fn on_recorded_batch(&mut self, batch: Vec<(WireEvent, Vec<u8>)>) {
+        let rows = batch
+            .iter()
+            .filter(|(event, _)| belongs_in_history(event))
+            .map(|(event, payload)| (event.timestamp.timestamp_millis(), payload.as_slice()));
+        // On failure the rows are rebuilt from the queue at the next start.
+        let _ = self.recorder.store().append_history(rows);
+        for (event, _) in batch {
+            self.on_recorded(&event, Utc::now());
+        }
+    }
+
+    fn on_recorded(&mut self, event: &WireEvent, now: DateTime<Utc>) {
+        let changes = self.segments.record(event, now);
+        let entered = self.report(&changes, now);
+        if let Some(fired) = FiredTrigger::from_wire(event) {
+            self.fire(fired, now);
+        }
+        for segment_id in entered {
+            self.fire(FiredTrigger::SegmentEntered { segment_id }, now);
+        }
+    }
+
+    pub(crate) fn on_tick(&mut self, now: DateTime<Utc>) {
+        let mut changes = self.segments.tick(now);
+        if self
+            .last_pruned
+            .is_none_or(|at| at.elapsed() >= PRUNE_EVERY)
+        {
+            self.last_pruned = Some(Instant::now());
+            let pruned = self
+                .recorder
+                .store()
+                .prune_history(now.timestamp_millis(), HistoryLimits::default());
+            if let Ok(Some(cutoff)) = pruned {
+                if let Some(cutoff) = DateTime::from_timestamp_millis(cutoff) {
+                    changes.extend(self.segments.forget_up_to(cutoff, now));
+                }
+            }
+        }
+        for segment_id in self.report(&changes, now) {
+            self.fire(FiredTrigger::SegmentEntered { segment_id }, now);
+        }
+    }
+
+    fn on_definitions(&mut self, definitions: SyncedDefinitions) {
+        let now = Utc::now();
+        let policy = policy(&definitions);
+        self.messages
+            .replace_campaigns(definitions.campaigns, policy);
+        let changes = self.segments.replace_set(definitions.segments, now);
+        self.report(&changes, now);
+    }
+
+    /// The user logged out: the history and memberships were the previous user's.
+    pub(crate) fn on_reset(&mut self) {
+        self.segments.clear();
+        self.pending = None;
+    }
+
+    /// Persists and reports membership changes; returns the segments entered.
+    fn report(&mut self, changes: &[MembershipChange], now: DateTime<Utc>) -> Vec<String> {
+        if changes.is_empty() {
+            return Vec::new();
+        }
+        self.persist_changes(changes, now);
+        changes
+            .iter()
+            .filter(|c| c.entered)
+            .map(|c| c.segment.clone())
+            .collect()
+    }
+
+    fn persist_changes(&mut self, changes: &[MembershipChange], now: DateTime<Utc>) {
+        if changes.is_empty() {
+            return;
+        }
+        let pairs: Vec<(String, bool)> = changes
+            .iter()
+            .map(|c| (c.segment.clone(), c.entered))
+            .collect();
+        let reports: Vec<WireEvent> = changes
+            .iter()
+            .map(|c| {
+                let name = if c.entered {
+                    SEGMENT_ENTERED
+                } else {
+                    SEGMENT_EXITED
+                };
+                let mut properties = Map::new();
+                properties.insert(SEGMENT_ID_PROPERTY.into(), Value::String(c.segment.clone()));
+                self.recorder.stamp(
+                    WireKind::Track,
+                    Some(name.into()),
+                    properties,
+                    Map::new(),
+                    now,
+                )
+            })
+            .collect();
+        // The in-memory memberships are already updated; a failed write is reported
+        // again on the next start, when the stored ones are reconciled.
+        let _ = self.recorder.record_memberships(&pairs, &reports, now);
+        if let Some(listener) = &self.segment_listener {
+            listener.on_segments_changed(
+                changes
+                    .iter()
+                    .map(|c| SegmentChange {
+                        segment_id: c.segment.clone(),
+                        entered: c.entered,
+                    })
+                    .collect(),
+            );
+        }
+    }
+
+    /// Offers the message `fired` selects, if any: to the listener, or keeps it for a poll.
+    fn fire(&mut self, fired: FiredTrigger, now: DateTime<Utc>) {
+        let Some(listener) = self.message_listener.clone() else {
+            if self.message_for(&fired, now).is_some() {
+                self.pending = Some((fired, now));
+            }
+            return;
+        };
+        if let Some(message) = self.message_for(&fired, now) {
+            if listener.on_message(message.clone()) {
+                self.shown(&message, now);
+            }
+        }
+    }
+
+    fn message_for(&mut self, fired: &FiredTrigger, now: DateTime<Utc>) -> Option<InAppMessage> {
+        let history = self.segments.history();
+        // The app's setting wins; a `locale` trait from identify is the fallback.
+        let locale = match history.traits.get("locale") {
+            Some(Value::String(trait_locale)) if self.locale.is_empty() => trait_locale.clone(),
+            _ => self.locale.clone(),
+        };
+        let rendered = self
+            .messages
+            .message_for(fired, self.segments.memberships(), history, &locale, now)
+            .ok()?;
+        Some(InAppMessage::new(
+            rendered,
+            uuid::Uuid::now_v7().to_string(),
+        ))
+    }
+
+    fn shown(&mut self, message: &InAppMessage, now: DateTime<Utc>) {
+        let at = self
+            .messages
+            .note_shown(&message.message_id, &message.campaign_id, now);
+        let event = Event::InAppMessageShown {
+            message_id: message.message_id.clone(),
+            campaign_id: message.campaign_id.clone(),
+            properties: Default::default(),
+        };
+        if let Ok(wire) = self.stamp_event(&event, at) {
+            let _ = self.recorder.record_impression(&message.campaign_id, &wire);
+            self.segments.record(&wire, now);
+        }
+    }
+
+    fn stamp_event(&self, event: &Event, at: DateTime<Utc>) -> Result<WireEvent, ClientError> {
+        let encoded = event.encode().map_err(ClientError::InvalidEvent)?;
+        Ok(self.recorder.stamp(
+            encoded.kind,
+            Some(encoded.name),
+            encoded.properties,
+            Map::new(),
+            at,
+        ))
+    }
+
+    /// The message kept for polling, if it may still be shown; it counts as shown.
+    pub(crate) fn take_pending(&mut self, now: DateTime<Utc>) -> Option<InAppMessage> {
+        let (fired, at) = self.pending.take()?;
+        if now - at > PENDING_FOR {
+            return None;
+        }
+        // Decided again: a sync, the gap or a cap may have changed the answer.
+        let message = self.message_for(&fired, now)?;
+        self.shown(&message, now);
+        Some(message)
+    }
+
+    /// Records a click or dismissal of a message this device showed.
+    pub(crate) fn answered(
+        &mut self,
+        message_id: &str,
+        button_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ClientError> {
+        let campaign_id = self
+            .messages
+            .campaign_of(message_id)
+            .ok_or_else(|| {
+                ClientError::InvalidArgument(crate::protocol::FieldError::new(
+                    "message_id",
+                    format!("\"{message_id}\" is not a message shown by this instance"),
+                ))
+            })?
+            .to_owned();
+        let event = match button_id {
+            Some(button_id) => Event::InAppMessageClicked {
+                message_id: message_id.to_owned(),
+                campaign_id,
+                button_id: Some(button_id),
+                properties: Default::default(),
+            },
+            None => Event::InAppMessageDismissed {
+                message_id: message_id.to_owned(),
+                campaign_id,
+                properties: Default::default(),
+            },
+        };
+        let wire = self.stamp_event(&event, now)?;
+        self.recorder.record(&wire, Keep::InHistory)?;
+        self.on_recorded(&wire, now);
+        Ok(())
+    }
+
+    pub(crate) fn memberships(&self) -> BTreeSet<String> {
+        self.segments.memberships().clone()
+    }
+
+    pub(crate) fn set_locale(&mut self, locale: String) {
+        self.locale = locale;
+    }
+
+    pub(crate) fn set_segment_listener(&mut self, listener: Option<Arc<dyn SegmentListener>>) {
+        self.segment_listener = listener;
+    }
+
+    pub(crate) fn set_message_listener(&mut self, listener: Option<Arc<dyn InAppMessageListener>>) {
+        self.message_listener = listener;
+    }
+}
+
+fn policy(definitions: &SyncedDefinitions) -> SelectionPolicy {
+    SelectionPolicy {
+        min_gap: Duration::from_secs(definitions.settings.in_app_min_gap_seconds.into()),
+    }
+}
+
+/// The stored traits as the identify event the history reads them from.
+fn identify(traits: Map<String, Value>) -> WireEvent {
+    WireEvent {
+        id: String::new(),
+        kind: WireKind::Identify,
+        name: None,
+        properties: Map::new(),
+        traits,
+        anonymous_id: String::new(),
+        user_id: None,
+        timestamp: Utc::now(),
+        context: Map::new(),
+    }
+}
+
+/// Parses stored payloads; a row that no longer parses (written by a future version)
+/// is skipped, not fatal.
+fn parse_all(payloads: Vec<Vec<u8>>) -> Vec<WireEvent> {
+    payloads
+        .iter()
+        .filter_map(|payload| serde_json::from_slice(payload).ok())
+        .collect()
+}
+
+/// What the app did (tracks and screens), not what the SDK reports about it.
+fn belongs_in_history(event: &WireEvent) -> bool {
+    match (event.kind, event.name.as_deref()) {
+        (WireKind::Track, Some(SEGMENT_ENTERED | SEGMENT_EXITED)) => false,
+        (WireKind::Track, Some(_)) | (WireKind::Screen, _) => true,
+        _ => false,
+    }
+}
+
+/// Queued events newer than the history's newest row that the history lacks.
+fn missing_from_history(
+    recorder: &Recorder,
+    history: &[WireEvent],
+    queue_watermark: i64,
+) -> Vec<(WireEvent, Vec<u8>)> {
+    let newest = history.iter().map(|e| e.timestamp).max();
+    let since = newest.map_or(i64::MIN, |t| t.timestamp_millis());
+    let known: std::collections::HashSet<&str> = history
+        .iter()
+        .filter(|e| Some(e.timestamp) >= newest)
+        .map(|e| e.id.as_str())
+        .collect();
+    let queued = recorder
+        .store()
+        .queued_since(since, queue_watermark)
+        .unwrap_or_default();
+    queued
+        .into_iter()
+        .filter_map(|(_, payload)| {
+            let event: WireEvent = serde_json::from_slice(&payload).ok()?;
+            (belongs_in_history(&event) && !known.contains(event.id.as_str()))
+                .then_some((event, payload))
+        })
+        .collect()
+}

@@ -1,0 +1,231 @@
+//! In-app messages on the device: the synced campaigns, what was shown when, and the
+//! decision and rendering for a trigger that just fired. Plain data and pure updates;
+//! the SDK's engagement thread owns one and persists the impressions it reports.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::behaviour::{BehaviourSnapshot, EventRef, EVENTS_READ};
+use super::campaign::{Campaign, FiredTrigger};
+use super::render_message::{render_message, RenderedMessage};
+use super::select::{clamp_to_now, select, NoMessage, SelectionPolicy, UserState};
+use super::template::RenderContext;
+use crate::segments::UserHistory;
+
+/// Messages shown this long ago may still be clicked or dismissed; older ones are
+/// forgotten so the map stays small.
+const REMEMBER_SHOWN: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Default)]
+pub struct DeviceMessages {
+    campaigns: Vec<Campaign>,
+    policy: SelectionPolicy,
+    user: UserState,
+    /// Message id → (campaign id, when shown), for clicks and dismissals.
+    shown: HashMap<String, (String, DateTime<Utc>)>,
+}
+
+impl DeviceMessages {
+    /// Starts with the synced campaigns and the stored impressions (campaign id, time).
+    pub fn new(
+        campaigns: Vec<Campaign>,
+        policy: SelectionPolicy,
+        impressions: impl IntoIterator<Item = (String, DateTime<Utc>)>,
+    ) -> DeviceMessages {
+        let mut user = UserState::default();
+        for (campaign, at) in impressions {
+            user.impressions.entry(campaign).or_default().push(at);
+        }
+        DeviceMessages {
+            campaigns,
+            policy,
+            user,
+            shown: HashMap::new(),
+        }
+    }
+
+    pub fn replace_campaigns(&mut self, campaigns: Vec<Campaign>, policy: SelectionPolicy) {
+        self.campaigns = campaigns;
+        self.policy = policy;
+    }
+
+    pub fn campaigns(&self) -> &[Campaign] {
+        &self.campaigns
+    }
+
+    /// The campaign to show for `fired`, rendered for the user, or why there is none.
+    pub fn message_for(
+        &mut self,
+        fired: &FiredTrigger,
+        segments: &BTreeSet<String>,
+        history: &UserHistory,
+        locale: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RenderedMessage, NoMessage> {
+        self.user.segments = segments.iter().cloned().collect();
+        let campaign = select(&self.campaigns, fired, &self.user, now, &self.policy)?;
+        let context = RenderContext {
+            traits: history.traits.clone(),
+            behaviour: behaviour(history),
+            ..RenderContext::default()
+        };
+        Ok(render_message(campaign, locale, &context))
+    }
+
+    /// The message was put on screen: it counts toward its campaign's caps and the gap.
+    /// Returns the time to store (never later than now, whatever the clock did).
+    pub fn note_shown(
+        &mut self,
+        message_id: &str,
+        campaign_id: &str,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let at = clamp_to_now(now, now);
+        self.user
+            .impressions
+            .entry(campaign_id.to_owned())
+            .or_default()
+            .push(at);
+        self.user.last_shown = Some(self.user.last_shown.map_or(at, |last| last.max(at)));
+        let horizon = now - chrono::TimeDelta::from_std(REMEMBER_SHOWN).unwrap_or_default();
+        self.shown.retain(|_, (_, when)| *when > horizon);
+        self.shown
+            .insert(message_id.to_owned(), (campaign_id.to_owned(), at));
+        at
+    }
+
+    /// The campaign of a message shown by this device, if it is still remembered.
+    pub fn campaign_of(&self, message_id: &str) -> Option<&str> {
+        self.shown.get(message_id).map(|(c, _)| c.as_str())
+    }
+}
+
+/// The template values derived from the history, reading only the events they need.
+fn behaviour(history: &UserHistory) -> BehaviourSnapshot {
+    BehaviourSnapshot::from_events(EVENTS_READ.iter().flat_map(|name| {
+        history
+            .events(name)
+            .iter()
+            .map(move |e| EventRef::new(name, &e.properties, e.timestamp))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use serde_json::{json, Map, Value};
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn free_shipping() -> Campaign {
+        Campaign::from_value(&json!({
+            "schema_version": 1,
+            "id": "free-shipping",
+            "name": "Free shipping nudge",
+            "status": "active",
+            "trigger": {"segment_entered": "cart_abandoner"},
+            "audience": {"segments": ["cart_abandoner"]},
+            "cap": {"total": 2},
+            "free_shipping_threshold": {"EUR": 50},
+            "default_locale": "en",
+            "variants": {
+                "en": {"title": "Hi {{first_name | there}}",
+                       "body": "Add {{free_shipping_remaining}} more for free shipping"},
+                "de": {"title": "Hallo {{first_name | du}}",
+                       "body": "Noch {{free_shipping_remaining}} bis zum Gratisversand"}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn props(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn abandoner_history() -> UserHistory {
+        let mut history = UserHistory::new();
+        history.traits.insert("first_name".into(), json!("Ana"));
+        history.record(
+            "Product Added",
+            now() - TimeDelta::hours(1),
+            props(json!({"product_id": "p1", "name": "Socks", "price": 37.5, "currency": "EUR"})),
+        );
+        history
+    }
+
+    fn entered() -> FiredTrigger {
+        FiredTrigger::SegmentEntered {
+            segment_id: "cart_abandoner".into(),
+        }
+    }
+
+    #[test]
+    fn renders_the_nudge_for_the_user_and_locale() {
+        let mut messages =
+            DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), []);
+        let segments = BTreeSet::from(["cart_abandoner".to_string()]);
+        let message = messages
+            .message_for(&entered(), &segments, &abandoner_history(), "de-AT", now())
+            .unwrap();
+        assert_eq!(message.title, "Hallo Ana");
+        assert_eq!(message.body, "Noch 12.50 EUR bis zum Gratisversand");
+        assert_eq!(message.locale, "de");
+    }
+
+    #[test]
+    fn the_gap_and_the_cap_hold_even_when_the_clock_goes_back() {
+        let mut messages =
+            DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), []);
+        let segments = BTreeSet::from(["cart_abandoner".to_string()]);
+        let history = abandoner_history();
+        let show = |messages: &mut DeviceMessages, at: DateTime<Utc>| {
+            messages
+                .message_for(&entered(), &segments, &history, "en", at)
+                .map(|m| messages.note_shown(&format!("m{at}"), &m.campaign_id, at))
+        };
+        show(&mut messages, now()).unwrap();
+        assert!(matches!(
+            show(&mut messages, now() + TimeDelta::seconds(10)),
+            Err(NoMessage::GapNotElapsed { .. })
+        ));
+        // Set back an hour: still within the gap of the impression, which counts as now.
+        assert!(matches!(
+            show(&mut messages, now() - TimeDelta::hours(1)),
+            Err(NoMessage::GapNotElapsed { .. })
+        ));
+        show(&mut messages, now() + TimeDelta::seconds(31)).unwrap();
+        assert!(matches!(
+            show(&mut messages, now() + TimeDelta::hours(2)),
+            Err(NoMessage::Ineligible { .. })
+        ));
+    }
+
+    #[test]
+    fn stored_impressions_count_toward_caps_and_clicks_find_their_campaign() {
+        let stored = [
+            ("free-shipping".to_string(), now() - TimeDelta::days(2)),
+            ("free-shipping".to_string(), now() - TimeDelta::days(1)),
+        ];
+        let mut messages =
+            DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), stored);
+        let segments = BTreeSet::from(["cart_abandoner".to_string()]);
+        assert!(matches!(
+            messages.message_for(&entered(), &segments, &abandoner_history(), "en", now()),
+            Err(NoMessage::Ineligible { .. })
+        ));
+        messages.note_shown("m1", "free-shipping", now());
+        assert_eq!(messages.campaign_of("m1"), Some("free-shipping"));
+        assert_eq!(messages.campaign_of("m2"), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! The user's event history, kept for segment rules and message personalisation after
+//! the queue has uploaded and forgotten the events; and the segment memberships last
+//! computed from it.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+
+use super::queue::insert_queued;
+use super::{Store, StoreError};
+
+/// How much history a device keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    pub max_events: i64,
+    pub max_age_ms: i64,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            max_events: 20_000,
+            // The engine's longest window (400 days): rules see all they can ask for.
+            max_age_ms: crate::segments::MAX_WINDOW_DAYS * 24 * 3600 * 1000,
+        }
+    }
+}
+
+impl Store {
+    /// Appends an event to the queue and to the history in one commit, for events the
+    /// SDK records itself (a click on a message) off the app's thread.
+    pub fn enqueue_with_history(
+        &mut self,
+        created_at_ms: i64,
+        payload: &[u8],
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached("INSERT INTO history(at, event) VALUES (?1, ?2)")?
+            .execute(params![created_at_ms, payload])?;
+        insert_queued(&tx, self.next_seq, created_at_ms, payload)?;
+        tx.commit()?;
+        self.queued(&[payload])
+    }
+
+    /// Appends already-queued events to the history, in one commit.
+    pub fn append_history<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = (i64, &'a [u8])>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO history(at, event) VALUES (?1, ?2)")?;
+            for (at, payload) in events {
+                insert.execute(params![at, payload])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest history row's time (ms), if any.
+    pub fn newest_history_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(at) FROM history", [], |row| row.get(0))?)
+    }
+
+    /// Every event of the history, oldest first, as queued.
+    pub fn history(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT event FROM history ORDER BY at, seq")?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Drops history older than the age limit and beyond the count limit, oldest first.
+    /// Returns the time of the newest dropped event, for the in-memory copy to match.
+    pub fn prune_history(
+        &mut self,
+        now_ms: i64,
+        limits: HistoryLimits,
+    ) -> Result<Option<i64>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let by_count: Option<i64> = tx
+            .query_row(
+                "SELECT at FROM history ORDER BY at DESC, seq DESC LIMIT 1 OFFSET ?1",
+                [limits.max_events],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        let by_age = now_ms - limits.max_age_ms;
+        // Cutting at a time keeps the store and the in-memory history in step; events
+        // sharing the cut's millisecond go together.
+        let cutoff = by_count.map_or(by_age, |at| at.max(by_age));
+        let removed = tx.execute("DELETE FROM history WHERE at <= ?1", [cutoff])?;
+        tx.commit()?;
+        Ok((removed > 0).then_some(cutoff))
+    }
+
+    /// Forgets the history and memberships (the user logged out).
+    pub fn clear_history(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM history", [])?;
+        tx.execute("DELETE FROM memberships", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Segment id → when the user entered it.
+    pub fn memberships(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT segment_id, entered_at FROM memberships")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records entries and exits together with the events reporting them, so a crash
+    /// cannot leave a membership change unreported or reported twice.
+    pub fn apply_membership_changes(
+        &mut self,
+        at_ms: i64,
+        changes: &[(String, bool)],
+        reports: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for (segment, entered) in changes {
+            if *entered {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO memberships(segment_id, entered_at) VALUES (?1, ?2)",
+                )?
+                .execute(params![segment, at_ms])?;
+            } else {
+                tx.prepare_cached("DELETE FROM memberships WHERE segment_id = ?1")?
+                    .execute([segment])?;
+            }
+        }
+        for (i, report) in reports.iter().enumerate() {
+            insert_queued(&tx, self.next_seq + i as i64, at_ms, report)?;
+        }
+        tx.commit()?;
+        let reports: Vec<&[u8]> = reports.iter().map(Vec::as_slice).collect();
+        self.queued(&reports)?;
+        Ok(())
+    }
+}
