@@ -249,7 +249,10 @@ impl Engagement {
         // On failure the rows are rebuilt from the queue at the next start.
         let _ = self.recorder.store().append_history(rows);
         for (event, _) in batch {
-            self.on_recorded(&event, Utc::now());
+            // Judged at the moment it happened, so a change is stamped with the time of
+            // the event that caused it, however long the event waited in the channel.
+            let at = event.timestamp;
+            self.on_recorded(&event, at);
         }
     }
 

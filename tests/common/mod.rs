@@ -86,6 +86,25 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Sends `body` to an admin route; returns the status and the JSON answer.
+    pub fn admin_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {

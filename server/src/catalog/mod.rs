@@ -87,7 +87,9 @@ fn stale(kind: Kind, id: &str, problem: impl std::fmt::Display) -> ApiError {
 
 /// Creates the built-in segments on a database that has never held a segment, so
 /// devices keep evaluating them after their first sync. An admin may archive them.
-pub async fn seed_builtin_segments(store: &crate::store::Store) -> Result<(), crate::store::StoreError> {
+pub async fn seed_builtin_segments(
+    store: &crate::store::Store,
+) -> Result<(), crate::store::StoreError> {
     if store.catalog().await?.all(Kind::Segment).next().is_some() {
         return Ok(());
     }

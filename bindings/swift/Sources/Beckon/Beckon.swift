@@ -460,7 +460,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -645,12 +651,62 @@ public protocol BeckonProtocol: AnyObject, Sendable {
     func stats() throws  -> Stats
     
     /**
+     * Downloads new segment definitions and campaigns if the server has them, waiting
+     * up to `timeout_ms`. The SDK also syncs on its own (at start, on foreground, on a
+     * timer). Blocks on the network: do not call it on the main thread.
+     */
+    func sync(timeoutMs: Int64) throws  -> SyncReport
+    
+    /**
      * Records an event. Returns once it is stored durably; an invalid event throws and
      * stores nothing.
      */
     func track(event: Event) throws 
     
     func userId()  -> String?
+    
+    /**
+     * The user tapped button `button_id` of message `message_id`.
+     */
+    func inAppMessageClicked(messageId: String, buttonId: String) throws 
+    
+    /**
+     * The user closed message `message_id`.
+     */
+    func inAppMessageDismissed(messageId: String) throws 
+    
+    /**
+     * Re-evaluates time-based segments now instead of at the next minute's tick.
+     */
+    func refreshSegments() throws 
+    
+    /**
+     * The segments the user is in, after every event tracked before this call.
+     */
+    func segments() throws  -> [String]
+    
+    /**
+     * Hands in-app messages to `listener`, on Beckon's engagement thread, as their
+     * triggers fire; `null`/`nil` keeps the latest for `takeInAppMessage()` instead.
+     */
+    func setInAppListener(listener: InAppMessageListener?) throws 
+    
+    /**
+     * The user's language for in-app messages (`pt-BR`); empty: the `locale` trait.
+     */
+    func setLocale(locale: String) throws 
+    
+    /**
+     * Calls `listener` on Beckon's engagement thread whenever the user enters or
+     * leaves segments; `null`/`nil` stops.
+     */
+    func setSegmentListener(listener: SegmentListener?) throws 
+    
+    /**
+     * The message that fired while no listener was set, if it may still be shown.
+     * Taking it counts it as shown.
+     */
+    func takeInAppMessage() throws  -> InAppMessage?
     
 }
 /**
@@ -832,6 +888,21 @@ open func stats()throws  -> Stats  {
 }
     
     /**
+     * Downloads new segment definitions and campaigns if the server has them, waiting
+     * up to `timeout_ms`. The SDK also syncs on its own (at start, on foreground, on a
+     * timer). Blocks on the network: do not call it on the main thread.
+     */
+open func sync(timeoutMs: Int64)throws  -> SyncReport  {
+    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_sync(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Records an event. Returns once it is stored durably; an invalid event throws and
      * stores nothing.
      */
@@ -848,6 +919,105 @@ open func userId() -> String?  {
     return try!  FfiConverterOptionString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_beckon_fn_method_beckon_user_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The user tapped button `button_id` of message `message_id`.
+     */
+open func inAppMessageClicked(messageId: String, buttonId: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_in_app_message_clicked(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(messageId),
+        FfiConverterString.lower(buttonId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The user closed message `message_id`.
+     */
+open func inAppMessageDismissed(messageId: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_in_app_message_dismissed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(messageId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Re-evaluates time-based segments now instead of at the next minute's tick.
+     */
+open func refreshSegments()throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_refresh_segments(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The segments the user is in, after every event tracked before this call.
+     */
+open func segments()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_segments(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Hands in-app messages to `listener`, on Beckon's engagement thread, as their
+     * triggers fire; `null`/`nil` keeps the latest for `takeInAppMessage()` instead.
+     */
+open func setInAppListener(listener: InAppMessageListener?)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_in_app_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeInAppMessageListener.lower(listener),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The user's language for in-app messages (`pt-BR`); empty: the `locale` trait.
+     */
+open func setLocale(locale: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_locale(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(locale),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Calls `listener` on Beckon's engagement thread whenever the user enters or
+     * leaves segments; `null`/`nil` stops.
+     */
+open func setSegmentListener(listener: SegmentListener?)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_segment_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeSegmentListener.lower(listener),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The message that fired while no listener was set, if it may still be shown.
+     * Taking it counts it as shown.
+     */
+open func takeInAppMessage()throws  -> InAppMessage?  {
+    return try  FfiConverterOptionTypeInAppMessage.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_take_in_app_message(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -901,6 +1071,421 @@ public func FfiConverterTypeBeckon_lower(_ value: Beckon) -> UInt64 {
 
 
 
+
+
+public protocol InAppMessageListener: AnyObject, Sendable {
+    
+    /**
+     * A campaign fired. Return `true` if the message is put on screen: only then does
+     * it count as shown (toward caps and the minimum gap, and as an
+     * `In-App Message Shown` event). Return `false` to let it go (the app is on its
+     * checkout screen, say); it is not offered again.
+     */
+    func onMessage(message: InAppMessage)  -> Bool
+    
+}
+open class InAppMessageListenerImpl: InAppMessageListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_beckon_fn_clone_inappmessagelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_beckon_fn_free_inappmessagelistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A campaign fired. Return `true` if the message is put on screen: only then does
+     * it count as shown (toward caps and the minimum gap, and as an
+     * `In-App Message Shown` event). Return `false` to let it go (the app is on its
+     * checkout screen, say); it is not offered again.
+     */
+open func onMessage(message: InAppMessage) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_inappmessagelistener_on_message(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeInAppMessage_lower(message),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceInAppMessageListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceInAppMessageListener = UniffiVTableCallbackInterfaceInAppMessageListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeInAppMessageListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface InAppMessageListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeInAppMessageListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface InAppMessageListener: handle missing in uniffiClone")
+            }
+        },
+        onMessage: { (
+            uniffiHandle: UInt64,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Bool in
+                guard let uniffiObj = try? FfiConverterTypeInAppMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onMessage(
+                     message: try FfiConverterTypeInAppMessage_lift(message)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceInAppMessageListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceInAppMessageListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitInAppMessageListener() {
+    uniffi_beckon_fn_init_callback_vtable_inappmessagelistener(UniffiCallbackInterfaceInAppMessageListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInAppMessageListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<InAppMessageListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = InAppMessageListener
+
+    public static func lift(_ handle: UInt64) throws -> InAppMessageListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return InAppMessageListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: InAppMessageListener) -> UInt64 {
+         if let rustImpl = value as? InAppMessageListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InAppMessageListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: InAppMessageListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInAppMessageListener_lift(_ handle: UInt64) throws -> InAppMessageListener {
+    return try FfiConverterTypeInAppMessageListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInAppMessageListener_lower(_ value: InAppMessageListener) -> UInt64 {
+    return FfiConverterTypeInAppMessageListener.lower(value)
+}
+
+
+
+
+
+
+public protocol SegmentListener: AnyObject, Sendable {
+    
+    /**
+     * The user entered or left segments (in evaluation order).
+     */
+    func onSegmentsChanged(changes: [SegmentChange]) 
+    
+}
+open class SegmentListenerImpl: SegmentListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_beckon_fn_clone_segmentlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_beckon_fn_free_segmentlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The user entered or left segments (in evaluation order).
+     */
+open func onSegmentsChanged(changes: [SegmentChange])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_segmentlistener_on_segments_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeSegmentChange.lower(changes),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSegmentListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSegmentListener = UniffiVTableCallbackInterfaceSegmentListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSegmentListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SegmentListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSegmentListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SegmentListener: handle missing in uniffiClone")
+            }
+        },
+        onSegmentsChanged: { (
+            uniffiHandle: UInt64,
+            changes: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSegmentListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onSegmentsChanged(
+                     changes: try FfiConverterSequenceTypeSegmentChange.lift(changes)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSegmentListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSegmentListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSegmentListener() {
+    uniffi_beckon_fn_init_callback_vtable_segmentlistener(UniffiCallbackInterfaceSegmentListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegmentListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SegmentListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SegmentListener
+
+    public static func lift(_ handle: UInt64) throws -> SegmentListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SegmentListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SegmentListener) -> UInt64 {
+         if let rustImpl = value as? SegmentListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SegmentListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SegmentListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentListener_lift(_ handle: UInt64) throws -> SegmentListener {
+    return try FfiConverterTypeSegmentListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentListener_lower(_ value: SegmentListener) -> UInt64 {
+    return FfiConverterTypeSegmentListener.lower(value)
+}
+
+
+
+
 /**
  * How Beckon is set up by the app.
  */
@@ -919,6 +1504,11 @@ public struct BeckonConfig: Equatable, Hashable {
     public var appKey: String
     public var flushPolicy: FlushPolicy
     public var queueLimits: QueueLimits
+    /**
+     * How often to sync segment definitions and campaigns while the app runs, besides
+     * at start and on foreground; 0 turns the timer off. At least 60 otherwise.
+     */
+    public var syncIntervalSeconds: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -931,12 +1521,17 @@ public struct BeckonConfig: Equatable, Hashable {
          */serverUrl: String, 
         /**
          * The app's key, sent with every upload.
-         */appKey: String, flushPolicy: FlushPolicy = FlushPolicy(), queueLimits: QueueLimits = QueueLimits()) {
+         */appKey: String, flushPolicy: FlushPolicy = FlushPolicy(), queueLimits: QueueLimits = QueueLimits(), 
+        /**
+         * How often to sync segment definitions and campaigns while the app runs, besides
+         * at start and on foreground; 0 turns the timer off. At least 60 otherwise.
+         */syncIntervalSeconds: Int32 = 900) {
         self.dataDir = dataDir
         self.serverUrl = serverUrl
         self.appKey = appKey
         self.flushPolicy = flushPolicy
         self.queueLimits = queueLimits
+        self.syncIntervalSeconds = syncIntervalSeconds
     }
 
     
@@ -959,7 +1554,8 @@ public struct FfiConverterTypeBeckonConfig: FfiConverterRustBuffer {
                 serverUrl: FfiConverterString.read(from: &buf), 
                 appKey: FfiConverterString.read(from: &buf), 
                 flushPolicy: FfiConverterTypeFlushPolicy.read(from: &buf), 
-                queueLimits: FfiConverterTypeQueueLimits.read(from: &buf)
+                queueLimits: FfiConverterTypeQueueLimits.read(from: &buf), 
+                syncIntervalSeconds: FfiConverterInt32.read(from: &buf)
         )
     }
 
@@ -969,6 +1565,7 @@ public struct FfiConverterTypeBeckonConfig: FfiConverterRustBuffer {
         FfiConverterString.write(value.appKey, into: &buf)
         FfiConverterTypeFlushPolicy.write(value.flushPolicy, into: &buf)
         FfiConverterTypeQueueLimits.write(value.queueLimits, into: &buf)
+        FfiConverterInt32.write(value.syncIntervalSeconds, into: &buf)
     }
 }
 
@@ -1482,6 +2079,159 @@ public func FfiConverterTypeFlushReport_lower(_ value: FlushReport) -> RustBuffe
 }
 
 
+public struct InAppButton: Equatable, Hashable {
+    public var id: String
+    public var label: String
+    /**
+     * Where the button leads (a deep link or web URL), as the campaign gives it.
+     */
+    public var url: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, label: String, 
+        /**
+         * Where the button leads (a deep link or web URL), as the campaign gives it.
+         */url: String) {
+        self.id = id
+        self.label = label
+        self.url = url
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InAppButton: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInAppButton: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InAppButton {
+        return
+            try InAppButton(
+                id: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InAppButton, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInAppButton_lift(_ buf: RustBuffer) throws -> InAppButton {
+    return try FfiConverterTypeInAppButton.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInAppButton_lower(_ value: InAppButton) -> RustBuffer {
+    return FfiConverterTypeInAppButton.lower(value)
+}
+
+
+/**
+ * An in-app message, rendered for the user and ready to display.
+ */
+public struct InAppMessage: Equatable, Hashable {
+    /**
+     * Pass it back to `in_app_message_clicked` / `in_app_message_dismissed`.
+     */
+    public var messageId: String
+    public var campaignId: String
+    /**
+     * The campaign variant's locale tag.
+     */
+    public var locale: String
+    public var title: String
+    public var body: String
+    public var imageUrl: String?
+    public var buttons: [InAppButton]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Pass it back to `in_app_message_clicked` / `in_app_message_dismissed`.
+         */messageId: String, campaignId: String, 
+        /**
+         * The campaign variant's locale tag.
+         */locale: String, title: String, body: String, imageUrl: String?, buttons: [InAppButton]) {
+        self.messageId = messageId
+        self.campaignId = campaignId
+        self.locale = locale
+        self.title = title
+        self.body = body
+        self.imageUrl = imageUrl
+        self.buttons = buttons
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InAppMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInAppMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InAppMessage {
+        return
+            try InAppMessage(
+                messageId: FfiConverterString.read(from: &buf), 
+                campaignId: FfiConverterString.read(from: &buf), 
+                locale: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf), 
+                imageUrl: FfiConverterOptionString.read(from: &buf), 
+                buttons: FfiConverterSequenceTypeInAppButton.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InAppMessage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.messageId, into: &buf)
+        FfiConverterString.write(value.campaignId, into: &buf)
+        FfiConverterString.write(value.locale, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+        FfiConverterOptionString.write(value.imageUrl, into: &buf)
+        FfiConverterSequenceTypeInAppButton.write(value.buttons, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInAppMessage_lift(_ buf: RustBuffer) throws -> InAppMessage {
+    return try FfiConverterTypeInAppMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInAppMessage_lower(_ value: InAppMessage) -> RustBuffer {
+    return FfiConverterTypeInAppMessage.lower(value)
+}
+
+
 /**
  * An order, or a checkout on its way to becoming one.
  */
@@ -1832,6 +2582,63 @@ public func FfiConverterTypeQueueLimits_lower(_ value: QueueLimits) -> RustBuffe
 
 
 /**
+ * One entry into or exit from a segment.
+ */
+public struct SegmentChange: Equatable, Hashable {
+    public var segmentId: String
+    public var entered: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(segmentId: String, entered: Bool) {
+        self.segmentId = segmentId
+        self.entered = entered
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SegmentChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegmentChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SegmentChange {
+        return
+            try SegmentChange(
+                segmentId: FfiConverterString.read(from: &buf), 
+                entered: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SegmentChange, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.segmentId, into: &buf)
+        FfiConverterBool.write(value.entered, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentChange_lift(_ buf: RustBuffer) throws -> SegmentChange {
+    return try FfiConverterTypeSegmentChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentChange_lower(_ value: SegmentChange) -> RustBuffer {
+    return FfiConverterTypeSegmentChange.lower(value)
+}
+
+
+/**
  * How something was shared.
  */
 public struct Share: Equatable, Hashable {
@@ -1914,6 +2721,19 @@ public struct Stats: Equatable, Hashable {
      */
     public var databaseResets: UInt64
     public var lastError: String?
+    /**
+     * Definition syncs that failed or brought a refused document.
+     */
+    public var syncFailures: UInt64
+    /**
+     * Why the latest sync failed or was refused; `None` once one succeeds.
+     */
+    public var lastSyncError: String?
+    /**
+     * When the server last confirmed the definitions in use (milliseconds since the
+     * Unix epoch); `None` while the device runs on the built-in ones.
+     */
+    public var syncedAtMs: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1926,7 +2746,17 @@ public struct Stats: Equatable, Hashable {
          */rejectedAtTrack: UInt64, 
         /**
          * Times the database was found unusable, moved aside and recreated.
-         */databaseResets: UInt64, lastError: String?) {
+         */databaseResets: UInt64, lastError: String?, 
+        /**
+         * Definition syncs that failed or brought a refused document.
+         */syncFailures: UInt64, 
+        /**
+         * Why the latest sync failed or was refused; `None` once one succeeds.
+         */lastSyncError: String?, 
+        /**
+         * When the server last confirmed the definitions in use (milliseconds since the
+         * Unix epoch); `None` while the device runs on the built-in ones.
+         */syncedAtMs: Int64?) {
         self.queuedEvents = queuedEvents
         self.queuedBytes = queuedBytes
         self.uploadedEvents = uploadedEvents
@@ -1936,6 +2766,9 @@ public struct Stats: Equatable, Hashable {
         self.rejectedAtTrack = rejectedAtTrack
         self.databaseResets = databaseResets
         self.lastError = lastError
+        self.syncFailures = syncFailures
+        self.lastSyncError = lastSyncError
+        self.syncedAtMs = syncedAtMs
     }
 
     
@@ -1962,7 +2795,10 @@ public struct FfiConverterTypeStats: FfiConverterRustBuffer {
                 dropped: FfiConverterTypeDroppedEvents.read(from: &buf), 
                 rejectedAtTrack: FfiConverterUInt64.read(from: &buf), 
                 databaseResets: FfiConverterUInt64.read(from: &buf), 
-                lastError: FfiConverterOptionString.read(from: &buf)
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                syncFailures: FfiConverterUInt64.read(from: &buf), 
+                lastSyncError: FfiConverterOptionString.read(from: &buf), 
+                syncedAtMs: FfiConverterOptionInt64.read(from: &buf)
         )
     }
 
@@ -1976,6 +2812,9 @@ public struct FfiConverterTypeStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.rejectedAtTrack, into: &buf)
         FfiConverterUInt64.write(value.databaseResets, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterUInt64.write(value.syncFailures, into: &buf)
+        FfiConverterOptionString.write(value.lastSyncError, into: &buf)
+        FfiConverterOptionInt64.write(value.syncedAtMs, into: &buf)
     }
 }
 
@@ -1992,6 +2831,66 @@ public func FfiConverterTypeStats_lift(_ buf: RustBuffer) throws -> Stats {
 #endif
 public func FfiConverterTypeStats_lower(_ value: Stats) -> RustBuffer {
     return FfiConverterTypeStats.lower(value)
+}
+
+
+public struct SyncReport: Equatable, Hashable {
+    public var outcome: SyncOutcome
+    /**
+     * Why the sync was refused or failed.
+     */
+    public var error: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(outcome: SyncOutcome, 
+        /**
+         * Why the sync was refused or failed.
+         */error: String?) {
+        self.outcome = outcome
+        self.error = error
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReport {
+        return
+            try SyncReport(
+                outcome: FfiConverterTypeSyncOutcome.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncReport, into buf: inout [UInt8]) {
+        FfiConverterTypeSyncOutcome.write(value.outcome, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lift(_ buf: RustBuffer) throws -> SyncReport {
+    return try FfiConverterTypeSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer {
+    return FfiConverterTypeSyncReport.lower(value)
 }
 
 
@@ -2820,6 +3719,123 @@ public func FfiConverterTypeJsonValue_lower(_ value: JsonValue) -> RustBuffer {
 }
 
 
+
+/**
+ * How a sync ended.
+ */
+
+public enum SyncOutcome: Equatable, Hashable {
+    
+    /**
+     * New definitions were downloaded, stored and handed to the SDK.
+     */
+    case updated
+    /**
+     * The definitions in use are current (the server answered 304, or sent the same
+     * content again).
+     */
+    case notModified
+    /**
+     * The server sent a document that is invalid or too large; the last good copy
+     * stays in use. `error` names every problem.
+     */
+    case refused
+    /**
+     * The request failed (network, server error); the last good copy stays in use.
+     */
+    case failed
+    /**
+     * The timeout passed first; the sync goes on in the background.
+     */
+    case timedOut
+    /**
+     * The SDK was shut down.
+     */
+    case shutDown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = SyncOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .updated
+        
+        case 2: return .notModified
+        
+        case 3: return .refused
+        
+        case 4: return .failed
+        
+        case 5: return .timedOut
+        
+        case 6: return .shutDown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .updated:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notModified:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .refused:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .failed:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .timedOut:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .shutDown:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncOutcome_lift(_ buf: RustBuffer) throws -> SyncOutcome {
+    return try FfiConverterTypeSyncOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncOutcome_lower(_ value: SyncOutcome) -> RustBuffer {
+    return FfiConverterTypeSyncOutcome.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2863,6 +3879,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2919,6 +3959,128 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeInAppMessageListener: FfiConverterRustBuffer {
+    typealias SwiftType = InAppMessageListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeInAppMessageListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeInAppMessageListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSegmentListener: FfiConverterRustBuffer {
+    typealias SwiftType = SegmentListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSegmentListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSegmentListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeInAppMessage: FfiConverterRustBuffer {
+    typealias SwiftType = InAppMessage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeInAppMessage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeInAppMessage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeInAppButton: FfiConverterRustBuffer {
+    typealias SwiftType = [InAppButton]
+
+    public static func write(_ value: [InAppButton], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeInAppButton.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [InAppButton] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [InAppButton]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeInAppButton.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeProduct: FfiConverterRustBuffer {
     typealias SwiftType = [Product]
 
@@ -2936,6 +4098,31 @@ fileprivate struct FfiConverterSequenceTypeProduct: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeProduct.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSegmentChange: FfiConverterRustBuffer {
+    typealias SwiftType = [SegmentChange]
+
+    public static func write(_ value: [SegmentChange], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSegmentChange.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SegmentChange] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SegmentChange]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSegmentChange.read(from: &buf))
         }
         return seq
     }
@@ -3007,6 +4194,12 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_beckon_checksum_method_inappmessagelistener_on_message() != 31973) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_segmentlistener_on_segments_changed() != 51050) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_beckon_checksum_method_beckon_anonymous_id() != 58041) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3037,16 +4230,45 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_stats() != 61206) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_beckon_checksum_method_beckon_sync() != 20101) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_beckon_checksum_method_beckon_track() != 34307) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_user_id() != 40800) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_beckon_checksum_method_beckon_in_app_message_clicked() != 9574) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_in_app_message_dismissed() != 31916) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_refresh_segments() != 43439) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_segments() != 8674) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_in_app_listener() != 56760) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_locale() != 59446) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_segment_listener() != 12620) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_take_in_app_message() != 9033) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_beckon_checksum_constructor_beckon_new() != 37627) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitInAppMessageListener()
+    uniffiCallbackInitSegmentListener()
     return InitializationResult.ok
 }()
 

@@ -243,6 +243,78 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_IN_APP_MESSAGE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_IN_APP_MESSAGE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceInAppMessageListenerMethod0)(uint64_t, RustBuffer, int8_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SEGMENT_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SEGMENT_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceSegmentListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IN_APP_MESSAGE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IN_APP_MESSAGE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceInAppMessageListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceInAppMessageListenerMethod0 _Nonnull onMessage;
+} UniffiVTableCallbackInterfaceInAppMessageListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SEGMENT_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SEGMENT_LISTENER
+typedef struct UniffiVTableCallbackInterfaceSegmentListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSegmentListenerMethod0 _Nonnull onSegmentsChanged;
+} UniffiVTableCallbackInterfaceSegmentListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_INAPPMESSAGELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_INAPPMESSAGELISTENER
+uint64_t uniffi_beckon_fn_clone_inappmessagelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_INAPPMESSAGELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_INAPPMESSAGELISTENER
+void uniffi_beckon_fn_free_inappmessagelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_INAPPMESSAGELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_INAPPMESSAGELISTENER
+void uniffi_beckon_fn_init_callback_vtable_inappmessagelistener(const UniffiVTableCallbackInterfaceInAppMessageListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_INAPPMESSAGELISTENER_ON_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_INAPPMESSAGELISTENER_ON_MESSAGE
+int8_t uniffi_beckon_fn_method_inappmessagelistener_on_message(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_SEGMENTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_SEGMENTLISTENER
+uint64_t uniffi_beckon_fn_clone_segmentlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_SEGMENTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_SEGMENTLISTENER
+void uniffi_beckon_fn_free_segmentlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_SEGMENTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_SEGMENTLISTENER
+void uniffi_beckon_fn_init_callback_vtable_segmentlistener(const UniffiVTableCallbackInterfaceSegmentListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_SEGMENTLISTENER_ON_SEGMENTS_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_SEGMENTLISTENER_ON_SEGMENTS_CHANGED
+void uniffi_beckon_fn_method_segmentlistener_on_segments_changed(uint64_t ptr, RustBuffer changes, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_BECKON
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_BECKON
 uint64_t uniffi_beckon_fn_clone_beckon(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -308,6 +380,11 @@ void uniffi_beckon_fn_method_beckon_shutdown(uint64_t ptr, RustCallStatus *_Nonn
 RustBuffer uniffi_beckon_fn_method_beckon_stats(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SYNC
+RustBuffer uniffi_beckon_fn_method_beckon_sync(uint64_t ptr, int64_t timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_TRACK
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_TRACK
 void uniffi_beckon_fn_method_beckon_track(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
@@ -316,6 +393,46 @@ void uniffi_beckon_fn_method_beckon_track(uint64_t ptr, RustBuffer event, RustCa
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_USER_ID
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_USER_ID
 RustBuffer uniffi_beckon_fn_method_beckon_user_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
+void uniffi_beckon_fn_method_beckon_in_app_message_clicked(uint64_t ptr, RustBuffer message_id, RustBuffer button_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IN_APP_MESSAGE_DISMISSED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IN_APP_MESSAGE_DISMISSED
+void uniffi_beckon_fn_method_beckon_in_app_message_dismissed(uint64_t ptr, RustBuffer message_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_REFRESH_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_REFRESH_SEGMENTS
+void uniffi_beckon_fn_method_beckon_refresh_segments(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SEGMENTS
+RustBuffer uniffi_beckon_fn_method_beckon_segments(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_IN_APP_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_IN_APP_LISTENER
+void uniffi_beckon_fn_method_beckon_set_in_app_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_LOCALE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_LOCALE
+void uniffi_beckon_fn_method_beckon_set_locale(uint64_t ptr, RustBuffer locale, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_SEGMENT_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_SEGMENT_LISTENER
+void uniffi_beckon_fn_method_beckon_set_segment_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_TAKE_IN_APP_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_TAKE_IN_APP_MESSAGE
+RustBuffer uniffi_beckon_fn_method_beckon_take_in_app_message(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_BECKON_RUSTBUFFER_ALLOC
@@ -578,6 +695,18 @@ void ffi_beckon_rust_future_free_void(uint64_t handle
 void ffi_beckon_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_INAPPMESSAGELISTENER_ON_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_INAPPMESSAGELISTENER_ON_MESSAGE
+uint16_t uniffi_beckon_checksum_method_inappmessagelistener_on_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_SEGMENTLISTENER_ON_SEGMENTS_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_SEGMENTLISTENER_ON_SEGMENTS_CHANGED
+uint16_t uniffi_beckon_checksum_method_segmentlistener_on_segments_changed(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_ANONYMOUS_ID
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_ANONYMOUS_ID
 uint16_t uniffi_beckon_checksum_method_beckon_anonymous_id(void
@@ -638,6 +767,12 @@ uint16_t uniffi_beckon_checksum_method_beckon_stats(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SYNC
+uint16_t uniffi_beckon_checksum_method_beckon_sync(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_TRACK
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_TRACK
 uint16_t uniffi_beckon_checksum_method_beckon_track(void
@@ -647,6 +782,54 @@ uint16_t uniffi_beckon_checksum_method_beckon_track(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_USER_ID
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_USER_ID
 uint16_t uniffi_beckon_checksum_method_beckon_user_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
+uint16_t uniffi_beckon_checksum_method_beckon_in_app_message_clicked(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IN_APP_MESSAGE_DISMISSED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IN_APP_MESSAGE_DISMISSED
+uint16_t uniffi_beckon_checksum_method_beckon_in_app_message_dismissed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_REFRESH_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_REFRESH_SEGMENTS
+uint16_t uniffi_beckon_checksum_method_beckon_refresh_segments(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SEGMENTS
+uint16_t uniffi_beckon_checksum_method_beckon_segments(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_IN_APP_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_IN_APP_LISTENER
+uint16_t uniffi_beckon_checksum_method_beckon_set_in_app_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_LOCALE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_LOCALE
+uint16_t uniffi_beckon_checksum_method_beckon_set_locale(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_SEGMENT_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_SEGMENT_LISTENER
+uint16_t uniffi_beckon_checksum_method_beckon_set_segment_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_TAKE_IN_APP_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_TAKE_IN_APP_MESSAGE
+uint16_t uniffi_beckon_checksum_method_beckon_take_in_app_message(void
     
 );
 #endif

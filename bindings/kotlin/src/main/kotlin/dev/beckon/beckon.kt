@@ -650,6 +650,50 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceInAppMessageListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSegmentListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage")
+internal open class UniffiVTableCallbackInterfaceInAppMessageListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onMessage`: UniffiCallbackInterfaceInAppMessageListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onMessage`: UniffiCallbackInterfaceInAppMessageListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceInAppMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceInAppMessageListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onMessage` = other.`onMessage`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onSegmentsChanged")
+internal open class UniffiVTableCallbackInterfaceSegmentListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onSegmentsChanged`: UniffiCallbackInterfaceSegmentListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onSegmentsChanged`: UniffiCallbackInterfaceSegmentListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceSegmentListener(`uniffiFree`,`uniffiClone`,`onSegmentsChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSegmentListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onSegmentsChanged` = other.`onSegmentsChanged`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -675,6 +719,10 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_beckon_checksum_method_inappmessagelistener_on_message(
+    ): Int
+    external fun uniffi_beckon_checksum_method_segmentlistener_on_segments_changed(
+    ): Int
     external fun uniffi_beckon_checksum_method_beckon_anonymous_id(
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_flush(
@@ -695,9 +743,27 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_stats(
     ): Int
+    external fun uniffi_beckon_checksum_method_beckon_sync(
+    ): Int
     external fun uniffi_beckon_checksum_method_beckon_track(
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_user_id(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_in_app_message_clicked(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_in_app_message_dismissed(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_refresh_segments(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_segments(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_in_app_listener(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_locale(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_segment_listener(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_take_in_app_message(
     ): Int
     external fun uniffi_beckon_checksum_constructor_beckon_new(
     ): Int
@@ -717,10 +783,28 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "beckon"))
+        uniffiCallbackInterfaceInAppMessageListener.register(this)
+        uniffiCallbackInterfaceSegmentListener.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_beckon_fn_clone_inappmessagelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_beckon_fn_free_inappmessagelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_init_callback_vtable_inappmessagelistener(`vtable`: UniffiVTableCallbackInterfaceInAppMessageListener,
+    ): Unit
+    external fun uniffi_beckon_fn_method_inappmessagelistener_on_message(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_beckon_fn_clone_segmentlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_beckon_fn_free_segmentlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_init_callback_vtable_segmentlistener(`vtable`: UniffiVTableCallbackInterfaceSegmentListener,
+    ): Unit
+    external fun uniffi_beckon_fn_method_segmentlistener_on_segments_changed(`ptr`: Long,`changes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_beckon_fn_clone_beckon(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_beckon_fn_free_beckon(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -747,9 +831,27 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_sync(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_beckon_fn_method_beckon_track(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_user_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_in_app_message_clicked(`ptr`: Long,`messageId`: RustBuffer.ByValue,`buttonId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_in_app_message_dismissed(`ptr`: Long,`messageId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_refresh_segments(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_segments(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_set_in_app_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_locale(`ptr`: Long,`locale`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_segment_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_take_in_app_message(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_beckon_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -870,6 +972,12 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_beckon_checksum_method_inappmessagelistener_on_message() and 0xFFFF) != 31973) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_segmentlistener_on_segments_changed() and 0xFFFF) != 51050) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_beckon_checksum_method_beckon_anonymous_id() and 0xFFFF) != 58041) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -900,10 +1008,37 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_stats() and 0xFFFF) != 61206) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_beckon_checksum_method_beckon_sync() and 0xFFFF) != 20101) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_beckon_checksum_method_beckon_track() and 0xFFFF) != 34307) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_user_id() and 0xFFFF) != 40800) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_in_app_message_clicked() and 0xFFFF) != 9574) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_in_app_message_dismissed() and 0xFFFF) != 31916) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_refresh_segments() and 0xFFFF) != 43439) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_segments() and 0xFFFF) != 8674) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_in_app_listener() and 0xFFFF) != 56760) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_locale() and 0xFFFF) != 59446) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_segment_listener() and 0xFFFF) != 12620) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_take_in_app_message() and 0xFFFF) != 9033) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_constructor_beckon_new() and 0xFFFF) != 37627) {
@@ -1000,7 +1135,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1380,12 +1546,62 @@ public interface BeckonInterface {
     fun `stats`(): Stats
     
     /**
+     * Downloads new segment definitions and campaigns if the server has them, waiting
+     * up to `timeout_ms`. The SDK also syncs on its own (at start, on foreground, on a
+     * timer). Blocks on the network: do not call it on the main thread.
+     */
+    fun `sync`(`timeoutMs`: kotlin.Long): SyncReport
+    
+    /**
      * Records an event. Returns once it is stored durably; an invalid event throws and
      * stores nothing.
      */
     fun `trackChecked`(`event`: Event)
     
     fun `userId`(): kotlin.String?
+    
+    /**
+     * The user tapped button `button_id` of message `message_id`.
+     */
+    fun `inAppMessageClicked`(`messageId`: kotlin.String, `buttonId`: kotlin.String)
+    
+    /**
+     * The user closed message `message_id`.
+     */
+    fun `inAppMessageDismissed`(`messageId`: kotlin.String)
+    
+    /**
+     * Re-evaluates time-based segments now instead of at the next minute's tick.
+     */
+    fun `refreshSegments`()
+    
+    /**
+     * The segments the user is in, after every event tracked before this call.
+     */
+    fun `segments`(): List<kotlin.String>
+    
+    /**
+     * Hands in-app messages to `listener`, on Beckon's engagement thread, as their
+     * triggers fire; `null`/`nil` keeps the latest for `takeInAppMessage()` instead.
+     */
+    fun `setInAppListener`(`listener`: InAppMessageListener?)
+    
+    /**
+     * The user's language for in-app messages (`pt-BR`); empty: the `locale` trait.
+     */
+    fun `setLocale`(`locale`: kotlin.String)
+    
+    /**
+     * Calls `listener` on Beckon's engagement thread whenever the user enters or
+     * leaves segments; `null`/`nil` stops.
+     */
+    fun `setSegmentListener`(`listener`: SegmentListener?)
+    
+    /**
+     * The message that fired while no listener was set, if it may still be shown.
+     * Taking it counts it as shown.
+     */
+    fun `takeInAppMessage`(): InAppMessage?
     
     companion object
 }
@@ -1665,6 +1881,26 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
 
     
     /**
+     * Downloads new segment definitions and campaigns if the server has them, waiting
+     * up to `timeout_ms`. The SDK also syncs on its own (at start, on foreground, on a
+     * timer). Blocks on the network: do not call it on the main thread.
+     */
+    @Throws(BeckonException::class)override fun `sync`(`timeoutMs`: kotlin.Long): SyncReport {
+            return FfiConverterTypeSyncReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_sync(
+        it,
+        
+        FfiConverterLong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Records an event. Returns once it is stored durably; an invalid event throws and
      * stores nothing.
      */
@@ -1686,6 +1922,145 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_beckon_fn_method_beckon_user_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The user tapped button `button_id` of message `message_id`.
+     */
+    @Throws(BeckonException::class)override fun `inAppMessageClicked`(`messageId`: kotlin.String, `buttonId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_in_app_message_clicked(
+        it,
+        
+        FfiConverterString.lower(`messageId`),
+        FfiConverterString.lower(`buttonId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The user closed message `message_id`.
+     */
+    @Throws(BeckonException::class)override fun `inAppMessageDismissed`(`messageId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_in_app_message_dismissed(
+        it,
+        
+        FfiConverterString.lower(`messageId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Re-evaluates time-based segments now instead of at the next minute's tick.
+     */
+    @Throws(BeckonException::class)override fun `refreshSegments`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_refresh_segments(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The segments the user is in, after every event tracked before this call.
+     */
+    @Throws(BeckonException::class)override fun `segments`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_segments(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Hands in-app messages to `listener`, on Beckon's engagement thread, as their
+     * triggers fire; `null`/`nil` keeps the latest for `takeInAppMessage()` instead.
+     */
+    @Throws(BeckonException::class)override fun `setInAppListener`(`listener`: InAppMessageListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_in_app_listener(
+        it,
+        
+        FfiConverterOptionalTypeInAppMessageListener.lower(`listener`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The user's language for in-app messages (`pt-BR`); empty: the `locale` trait.
+     */
+    @Throws(BeckonException::class)override fun `setLocale`(`locale`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_locale(
+        it,
+        
+        FfiConverterString.lower(`locale`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Calls `listener` on Beckon's engagement thread whenever the user enters or
+     * leaves segments; `null`/`nil` stops.
+     */
+    @Throws(BeckonException::class)override fun `setSegmentListener`(`listener`: SegmentListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_segment_listener(
+        it,
+        
+        FfiConverterOptionalTypeSegmentListener.lower(`listener`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The message that fired while no listener was set, if it may still be shown.
+     * Taking it counts it as shown.
+     */
+    @Throws(BeckonException::class)override fun `takeInAppMessage`(): InAppMessage? {
+            return FfiConverterOptionalTypeInAppMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_take_in_app_message(
         it,
         _status)
 }
@@ -1733,6 +2108,647 @@ public object FfiConverterTypeBeckon: FfiConverter<Beckon, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+public interface InAppMessageListener {
+    
+    /**
+     * A campaign fired. Return `true` if the message is put on screen: only then does
+     * it count as shown (toward caps and the minimum gap, and as an
+     * `In-App Message Shown` event). Return `false` to let it go (the app is on its
+     * checkout screen, say); it is not offered again.
+     */
+    fun `onMessage`(`message`: InAppMessage): kotlin.Boolean
+    
+    companion object
+}
+
+open class InAppMessageListenerImpl: Disposable, AutoCloseable, InAppMessageListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_beckon_fn_free_inappmessagelistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_beckon_fn_clone_inappmessagelistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * A campaign fired. Return `true` if the message is put on screen: only then does
+     * it count as shown (toward caps and the minimum gap, and as an
+     * `In-App Message Shown` event). Return `false` to let it go (the app is on its
+     * checkout screen, say); it is not offered again.
+     */override fun `onMessage`(`message`: InAppMessage): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_beckon_fn_method_inappmessagelistener_on_message(
+        it,
+        
+        FfiConverterTypeInAppMessage.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceInAppMessageListener {
+    internal object `onMessage`: UniffiCallbackInterfaceInAppMessageListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeInAppMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onMessage`(
+                    FfiConverterTypeInAppMessage.lift(`message`),
+                )
+            }
+            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeInAppMessageListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeInAppMessageListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceInAppMessageListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onMessage`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_beckon_fn_init_callback_vtable_inappmessagelistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInAppMessageListener: FfiConverter<InAppMessageListener, Long> {
+    internal val handleMap = UniffiHandleMap<InAppMessageListener>()
+
+    override fun lower(value: InAppMessageListener): Long {
+        if (value is InAppMessageListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): InAppMessageListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return InAppMessageListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): InAppMessageListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: InAppMessageListener) = 8UL
+
+    override fun write(value: InAppMessageListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+public interface SegmentListener {
+    
+    /**
+     * The user entered or left segments (in evaluation order).
+     */
+    fun `onSegmentsChanged`(`changes`: List<SegmentChange>)
+    
+    companion object
+}
+
+open class SegmentListenerImpl: Disposable, AutoCloseable, SegmentListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_beckon_fn_free_segmentlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_beckon_fn_clone_segmentlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The user entered or left segments (in evaluation order).
+     */override fun `onSegmentsChanged`(`changes`: List<SegmentChange>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_beckon_fn_method_segmentlistener_on_segments_changed(
+        it,
+        
+        FfiConverterSequenceTypeSegmentChange.lower(`changes`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSegmentListener {
+    internal object `onSegmentsChanged`: UniffiCallbackInterfaceSegmentListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSegmentListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onSegmentsChanged`(
+                    FfiConverterSequenceTypeSegmentChange.lift(`changes`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSegmentListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSegmentListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSegmentListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onSegmentsChanged`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_beckon_fn_init_callback_vtable_segmentlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegmentListener: FfiConverter<SegmentListener, Long> {
+    internal val handleMap = UniffiHandleMap<SegmentListener>()
+
+    override fun lower(value: SegmentListener): Long {
+        if (value is SegmentListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SegmentListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SegmentListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SegmentListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SegmentListener) = 8UL
+
+    override fun write(value: SegmentListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * How Beckon is set up by the app.
@@ -1756,6 +2772,12 @@ data class BeckonConfig (
     var `flushPolicy`: FlushPolicy = FlushPolicy() 
     , 
     var `queueLimits`: QueueLimits = QueueLimits() 
+    , 
+    /**
+     * How often to sync segment definitions and campaigns while the app runs, besides
+     * at start and on foreground; 0 turns the timer off. At least 60 otherwise.
+     */
+    var `syncIntervalSeconds`: kotlin.Int = 900 
     
 ){
     
@@ -1777,6 +2799,7 @@ public object FfiConverterTypeBeckonConfig: FfiConverterRustBuffer<BeckonConfig>
             FfiConverterString.read(buf),
             FfiConverterTypeFlushPolicy.read(buf),
             FfiConverterTypeQueueLimits.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
@@ -1785,7 +2808,8 @@ public object FfiConverterTypeBeckonConfig: FfiConverterRustBuffer<BeckonConfig>
             FfiConverterString.allocationSize(value.`serverUrl`) +
             FfiConverterString.allocationSize(value.`appKey`) +
             FfiConverterTypeFlushPolicy.allocationSize(value.`flushPolicy`) +
-            FfiConverterTypeQueueLimits.allocationSize(value.`queueLimits`)
+            FfiConverterTypeQueueLimits.allocationSize(value.`queueLimits`) +
+            FfiConverterInt.allocationSize(value.`syncIntervalSeconds`)
     )
 
     override fun write(value: BeckonConfig, buf: ByteBuffer) {
@@ -1794,6 +2818,7 @@ public object FfiConverterTypeBeckonConfig: FfiConverterRustBuffer<BeckonConfig>
             FfiConverterString.write(value.`appKey`, buf)
             FfiConverterTypeFlushPolicy.write(value.`flushPolicy`, buf)
             FfiConverterTypeQueueLimits.write(value.`queueLimits`, buf)
+            FfiConverterInt.write(value.`syncIntervalSeconds`, buf)
     }
 }
 
@@ -2172,6 +3197,124 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
 
 
 
+data class InAppButton (
+    var `id`: kotlin.String
+    , 
+    var `label`: kotlin.String
+    , 
+    /**
+     * Where the button leads (a deep link or web URL), as the campaign gives it.
+     */
+    var `url`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInAppButton: FfiConverterRustBuffer<InAppButton> {
+    override fun read(buf: ByteBuffer): InAppButton {
+        return InAppButton(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InAppButton) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`url`)
+    )
+
+    override fun write(value: InAppButton, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`url`, buf)
+    }
+}
+
+
+
+/**
+ * An in-app message, rendered for the user and ready to display.
+ */
+data class InAppMessage (
+    /**
+     * Pass it back to `in_app_message_clicked` / `in_app_message_dismissed`.
+     */
+    var `messageId`: kotlin.String
+    , 
+    var `campaignId`: kotlin.String
+    , 
+    /**
+     * The campaign variant's locale tag.
+     */
+    var `locale`: kotlin.String
+    , 
+    var `title`: kotlin.String
+    , 
+    var `body`: kotlin.String
+    , 
+    var `imageUrl`: kotlin.String?
+    , 
+    var `buttons`: List<InAppButton>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInAppMessage: FfiConverterRustBuffer<InAppMessage> {
+    override fun read(buf: ByteBuffer): InAppMessage {
+        return InAppMessage(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeInAppButton.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InAppMessage) = (
+            FfiConverterString.allocationSize(value.`messageId`) +
+            FfiConverterString.allocationSize(value.`campaignId`) +
+            FfiConverterString.allocationSize(value.`locale`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`body`) +
+            FfiConverterOptionalString.allocationSize(value.`imageUrl`) +
+            FfiConverterSequenceTypeInAppButton.allocationSize(value.`buttons`)
+    )
+
+    override fun write(value: InAppMessage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`messageId`, buf)
+            FfiConverterString.write(value.`campaignId`, buf)
+            FfiConverterString.write(value.`locale`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`body`, buf)
+            FfiConverterOptionalString.write(value.`imageUrl`, buf)
+            FfiConverterSequenceTypeInAppButton.write(value.`buttons`, buf)
+    }
+}
+
+
+
 /**
  * An order, or a checkout on its way to becoming one.
  */
@@ -2470,6 +3613,47 @@ public object FfiConverterTypeQueueLimits: FfiConverterRustBuffer<QueueLimits> {
 
 
 /**
+ * One entry into or exit from a segment.
+ */
+data class SegmentChange (
+    var `segmentId`: kotlin.String
+    , 
+    var `entered`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegmentChange: FfiConverterRustBuffer<SegmentChange> {
+    override fun read(buf: ByteBuffer): SegmentChange {
+        return SegmentChange(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SegmentChange) = (
+            FfiConverterString.allocationSize(value.`segmentId`) +
+            FfiConverterBoolean.allocationSize(value.`entered`)
+    )
+
+    override fun write(value: SegmentChange, buf: ByteBuffer) {
+            FfiConverterString.write(value.`segmentId`, buf)
+            FfiConverterBoolean.write(value.`entered`, buf)
+    }
+}
+
+
+
+/**
  * How something was shared.
  */
 data class Share (
@@ -2545,6 +3729,22 @@ data class Stats (
     var `databaseResets`: kotlin.ULong
     , 
     var `lastError`: kotlin.String?
+    , 
+    /**
+     * Definition syncs that failed or brought a refused document.
+     */
+    var `syncFailures`: kotlin.ULong
+    , 
+    /**
+     * Why the latest sync failed or was refused; `None` once one succeeds.
+     */
+    var `lastSyncError`: kotlin.String?
+    , 
+    /**
+     * When the server last confirmed the definitions in use (milliseconds since the
+     * Unix epoch); `None` while the device runs on the built-in ones.
+     */
+    var `syncedAtMs`: kotlin.Long?
     
 ){
     
@@ -2570,6 +3770,9 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
         )
     }
 
@@ -2582,7 +3785,10 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterTypeDroppedEvents.allocationSize(value.`dropped`) +
             FfiConverterULong.allocationSize(value.`rejectedAtTrack`) +
             FfiConverterULong.allocationSize(value.`databaseResets`) +
-            FfiConverterOptionalString.allocationSize(value.`lastError`)
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterULong.allocationSize(value.`syncFailures`) +
+            FfiConverterOptionalString.allocationSize(value.`lastSyncError`) +
+            FfiConverterOptionalLong.allocationSize(value.`syncedAtMs`)
     )
 
     override fun write(value: Stats, buf: ByteBuffer) {
@@ -2595,6 +3801,50 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.write(value.`rejectedAtTrack`, buf)
             FfiConverterULong.write(value.`databaseResets`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterULong.write(value.`syncFailures`, buf)
+            FfiConverterOptionalString.write(value.`lastSyncError`, buf)
+            FfiConverterOptionalLong.write(value.`syncedAtMs`, buf)
+    }
+}
+
+
+
+data class SyncReport (
+    var `outcome`: SyncOutcome
+    , 
+    /**
+     * Why the sync was refused or failed.
+     */
+    var `error`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
+    override fun read(buf: ByteBuffer): SyncReport {
+        return SyncReport(
+            FfiConverterTypeSyncOutcome.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncReport) = (
+            FfiConverterTypeSyncOutcome.allocationSize(value.`outcome`) +
+            FfiConverterOptionalString.allocationSize(value.`error`)
+    )
+
+    override fun write(value: SyncReport, buf: ByteBuffer) {
+            FfiConverterTypeSyncOutcome.write(value.`outcome`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
     }
 }
 
@@ -4088,6 +5338,67 @@ public object FfiConverterTypeJsonValue : FfiConverterRustBuffer<JsonValue>{
 
 
 
+/**
+ * How a sync ended.
+ */
+
+enum class SyncOutcome {
+    
+    /**
+     * New definitions were downloaded, stored and handed to the SDK.
+     */
+    UPDATED,
+    /**
+     * The definitions in use are current (the server answered 304, or sent the same
+     * content again).
+     */
+    NOT_MODIFIED,
+    /**
+     * The server sent a document that is invalid or too large; the last good copy
+     * stays in use. `error` names every problem.
+     */
+    REFUSED,
+    /**
+     * The request failed (network, server error); the last good copy stays in use.
+     */
+    FAILED,
+    /**
+     * The timeout passed first; the sync goes on in the background.
+     */
+    TIMED_OUT,
+    /**
+     * The SDK was shut down.
+     */
+    SHUT_DOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncOutcome: FfiConverterRustBuffer<SyncOutcome> {
+    override fun read(buf: ByteBuffer) = try {
+        SyncOutcome.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SyncOutcome) = 4UL
+
+    override fun write(value: SyncOutcome, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -4146,6 +5457,38 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
         } else {
             buf.put(1)
             FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
         }
     }
 }
@@ -4220,6 +5563,158 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeInAppMessageListener: FfiConverterRustBuffer<InAppMessageListener?> {
+    override fun read(buf: ByteBuffer): InAppMessageListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeInAppMessageListener.read(buf)
+    }
+
+    override fun allocationSize(value: InAppMessageListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeInAppMessageListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: InAppMessageListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeInAppMessageListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSegmentListener: FfiConverterRustBuffer<SegmentListener?> {
+    override fun read(buf: ByteBuffer): SegmentListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSegmentListener.read(buf)
+    }
+
+    override fun allocationSize(value: SegmentListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSegmentListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SegmentListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSegmentListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeInAppMessage: FfiConverterRustBuffer<InAppMessage?> {
+    override fun read(buf: ByteBuffer): InAppMessage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeInAppMessage.read(buf)
+    }
+
+    override fun allocationSize(value: InAppMessage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeInAppMessage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: InAppMessage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeInAppMessage.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeInAppButton: FfiConverterRustBuffer<List<InAppButton>> {
+    override fun read(buf: ByteBuffer): List<InAppButton> {
+        val len = buf.getInt()
+        return List<InAppButton>(len) {
+            FfiConverterTypeInAppButton.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<InAppButton>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeInAppButton.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<InAppButton>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeInAppButton.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeProduct: FfiConverterRustBuffer<List<Product>> {
     override fun read(buf: ByteBuffer): List<Product> {
         val len = buf.getInt()
@@ -4238,6 +5733,34 @@ public object FfiConverterSequenceTypeProduct: FfiConverterRustBuffer<List<Produ
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeProduct.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSegmentChange: FfiConverterRustBuffer<List<SegmentChange>> {
+    override fun read(buf: ByteBuffer): List<SegmentChange> {
+        val len = buf.getInt()
+        return List<SegmentChange>(len) {
+            FfiConverterTypeSegmentChange.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SegmentChange>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSegmentChange.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SegmentChange>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSegmentChange.write(it, buf)
         }
     }
 }
