@@ -155,3 +155,24 @@ fn logging_out_forgets_the_history_and_memberships() {
     let client = Client::new(sdk_config(dir.path(), "http://127.0.0.1:9")).unwrap();
     assert_eq!(client.segments().unwrap(), ["first_time_customer"]);
 }
+
+#[test]
+fn after_a_logout_and_a_restart_the_new_user_starts_without_the_old_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let offline = "http://127.0.0.1:9";
+    {
+        let client = Client::new(sdk_config(dir.path(), offline)).unwrap();
+        client.track(&added("sku-1")).unwrap();
+        assert_eq!(client.segments().unwrap(), ["cart_abandoner"]);
+        client.reset().unwrap();
+        assert!(client.segments().unwrap().is_empty());
+        client.shutdown();
+    }
+    let client = Client::new(sdk_config(dir.path(), offline)).unwrap();
+    assert!(client.segments().unwrap().is_empty());
+    assert_eq!(
+        client.stats().unwrap().queued_events,
+        2,
+        "the add and its entry report, both the previous user's; nothing new"
+    );
+}

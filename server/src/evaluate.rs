@@ -10,7 +10,7 @@ use beckon::protocol::WireEvent;
 use beckon::segments::{SegmentSet, UserHistory};
 use chrono::{DateTime, Utc};
 
-use crate::store::{MembershipReport, Store, StoreError, UserVisitor};
+use crate::store::{Store, StoreError, UserVisitor};
 
 /// The user keys in segment `segment_id` at `now`, in byte order. `set` must contain
 /// the segment and every segment it refers to.
@@ -29,15 +29,10 @@ pub async fn server_members(
     Ok(store.for_each_user(tally).await?.members)
 }
 
-/// A user's history as the device builds it. Membership reports are left out: they
-/// are the engine's own output, not the user's activity, and counting them would make
-/// an inactive user active again.
+/// A user's history as the device builds it (membership reports are left out by the
+/// shared `UserHistory::record_wire`).
 pub fn user_history<'a>(events: impl IntoIterator<Item = &'a WireEvent>) -> UserHistory {
-    UserHistory::from_wire(
-        events
-            .into_iter()
-            .filter(|event| MembershipReport::read(event).is_none()),
-    )
+    UserHistory::from_wire(events)
 }
 
 struct Tally {

@@ -32,23 +32,10 @@ pub fn render(catalog: &Catalog) -> RenderedSync {
 
 #[cfg(test)]
 mod tests {
-    use chrono::DateTime;
     use serde_json::json;
 
     use super::*;
-    use crate::store::{Record, Status};
-
-    fn record(kind: Kind, id: &str, status: Status) -> Record {
-        Record {
-            kind,
-            id: id.into(),
-            status,
-            version: 1,
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
-            body: json!({"id": id}),
-        }
-    }
+    use crate::store::{sample_record as record, Status};
 
     #[test]
     fn holds_active_definitions_only_and_default_settings() {

@@ -21,7 +21,7 @@ use super::ClientError;
 use crate::events::Event;
 use crate::messages::{DeviceMessages, FiredTrigger, SelectionPolicy};
 use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED, SEGMENT_ID_PROPERTY};
-use crate::segments::{DeviceSegments, MembershipChange};
+use crate::segments::{is_membership_report, DeviceSegments, MembershipChange};
 use crate::store::HistoryLimits;
 use crate::sync::SyncedDefinitions;
 
@@ -103,18 +103,23 @@ impl EngagementThread {
     }
 
     /// Runs `task` on the engagement thread after everything sent before it, and
-    /// returns its answer; `None` if the thread is gone or does not answer in `timeout`.
+    /// returns its answer.
     pub(crate) fn call<T: Send + 'static>(
         &self,
         timeout: Duration,
         task: impl FnOnce(&mut Engagement) -> T + Send + 'static,
-    ) -> Option<T> {
+    ) -> Result<T, ClientError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let task: Task = Box::new(move |engagement| {
             let _ = reply.send(task(engagement));
         });
-        self.commands.send(Command::Run(task)).ok()?;
-        answer.recv_timeout(timeout).ok()
+        self.commands
+            .send(Command::Run(task))
+            .map_err(|_| ClientError::ShutDown)?;
+        answer.recv_timeout(timeout).map_err(|e| match e {
+            RecvTimeoutError::Timeout => ClientError::Busy(timeout),
+            RecvTimeoutError::Disconnected => ClientError::ShutDown,
+        })
     }
 
     /// Runs `task` on the engagement thread without waiting for it.
@@ -168,6 +173,10 @@ impl Engagement {
                     .unwrap_or_default(),
             )
         };
+        // The history belongs to the current user: rows of a previous one (a logout the
+        // process did not live to finish) are left out.
+        let anonymous_id = recorder.identity().anonymous_id.clone();
+        events.retain(|e| e.anonymous_id == anonymous_id);
         let missing = missing_from_history(&recorder, &events, queue_watermark);
         if !missing.is_empty() {
             let rows = missing
@@ -299,7 +308,10 @@ impl Engagement {
     }
 
     /// The user logged out: the history and memberships were the previous user's.
+    /// Cleared here, in order with the history rows this thread writes, so no row of
+    /// an event tracked before the logout can land after the clearing.
     pub(crate) fn on_reset(&mut self) {
+        let _ = self.recorder.store().clear_history();
         self.segments.clear();
         self.pending = None;
     }
@@ -516,8 +528,8 @@ fn parse_all(payloads: Vec<Vec<u8>>) -> Vec<WireEvent> {
 /// What the app did (tracks and screens), not what the SDK reports about it.
 fn belongs_in_history(event: &WireEvent) -> bool {
     match (event.kind, event.name.as_deref()) {
-        (WireKind::Track, Some(SEGMENT_ENTERED | SEGMENT_EXITED)) => false,
-        (WireKind::Track, Some(_)) | (WireKind::Screen, _) => true,
+        (WireKind::Track, Some(name)) => !is_membership_report(name),
+        (WireKind::Screen, _) => true,
         _ => false,
     }
 }
@@ -528,6 +540,7 @@ fn missing_from_history(
     history: &[WireEvent],
     queue_watermark: i64,
 ) -> Vec<(WireEvent, Vec<u8>)> {
+    let anonymous_id = recorder.identity().anonymous_id.clone();
     let newest = history.iter().map(|e| e.timestamp).max();
     let since = newest.map_or(i64::MIN, |t| t.timestamp_millis());
     let known: std::collections::HashSet<&str> = history
@@ -543,8 +556,10 @@ fn missing_from_history(
         .into_iter()
         .filter_map(|(_, payload)| {
             let event: WireEvent = serde_json::from_slice(&payload).ok()?;
-            (belongs_in_history(&event) && !known.contains(event.id.as_str()))
-                .then_some((event, payload))
+            (belongs_in_history(&event)
+                && event.anonymous_id == anonymous_id
+                && !known.contains(event.id.as_str()))
+            .then_some((event, payload))
         })
         .collect()
 }

@@ -17,4 +17,8 @@ pub enum ClientError {
     AlreadyOpen(PathBuf),
     #[error("this Beckon instance has been shut down")]
     ShutDown,
+    /// The engagement thread did not answer in time: it is still working through a
+    /// burst of earlier events. Nothing is lost; ask again.
+    #[error("still processing earlier events after {0:?}; try again")]
+    Busy(std::time::Duration),
 }

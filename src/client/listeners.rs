@@ -1,7 +1,9 @@
 //! What the app implements to hear about segment changes and in-app messages, and the
 //! records handed to it. Both listeners are called on Beckon's engagement thread,
 //! never on the thread that called `track`: a listener that touches UI must hop to
-//! the main thread itself.
+//! the main thread itself. A listener must not call what waits for that thread
+//! (`segments()`, `take_in_app_message()`, clicks and dismissals): hand the work to
+//! another thread, or the call waits out its timeout and fails with `Busy`.
 
 use crate::messages::RenderedMessage;
 

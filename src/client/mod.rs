@@ -160,11 +160,7 @@ impl Client {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         let next = Identity::fresh();
-        {
-            let mut store = self.recorder.store();
-            next.save(&mut store)?;
-            store.clear_history()?;
-        }
+        next.save(&mut self.recorder.store())?;
         *identity = next;
         drop(identity);
         self.engagement.post(|e| e.on_reset());
@@ -220,7 +216,6 @@ impl Client {
         self.engagement
             .call(ENGAGEMENT_ANSWER, |e| e.memberships())
             .map(|set| set.into_iter().collect())
-            .ok_or(ClientError::ShutDown)
     }
 
     /// Calls `listener` on every segment entry and exit from now on (`None` stops).
@@ -250,7 +245,6 @@ impl Client {
         self.ensure_running()?;
         self.engagement
             .call(ENGAGEMENT_ANSWER, |e| e.take_pending(Utc::now()))
-            .ok_or(ClientError::ShutDown)
     }
 
     /// The user tapped a button of a shown message.
@@ -276,11 +270,9 @@ impl Client {
         button_id: Option<String>,
     ) -> Result<(), ClientError> {
         check_id("message_id", &message_id).map_err(ClientError::InvalidArgument)?;
-        self.engagement
-            .call(ENGAGEMENT_ANSWER, move |e| {
-                e.answered(&message_id, button_id, Utc::now())
-            })
-            .unwrap_or(Err(ClientError::ShutDown))
+        self.engagement.call(ENGAGEMENT_ANSWER, move |e| {
+            e.answered(&message_id, button_id, Utc::now())
+        })?
     }
 
     /// The user's language for in-app messages, as a BCP 47 tag (`pt-BR`); the

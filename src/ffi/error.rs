@@ -18,6 +18,8 @@ pub enum BeckonError {
     AlreadyOpen(String),
     #[error("{0}")]
     ShutDown(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<ClientError> for BeckonError {
@@ -30,6 +32,7 @@ impl From<ClientError> for BeckonError {
             ClientError::Storage(_) => BeckonError::Storage(message),
             ClientError::AlreadyOpen(_) => BeckonError::AlreadyOpen(message),
             ClientError::ShutDown => BeckonError::ShutDown(message),
+            ClientError::Busy(_) => BeckonError::Busy(message),
         }
     }
 }

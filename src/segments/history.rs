@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::definition::PermissionState;
-use crate::protocol::{WireEvent, WireKind};
+use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED};
 
 /// The name screen views are indexed under; the screen's own name is the `name`
 /// property, so a screen called "Order Completed" can never pass for the event.
@@ -71,8 +71,11 @@ impl UserHistory {
 
     /// Adds an event as it travels on the wire: `track` by its name, `screen` under
     /// [`SCREEN_EVENT`], and `identify` by merging its traits (it is not activity).
+    /// Segment membership reports are left out: they are the engine's own output, not
+    /// the user's activity, and counting them would make an inactive user active again.
     pub fn record_wire(&mut self, event: &WireEvent) {
         match (event.kind, &event.name) {
+            (WireKind::Track, Some(name)) if is_membership_report(name) => {}
             (WireKind::Track, Some(name)) => {
                 self.record(name, event.timestamp, event.properties.clone());
             }
@@ -152,6 +155,11 @@ impl UserHistory {
         }
         dropped
     }
+}
+
+/// Whether `name` is one of the events a device records about segment memberships.
+pub fn is_membership_report(name: &str) -> bool {
+    name == SEGMENT_ENTERED || name == SEGMENT_EXITED
 }
 
 /// Test-only record of which event groups evaluation looked at and how many entries it

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{MembershipChange, SegmentSet, Trigger, UserHistory, SCREEN_EVENT};
-use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED};
+use super::{
+    is_membership_report, MembershipChange, SegmentSet, Trigger, UserHistory, SCREEN_EVENT,
+};
+use crate::protocol::{WireEvent, WireKind};
 
 pub struct DeviceSegments {
     set: SegmentSet,
@@ -120,25 +122,17 @@ enum Recorded {
     Nothing,
 }
 
-/// Adds a wire event to the history. Membership reports are the engine's own output,
-/// not the user's activity: counting them would make an inactive user active again.
+/// Adds a wire event to the history and says what kind of change it was.
 fn record(history: &mut UserHistory, event: &WireEvent) -> Recorded {
-    match (event.kind, event.name.as_deref()) {
-        (WireKind::Track, Some(SEGMENT_ENTERED | SEGMENT_EXITED)) => Recorded::Nothing,
-        (WireKind::Track, Some(name)) => {
-            history.record_wire(event);
-            Recorded::Event(name.to_owned())
-        }
-        (WireKind::Screen, _) => {
-            history.record_wire(event);
-            Recorded::Event(SCREEN_EVENT.to_owned())
-        }
-        (WireKind::Identify, _) => {
-            history.record_wire(event);
-            Recorded::Traits
-        }
+    let recorded = match (event.kind, event.name.as_deref()) {
+        (WireKind::Track, Some(name)) if is_membership_report(name) => Recorded::Nothing,
+        (WireKind::Track, Some(name)) => Recorded::Event(name.to_owned()),
+        (WireKind::Screen, _) => Recorded::Event(SCREEN_EVENT.to_owned()),
+        (WireKind::Identify, _) => Recorded::Traits,
         (WireKind::Track, None) => Recorded::Nothing,
-    }
+    };
+    history.record_wire(event);
+    recorded
 }
 
 #[cfg(test)]
@@ -147,6 +141,7 @@ mod tests {
     use serde_json::{json, Map, Value};
 
     use super::*;
+    use crate::protocol::SEGMENT_ENTERED;
     use crate::segments::templates;
 
     fn now() -> DateTime<Utc> {

@@ -278,28 +278,42 @@ fn parse_query(q: &Obj) -> Result<EventQuery> {
 }
 
 fn parse_comparison(obj: &Obj, kind: &str) -> Result<Comparison> {
-    let present: Vec<&str> = COMPARISON_KEYS
-        .into_iter()
-        .filter(|k| obj.map.contains_key(*k))
-        .collect();
-    let key = match present.as_slice() {
-        [key] => *key,
-        [] => {
-            return Err(err(
-                obj.path,
-                format!("a {kind:?} rule needs a comparison: {}", list(&COMPARISON_KEYS)),
-            ))
-        }
-        [a, b, ..] => {
-            return Err(err(
-                obj.path,
-                format!("has both {a:?} and {b:?}; use one comparison (combine two rules with \"all\" for a range)"),
-            ))
-        }
-    };
+    let key = one_of(
+        obj,
+        &COMPARISON_KEYS,
+        || {
+            format!(
+                "a {kind:?} rule needs a comparison: {}",
+                list(&COMPARISON_KEYS)
+            )
+        },
+        "use one comparison (combine two rules with \"all\" for a range)",
+    )?;
     let op = CompareOp::from_key(key).expect("COMPARISON_KEYS are CompareOp keys");
     let value = number(obj.required(key)?, &obj.path(key))?;
     Ok(Comparison { op, value })
+}
+
+/// The one key of `keys` the object holds; none or several is an error.
+fn one_of<'k>(
+    obj: &Obj,
+    keys: &[&'k str],
+    missing: impl FnOnce() -> String,
+    use_one: &str,
+) -> Result<&'k str> {
+    let present: Vec<&'k str> = keys
+        .iter()
+        .copied()
+        .filter(|k| obj.map.contains_key(*k))
+        .collect();
+    match present.as_slice() {
+        [key] => Ok(key),
+        [] => Err(err(obj.path, missing())),
+        [a, b, ..] => Err(err(
+            obj.path,
+            format!("has both {a:?} and {b:?}; {use_one}"),
+        )),
+    }
 }
 
 fn parse_filters(value: Option<&Value>, path: &str) -> Result<Vec<Condition>> {
@@ -335,25 +349,12 @@ fn parse_condition(obj: &Obj, key_field: &str, combine_hint: &str) -> Result<Con
     };
     obj.only(&with(key_field, &TEST_KEYS), &context)?;
     let key = obj.string(key_field)?.to_owned();
-    let present: Vec<&str> = TEST_KEYS
-        .into_iter()
-        .filter(|k| obj.map.contains_key(*k))
-        .collect();
-    let test_key = match present.as_slice() {
-        [k] => *k,
-        [] => {
-            return Err(err(
-                obj.path,
-                format!("needs a test: one of {}", list(&TEST_KEYS)),
-            ))
-        }
-        [a, b, ..] => {
-            return Err(err(
-                obj.path,
-                format!("has both {a:?} and {b:?}; use one test per condition ({combine_hint})"),
-            ))
-        }
-    };
+    let test_key = one_of(
+        obj,
+        &TEST_KEYS,
+        || format!("needs a test: one of {}", list(&TEST_KEYS)),
+        &format!("use one test per condition ({combine_hint})"),
+    )?;
     let at = obj.path(test_key);
     let operand = obj.required(test_key)?;
     let test = match test_key {

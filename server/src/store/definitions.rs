@@ -254,22 +254,26 @@ fn time_text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// A minimal record for tests of code that reads catalogs.
+#[cfg(test)]
+pub(crate) fn sample_record(kind: Kind, id: &str, status: Status) -> Record {
+    Record {
+        kind,
+        id: id.into(),
+        status,
+        version: 1,
+        created_at: DateTime::UNIX_EPOCH,
+        updated_at: DateTime::UNIX_EPOCH,
+        body: serde_json::json!({"id": id}),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn record(kind: Kind, id: &str, status: Status) -> Record {
-        Record {
-            kind,
-            id: id.into(),
-            status,
-            version: 1,
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
-            body: json!({"id": id}),
-        }
-    }
+    use super::sample_record as record;
 
     #[test]
     fn catalog_finds_records_by_kind_and_id_and_filters_active_ones() {

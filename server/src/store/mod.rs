@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use beckon::protocol::{ExportedEvent, WireEvent};
 
+#[cfg(test)]
+pub(crate) use definitions::sample_record;
 pub use definitions::{Catalog, Draft, Kind, Record, Status};
 pub use memberships::{user_key, MembershipReport};
 pub use sqlite::SqliteStore;

@@ -3871,6 +3871,8 @@ sealed class BeckonException(message: String): kotlin.Exception(message) {
         
         class ShutDown(message: String) : BeckonException(message)
         
+        class Busy(message: String) : BeckonException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<BeckonException> {
         override fun lift(error_buf: RustBuffer.ByValue): BeckonException = FfiConverterTypeBeckonError.lift(error_buf)
@@ -3890,6 +3892,7 @@ public object FfiConverterTypeBeckonError : FfiConverterRustBuffer<BeckonExcepti
             4 -> BeckonException.Storage(FfiConverterString.read(buf))
             5 -> BeckonException.AlreadyOpen(FfiConverterString.read(buf))
             6 -> BeckonException.ShutDown(FfiConverterString.read(buf))
+            7 -> BeckonException.Busy(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -3923,6 +3926,10 @@ public object FfiConverterTypeBeckonError : FfiConverterRustBuffer<BeckonExcepti
             }
             is BeckonException.ShutDown -> {
                 buf.putInt(6)
+                Unit
+            }
+            is BeckonException.Busy -> {
+                buf.putInt(7)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -72,6 +72,65 @@ class EventExport(private val baseUrl: String, private val adminToken: String) {
 }
 
 /**
+ * The admin routes of a server at [baseUrl] (segments, campaigns, sizes), with the
+ * admin token. Answers of every status are returned, not thrown, so tests can check
+ * refusals too.
+ */
+class AdminApi(private val baseUrl: String, private val adminToken: String) {
+    /** An answer: the status and the body, parsed when it is a JSON object. */
+    class Answer(val status: Int, val body: String) {
+        val json: Map<String, Any?> by lazy { MiniJson.parseObject(body) }
+
+        override fun toString() = "$status $body"
+    }
+
+    fun get(path: String): Answer = send("GET", path, null)
+
+    fun post(path: String, json: String? = null): Answer = send("POST", path, json)
+
+    /** `GET`, failing unless the answer is 200; returns the JSON object. */
+    fun read(path: String): Map<String, Any?> {
+        val answer = get(path)
+        check(answer.status == 200) { "GET $path answered $answer" }
+        return answer.json
+    }
+
+    /** Creates a segment; fails unless the server answers 201. */
+    fun createSegment(definition: String): Map<String, Any?> = created("/v1/admin/segments", definition)
+
+    /** Creates a campaign; fails unless the server answers 201. */
+    fun createCampaign(definition: String): Map<String, Any?> = created("/v1/admin/campaigns", definition)
+
+    private fun created(path: String, definition: String): Map<String, Any?> {
+        val answer = post(path, definition)
+        check(answer.status == 201) { "POST $path answered $answer" }
+        return answer.json
+    }
+
+    private fun send(method: String, path: String, json: String?): Answer {
+        val connection = URI(baseUrl.trimEnd('/') + path).toURL().openConnection() as HttpURLConnection
+        connection.requestMethod = method
+        connection.connectTimeout = 5_000
+        connection.readTimeout = 15_000
+        connection.setRequestProperty("Authorization", "Bearer $adminToken")
+        try {
+            if (json != null) {
+                val bytes = json.toByteArray(Charsets.UTF_8)
+                connection.doOutput = true
+                connection.setRequestProperty("Content-Type", "application/json")
+                connection.setFixedLengthStreamingMode(bytes.size)
+                connection.outputStream.use { it.write(bytes) }
+            }
+            val status = connection.responseCode
+            val stream = if (status in 200..299) connection.inputStream else connection.errorStream
+            return Answer(status, stream?.use { it.readBytes().toString(Charsets.UTF_8) } ?: "")
+        } finally {
+            connection.disconnect()
+        }
+    }
+}
+
+/**
  * A `beckon-server` child process on loopback with its own SQLite file in [workDir].
  * Its log goes to `server.log` there. [close] stops it (SIGTERM, then SIGKILL).
  */
@@ -83,6 +142,7 @@ class ServerProcess private constructor(
     val log: File,
 ) : AutoCloseable {
     val export = EventExport(url, adminToken)
+    val admin = AdminApi(url, adminToken)
 
     fun events(): List<ExportedEvent> = export.all()
 
@@ -115,6 +175,8 @@ class ServerProcess private constructor(
                 "--app-key", appKey,
                 "--admin-token", adminToken,
             )
+                // The tests rely on a new database starting with the built-in segments.
+                .apply { environment().remove("BECKON_NO_BUILTIN_SEGMENTS") }
                 .redirectError(ProcessBuilder.Redirect.appendTo(log))
                 .redirectInput(ProcessBuilder.Redirect.PIPE)
                 .start()

@@ -31,7 +31,11 @@ class EventKindsTest : BeckonTestBase() {
         for (sample in EventCatalogue.samples) {
             beckon.track(sample.event)
         }
-        val expected = EventCatalogue.samples.size + 1 // the identify call is an event too
+        // The reports are recorded on the engagement thread; segments() returns once
+        // every event tracked before it has been evaluated, so the queue is complete.
+        assertEquals(listOf("first_time_customer"), beckon.segments())
+        val appEvents = EventCatalogue.samples.size + 1 // the identify call is an event too
+        val expected = appEvents + CATALOGUE_MEMBERSHIP_REPORTS.size
         assertEquals(expected.toULong(), beckon.stats().queuedEvents)
 
         val report = beckon.flush(FLUSH_TIMEOUT_MS)
@@ -47,10 +51,13 @@ class EventKindsTest : BeckonTestBase() {
             assertEquals(beckon.anonymousId(), line.anonymousId)
             assertEquals("shopper-1", line.userId)
         }
-        val identify = exported.single { it.type == "identify" }
+        assertEquals(CATALOGUE_MEMBERSHIP_REPORTS, exported.membershipReports())
+        val app = exported.appEvents()
+        assertEquals(appEvents, app.size, "app events: ${app.map { it.name ?: it.type }}")
+        val identify = app.single { it.type == "identify" }
         assertEquals("gold", identify.traits["plan"])
 
-        val byName = exported.filter { it.type != "identify" }.groupBy { it.name }
+        val byName = app.filter { it.type != "identify" }.groupBy { it.name }
         for (sample in EventCatalogue.samples) {
             val lines = byName[sample.name] ?: fail("${sample.name} is missing from the export")
             assertEquals(1, lines.size, "${sample.name} exported ${lines.size} times")
@@ -61,5 +68,18 @@ class EventKindsTest : BeckonTestBase() {
             }
             assertNotNull(line.timestamp)
         }
+    }
+
+    private companion object {
+        /**
+         * What the catalogue does to the built-in segments, in order: Product Added makes
+         * the shopper a cart abandoner; Order Completed ends that and makes them a
+         * first-time customer.
+         */
+        val CATALOGUE_MEMBERSHIP_REPORTS = listOf(
+            "$SEGMENT_ENTERED cart_abandoner",
+            "$SEGMENT_EXITED cart_abandoner",
+            "$SEGMENT_ENTERED first_time_customer",
+        )
     }
 }

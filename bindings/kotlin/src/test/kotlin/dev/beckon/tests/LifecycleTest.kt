@@ -24,7 +24,10 @@ class LifecycleTest : BeckonTestBase() {
             first.track(Event.ProductAdded(cartId = "cart-1", product = Product(productId = "sku-1")))
             first.track(Event.Custom(name = "Before Restart"))
             anonymousId = first.anonymousId()
-            assertEquals(4uL, first.stats().queuedEvents)
+            // The product added makes the user a cart abandoner: the SDK queues that
+            // report too (segments() waits until it has).
+            assertEquals(listOf("cart_abandoner"), first.segments())
+            assertEquals(4uL + 1uL, first.stats().queuedEvents)
             first.shutdown()
             first.close()
         }
@@ -33,17 +36,24 @@ class LifecycleTest : BeckonTestBase() {
         val second = open(dir, server.url)
         assertEquals(anonymousId, second.anonymousId())
         assertEquals("user-7", second.userId())
-        assertEquals(4uL, second.stats().queuedEvents)
+        // The membership is restored with the history, not reported a second time.
+        assertEquals(listOf("cart_abandoner"), second.segments())
+        assertEquals(4uL + 1uL, second.stats().queuedEvents)
 
         second.track(Event.Custom(name = "After Restart"))
+        assertEquals(listOf("cart_abandoner"), second.segments())
         val report = second.flush(FLUSH_TIMEOUT_MS)
         assertEquals(FlushOutcome.DELIVERED, report.outcome, "$report")
+        assertEquals(6uL, report.uploaded)
         assertEquals(0uL, report.queued)
         val exported = server.events()
         assertEquals(
             listOf("identify", "Product Viewed", "Product Added", "Before Restart", "After Restart"),
-            exported.map { it.name ?: it.type },
+            exported.appEvents().map { it.name ?: it.type },
         )
+        assertEquals(listOf("$SEGMENT_ENTERED cart_abandoner"), exported.membershipReports())
+        val names = exported.map { it.name }
+        assertTrue(names.indexOf(SEGMENT_ENTERED) > names.indexOf("Product Added"), "report after its cause: $names")
         assertTrue(exported.all { it.anonymousId == anonymousId && it.userId == "user-7" }, "$exported")
     }
 

@@ -3,7 +3,9 @@ package dev.beckon.tests
 import dev.beckon.Beckon
 import dev.beckon.BeckonConfig
 import dev.beckon.FlushPolicy
+import dev.beckon.support.ExportedEvent
 import dev.beckon.support.ServerProcess
+import dev.beckon.support.SyncProxy
 import org.junit.After
 import java.net.InetAddress
 import java.net.ServerSocket
@@ -39,6 +41,13 @@ abstract class BeckonTestBase {
         return server
     }
 
+    /** A [SyncProxy] in front of [upstream], stopped after the test. */
+    fun startProxy(upstream: String): SyncProxy {
+        val proxy = SyncProxy.start(upstream)
+        cleanups.add { proxy.close() }
+        return proxy
+    }
+
     /** Opens Beckon; it is shut down and its native handle freed after the test. */
     fun open(
         dataDir: Path,
@@ -67,6 +76,22 @@ abstract class BeckonTestBase {
         val QUIET = FlushPolicy(flushAt = 500, flushIntervalMs = 3_600_000, requestTimeoutMs = 5_000)
 
         const val FLUSH_TIMEOUT_MS = 20_000L
+        const val SYNC_TIMEOUT_MS = 10_000L
+
+        /** The events the SDK records itself when the user enters or leaves a segment. */
+        const val SEGMENT_ENTERED = "Segment Entered"
+        const val SEGMENT_EXITED = "Segment Exited"
     }
 }
+
+/** Whether this is one of the SDK's own segment membership reports. */
+val ExportedEvent.isMembershipReport: Boolean
+    get() = type == "track" && (name == BeckonTestBase.SEGMENT_ENTERED || name == BeckonTestBase.SEGMENT_EXITED)
+
+/** What the app recorded: the export without the SDK's membership reports. */
+fun List<ExportedEvent>.appEvents(): List<ExportedEvent> = filterNot { it.isMembershipReport }
+
+/** The membership reports in store order, as `"Segment Entered cart_abandoner"`. */
+fun List<ExportedEvent>.membershipReports(): List<String> =
+    filter { it.isMembershipReport }.map { "${it.name} ${it.properties["segment_id"]}" }
 
