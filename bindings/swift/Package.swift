@@ -1,27 +1,45 @@
 // swift-tools-version:5.9
-// The Swift binding as a package. The C part (BeckonFFI) comes from one of two places:
+// The Swift binding of Beckon as a Swift package: module `Beckon` (uniffi.toml).
 //
-//  - target/ios/BeckonFFI.xcframework, when scripts/build-ios has made it (macOS with
-//    Xcode): the static library for iOS devices and simulators, for apps;
-//  - otherwise a host build of libbeckon (`cargo build -p beckon`), linked from
-//    BECKON_LIB_DIR or ../../target/debug, with the generated header and module map in
-//    Sources/BeckonFFI: this is how scripts/swift-tests builds and tests it on Linux.
-//
-// Set BECKON_HOST_LIB=1 to use the host library even when the xcframework exists (for
-// `swift test` on a Mac).
+//  - BeckonFFI: the C module uniffi generates (BeckonFFI.h + module.modulemap), over the
+//    Rust library. Where its binary comes from depends on the platform the manifest is
+//    evaluated on (SwiftPM evaluates it on the host, whatever it builds for):
+//      * Apple (macOS with Xcode): a binary target, target/ios/BeckonFFI.xcframework, the
+//        static library for iOS devices and simulators that scripts/build-ios makes (with
+//        the same header and module map inside). Run scripts/build-ios first; without it
+//        SwiftPM stops with "local binary target 'BeckonFFI' … does not contain a binary
+//        artifact". This is what apps use; it needs no unsafe flags.
+//        BECKON_HOST_LIB=1 selects the host-library branch below instead, for `swift test`
+//        on a Mac against a host build (libbeckon.dylib from `cargo build -p beckon`).
+//      * Linux (and BECKON_HOST_LIB=1): a system library target over the host build of
+//        libbeckon (target/debug, or BECKON_LIB_DIR), linked with an rpath to it. This is
+//        how scripts/swift-tests builds and tests the package on the CI machines. The
+//        linker flags are unsafe flags, so this branch works for the package itself and
+//        for packages that use it by local path, not as a versioned dependency.
+//    The choice depends only on the host and the environment, never on which files exist,
+//    because SwiftPM caches an evaluated manifest by its text and environment.
+//  - Beckon: the generated Beckon.swift (written only by scripts/bindings) plus the
+//    hand-written Swift beside it (Beckon+Swift.swift, BeckonError+Message.swift,
+//    JsonValue+Literals.swift).
+//  - BeckonTests: XCTest tests against the host library and a live beckon-server
+//    (target/debug/beckon-server, or BECKON_SERVER_BINARY); run by scripts/swift-tests.
 import Foundation
 import PackageDescription
 
 let environment = ProcessInfo.processInfo.environment
 let packageDir = URL(fileURLWithPath: Context.packageDirectory)
-let xcframework = "../../target/ios/BeckonFFI.xcframework"
+
+#if canImport(Darwin)
 let useXCFramework = environment["BECKON_HOST_LIB"] != "1"
-    && FileManager.default.fileExists(atPath: packageDir.appendingPathComponent(xcframework).path)
+#else
+let useXCFramework = false
+#endif
+
 let libDir = environment["BECKON_LIB_DIR"]
     ?? packageDir.appendingPathComponent("../../target/debug").standardized.path
 
 let ffi: Target = useXCFramework
-    ? .binaryTarget(name: "BeckonFFI", path: xcframework)
+    ? .binaryTarget(name: "BeckonFFI", path: "../../target/ios/BeckonFFI.xcframework")
     : .systemLibrary(name: "BeckonFFI", path: "Sources/BeckonFFI")
 let linkerSettings: [LinkerSetting] = useXCFramework
     ? []
@@ -32,7 +50,6 @@ let package = Package(
     products: [.library(name: "Beckon", targets: ["Beckon"])],
     targets: [
         ffi,
-        // The generated Swift API.
         .target(name: "Beckon", dependencies: ["BeckonFFI"], path: "Sources/Beckon", linkerSettings: linkerSettings),
         .testTarget(name: "BeckonTests", dependencies: ["Beckon"], path: "Tests/BeckonTests"),
     ]

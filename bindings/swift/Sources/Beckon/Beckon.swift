@@ -2916,6 +2916,8 @@ enum BeckonError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     case ShutDown(message: String)
     
+    case Busy(message: String)
+    
 
     
 
@@ -2969,6 +2971,10 @@ public struct FfiConverterTypeBeckonError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 7: return .Busy(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2992,6 +2998,8 @@ public struct FfiConverterTypeBeckonError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(5))
         case .ShutDown(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
+        case .Busy(_ /* message is ignored*/):
+            writeInt(&buf, Int32(7))
 
         
         }
