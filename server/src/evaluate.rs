@@ -7,7 +7,7 @@
 //! channel permissions yet, so `permission` rules see every channel as unsubscribed.
 
 use beckon::protocol::WireEvent;
-use beckon::segments::{SegmentSet, UserHistory};
+use beckon::segments::{Explanation, SegmentSet, UserHistory};
 use chrono::{DateTime, Utc};
 
 use crate::store::{Store, StoreError, UserVisitor};
@@ -33,6 +33,45 @@ pub async fn server_members(
 /// shared `UserHistory::record_wire`).
 pub fn user_history<'a>(events: impl IntoIterator<Item = &'a WireEvent>) -> UserHistory {
     UserHistory::from_wire(events)
+}
+
+/// Why `user_key` is or is not in segment `segment_id` at `now`, clause by clause;
+/// `None` when the server holds no event of that user.
+pub async fn explain_member(
+    store: &Store,
+    set: SegmentSet,
+    segment_id: &str,
+    user_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Explanation>, StoreError> {
+    let finder = Explainer {
+        set,
+        segment_id: segment_id.to_owned(),
+        user_key: user_key.to_owned(),
+        now,
+        found: None,
+    };
+    Ok(store.for_each_user(finder).await?.found)
+}
+
+struct Explainer {
+    set: SegmentSet,
+    segment_id: String,
+    user_key: String,
+    now: DateTime<Utc>,
+    found: Option<Explanation>,
+}
+
+impl UserVisitor for Explainer {
+    fn visit(&mut self, user_key: &str, events: &[WireEvent]) {
+        if user_key != self.user_key {
+            return;
+        }
+        let mut history = user_history(events);
+        // Segments this one refers to are read from the memberships: compute them first.
+        history.memberships = self.set.evaluate_all(&history, self.now);
+        self.found = self.set.explain(&self.segment_id, &history, self.now);
+    }
 }
 
 struct Tally {

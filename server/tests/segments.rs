@@ -361,3 +361,53 @@ async fn a_new_database_starts_with_the_builtin_segments_once() {
     assert_eq!(listed.len(), expected.len(), "{listed:?}");
     assert!(listed.contains(&("high_spender".into(), "archived".into())));
 }
+
+#[tokio::test]
+async fn explain_says_which_clause_decided_for_one_user() {
+    let server = TestServer::start_with_builtins().await;
+    let now = chrono::Utc::now();
+    let (status, answer) = server
+        .send(&batch(vec![event_at(
+            "Product Added",
+            now - chrono::TimeDelta::hours(2),
+        )]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let explain = |user: &str| format!("{SEGMENTS}/cart_abandoner/explain?user={user}");
+
+    let (status, inside) = server.admin_get(&explain("user-1")).await;
+    assert_eq!(status, StatusCode::OK, "{inside}");
+    assert_eq!(inside["member"], true);
+    let because = inside["because"].as_str().unwrap();
+    assert!(
+        because.starts_with("in \"cart_abandoner\" because "),
+        "{because}"
+    );
+    let paths: Vec<&str> = inside["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["rule.all[0]", "rule.all[1]"], "{inside}");
+
+    // An order since the add: out, and the clause that failed is the one named.
+    let (status, _) = server
+        .send(&batch(vec![event_at(
+            "Order Completed",
+            now - chrono::TimeDelta::hours(1),
+        )]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, outside) = server.admin_get(&explain("user-1")).await;
+    assert_eq!(outside["member"], false, "{outside}");
+    assert_eq!(outside["clauses"][0]["path"], "rule.all[1]", "{outside}");
+    assert_eq!(outside["clauses"][0]["holds"], false, "{outside}");
+
+    let answer = server.admin_get(&explain("nobody")).await;
+    assert!(error_message(&answer, StatusCode::NOT_FOUND, "not_found").contains("nobody"));
+    let answer = server
+        .admin_get(&format!("{SEGMENTS}/cart_abandoner/explain"))
+        .await;
+    assert!(error_message(&answer, StatusCode::BAD_REQUEST, "bad_request").contains("user"));
+}

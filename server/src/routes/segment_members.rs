@@ -14,13 +14,14 @@ use super::segments::SEGMENTS_PATH;
 use crate::app::AppState;
 use crate::catalog::segments::evaluation_set;
 use crate::error::ApiError;
-use crate::evaluate::server_members;
+use crate::evaluate::{explain_member, server_members};
 
 /// The routes, to be put behind the admin credentials.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(&format!("{SEGMENTS_PATH}/{{id}}/size"), get(size))
         .route(&format!("{SEGMENTS_PATH}/{{id}}/members"), get(members))
+        .route(&format!("{SEGMENTS_PATH}/{{id}}/explain"), get(explain))
 }
 
 #[derive(Deserialize)]
@@ -88,6 +89,45 @@ async fn members(
         "segment_id": id,
         "source": source,
         "members": members,
+        "evaluated_at": now,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ExplainQuery {
+    user: Option<String>,
+    at: Option<String>,
+}
+
+/// Which clauses put a user in the segment or kept them out, by the shared engine.
+async fn explain(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ExplainQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(path)?;
+    let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let now = evaluation_instant(query.at.as_deref())?;
+    let user = query
+        .user
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::bad_request("user is required: a user id or anonymous id"))?;
+    let catalog = state.store().catalog().await.map_err(internal)?;
+    let set = evaluation_set(&catalog, &id)?;
+    let explanation = explain_member(state.store(), set, &id, &user, now)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::missing(format!("no events of user {user:?}")))?;
+    Ok(Json(json!({
+        "segment_id": id,
+        "user": user,
+        "member": explanation.matched,
+        "because": explanation.to_string(),
+        "clauses": explanation.clauses.iter().map(|c| json!({
+            "path": c.path,
+            "holds": c.holds,
+            "sentence": c.sentence,
+        })).collect::<Vec<_>>(),
         "evaluated_at": now,
     })))
 }
