@@ -1,5 +1,6 @@
-// swift-tools-version:5.9
-// The Swift binding of Beckon as a Swift package: module `Beckon` (uniffi.toml).
+// swift-tools-version:6.0
+// The Swift binding of Beckon as a Swift package: module `Beckon` (uniffi.toml). Tools 6.0
+// (Xcode 16 or later, Swift 6 toolchains), for per-target language modes.
 //
 //  - BeckonFFI: the C module uniffi generates (BeckonFFI.h + module.modulemap), over the
 //    Rust library. Where its binary comes from depends on the platform the manifest is
@@ -20,9 +21,13 @@
 //    because SwiftPM caches an evaluated manifest by its text and environment.
 //  - Beckon: the generated Beckon.swift (written only by scripts/bindings) plus the
 //    hand-written Swift beside it (Beckon+Swift.swift, BeckonError+Message.swift,
-//    JsonValue+Literals.swift).
+//    JsonValue+Literals.swift). Swift 6 language mode (the default of tools 6.0), so its
+//    Sendable and isolation claims are checked by the compiler.
+//  - ReadmeExamples: the README's Swift snippets, also in the Swift 6 mode, as in an app;
+//    only the tests use it (it is no product).
 //  - BeckonTests: XCTest tests against the host library and a live beckon-server
 //    (target/debug/beckon-server, or BECKON_SERVER_BINARY); run by scripts/swift-tests.
+//    Swift 5 mode: XCTest's test discovery on Linux does not run Swift 6 test classes.
 import Foundation
 import PackageDescription
 
@@ -51,6 +56,9 @@ let package = Package(
     targets: [
         ffi,
         .target(name: "Beckon", dependencies: ["BeckonFFI"], path: "Sources/Beckon", linkerSettings: linkerSettings),
-        .testTarget(name: "BeckonTests", dependencies: ["Beckon"], path: "Tests/BeckonTests"),
+        .target(name: "ReadmeExamples", dependencies: ["Beckon"], path: "Tests/ReadmeExamples"),
+        .testTarget(
+            name: "BeckonTests", dependencies: ["Beckon", "ReadmeExamples"], path: "Tests/BeckonTests",
+            swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

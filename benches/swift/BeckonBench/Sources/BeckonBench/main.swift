@@ -1,6 +1,7 @@
 // `track` called from Swift, timed call by call on the caller's thread; each call returns
-// only once the event is durable in SQLite. In the same process and run, interleaved
-// round by round so all see the same machine state and the same growing database:
+// only once the event is durable in SQLite. In the same process and run, on the same
+// client, the two track paths alternating call by call so both see the same machine
+// state, queue, history and background work:
 //
 //  - Swift track: `Beckon.track(_:)`, the binding's generated uniffi path (what apps use):
 //    Swift lowers the event into a buffer, then one call into Rust, which lifts it and
@@ -14,7 +15,7 @@
 // The event and the client settings are those of benches/track.rs (the Rust criterion
 // bench, whose latency report benches/swift/run.sh prints right after this one).
 //
-// Usage: BeckonBench [ROUNDS] [CALLS_PER_ROUND]   (default 11 2000; round 1 is warm-up)
+// Usage: BeckonBench [ROUNDS] [CALLS_PER_ROUND]   (default 11 1000; round 1 is warm-up)
 import Beckon
 import BeckonFFI
 import BeckonTrackSerialized
@@ -24,17 +25,23 @@ setvbuf(stdout, nil, _IOLBF, 0)
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let rounds = arguments.count > 0 ? max(arguments[0], 2) : 11
-let perRound = arguments.count > 1 ? max(arguments[1], 100) : 2_000
+let perRound = arguments.count > 1 ? max(arguments[1], 100) : 1_000
 
-let dir = FileManager.default.temporaryDirectory.appendingPathComponent("beckon-swift-bench-\(UUID().uuidString)")
-try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: dir) }
+let root = FileManager.default.temporaryDirectory.appendingPathComponent("beckon-swift-bench-\(UUID().uuidString)")
+defer { try? FileManager.default.removeItem(at: root) }
 
-let beckon = try Beckon(config: BeckonConfig(
-    dataDir: dir.path, serverUrl: "http://127.0.0.1:9", appKey: "bench-key",
-    flushPolicy: FlushPolicy(flushAt: 500, flushIntervalMs: 3_600_000),
-    queueLimits: QueueLimits(maxEvents: Int64.max, maxBytes: Int64.max),
-    syncIntervalSeconds: 0))
+/// A client that never uploads during the run, with room for every event (as in
+/// benches/track.rs).
+func quietClient(_ name: String) throws -> Beckon {
+    let dir = root.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return try Beckon(config: BeckonConfig(
+        dataDir: dir.path, serverUrl: "http://127.0.0.1:9", appKey: "bench-key",
+        flushPolicy: FlushPolicy(flushAt: 500, flushIntervalMs: 3_600_000),
+        queueLimits: QueueLimits(maxEvents: Int64.max, maxBytes: Int64.max),
+        syncIntervalSeconds: 0))
+}
+let beckon = try quietClient("bench")
 
 let event = Event.productViewed(
     product: Product(productId: "sku-42", category: "Shoes", name: "Trail running shoe", brand: "Peak",
@@ -59,42 +66,57 @@ func rustTrack() {
     precondition(status == 0, "beckon_track_serialized returned \(status)")
 }
 
-// Both paths store the same event: check once before timing.
+// Both paths store the event: check once before timing.
 let before = try beckon.stats().queuedEvents
-rustTrack()
 try beckon.track(event)
-let afterCheck = try beckon.stats().queuedEvents
-precondition(afterCheck == before + 2, "each path stores one event")
+let afterSwift = try beckon.stats().queuedEvents
+rustTrack()
+let afterRust = try beckon.stats().queuedEvents
+precondition(afterSwift == before + 1 && afterRust == before + 2, "each path stores the event")
 
-struct Call {
-    let name: String
-    let run: () throws -> Void
+struct Percentiles {
     var p50s: [UInt64] = []
     var p99s: [UInt64] = []
+
+    mutating func add(_ samples: inout [UInt64]) {
+        samples.sort()
+        p50s.append(samples[samples.count / 2])
+        p99s.append(samples[samples.count * 99 / 100])
+    }
 }
 
-var calls = [
-    Call(name: "Swift track (Beckon.track)", run: { try beckon.track(event) }),
-    Call(name: "Rust track, in process", run: rustTrack),
-    Call(name: "anonymousId() (generated, no work)", run: { _ = beckon.anonymousId() }),
-]
+@inline(__always) func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-var samples = [UInt64](repeating: 0, count: perRound)
+var swiftTrack = Percentiles(), rustTrackTimes = Percentiles(), floorTimes = Percentiles()
+var swiftSamples = [UInt64](repeating: 0, count: perRound)
+var rustSamples = [UInt64](repeating: 0, count: perRound)
+var floorSamples = [UInt64](repeating: 0, count: perRound)
 for round in 0..<rounds {
-    // Rotate which call goes first, so none always runs right after the same neighbour.
-    for offset in 0..<calls.count {
-        let index = (round + offset) % calls.count
-        let run = calls[index].run
-        for i in 0..<perRound {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try run()
-            samples[i] = DispatchTime.now().uptimeNanoseconds - start
+    // The two track paths alternate call by call on the same client, so both see the
+    // same queue, the same history and the same engagement-thread work in the background;
+    // which one goes first alternates by round. Per round the client stores 2 × perRound
+    // events, as many as benches/track.rs's client (2000 per round by default).
+    for i in 0..<perRound {
+        let swiftFirst = (i + round) % 2 == 0
+        if swiftFirst {
+            let t0 = now(); try beckon.track(event); let t1 = now(); rustTrack(); let t2 = now()
+            swiftSamples[i] = t1 - t0
+            rustSamples[i] = t2 - t1
+        } else {
+            let t0 = now(); rustTrack(); let t1 = now(); try beckon.track(event); let t2 = now()
+            rustSamples[i] = t1 - t0
+            swiftSamples[i] = t2 - t1
         }
-        samples.sort()
-        if round > 0 {
-            calls[index].p50s.append(samples[perRound / 2])
-            calls[index].p99s.append(samples[perRound * 99 / 100])
-        }
+    }
+    for i in 0..<perRound {
+        let t0 = now()
+        _ = beckon.anonymousId()
+        floorSamples[i] = now() - t0
+    }
+    if round > 0 {
+        swiftTrack.add(&swiftSamples)
+        rustTrackTimes.add(&rustSamples)
+        floorTimes.add(&floorSamples)
     }
 }
 
@@ -104,20 +126,28 @@ func median(_ values: [UInt64]) -> Double {
 
 // Besides the timed events the queue may hold the SDK's own membership reports (three
 // Product Viewed of one category make the user an "almost buyer").
-let stored = try beckon.stats().queuedEvents - before
 let expected = UInt64(2 + 2 * rounds * perRound)
-print("Swift → uniffi → Rust, \(rounds - 1) rounds × \(perRound) calls after 1 warm-up round; medians of per-round percentiles")
-for call in calls {
-    print(String(format: "%-36@ p50 %8.2f µs   p99 %8.2f µs", call.name as NSString, median(call.p50s), median(call.p99s)))
+let stored = try beckon.stats().queuedEvents - before
+print("Swift → uniffi → Rust, \(rounds - 1) rounds × \(perRound) calls of each after 1 warm-up round; medians of per-round percentiles")
+let rows: [(String, Percentiles)] = [
+    ("Swift track (Beckon.track)", swiftTrack),
+    ("Rust track, in process", rustTrackTimes),
+    ("anonymousId() (generated, no work)", floorTimes),
+]
+for (name, times) in rows {
+    print(name.padding(toLength: 36, withPad: " ", startingAt: 0)
+        + String(format: " p50 %8.2f µs   p99 %8.2f µs", median(times.p50s), median(times.p99s)))
 }
-let swift = calls[0], rust = calls[1]
-print(String(format: "ratio Swift/Rust (in process):        p50 %.2f×   p99 %.2f×",
-             median(swift.p50s) / median(rust.p50s), median(swift.p99s) / median(rust.p99s)))
-print(String(format: "Swift binding cost per track (p50):   %.2f µs", median(swift.p50s) - median(rust.p50s)))
-print("events stored: \(stored) (\(expected) tracked, the rest the SDK's membership reports)")
+print(String(format: "ratio Swift/Rust, in process         p50 %8.2f×   p99 %8.2f×",
+             median(swiftTrack.p50s) / median(rustTrackTimes.p50s), median(swiftTrack.p99s) / median(rustTrackTimes.p99s)))
+print(String(format: "Swift binding cost per track        p50 %8.2f µs",
+             median(swiftTrack.p50s) - median(rustTrackTimes.p50s)))
+print("events stored: \(stored) (\(expected) tracked, the rest membership reports)")
 // Machine-readable lines for benches/swift/run.sh.
-print(String(format: "swift-track-p50-us %.3f", median(swift.p50s)))
-print(String(format: "swift-track-p99-us %.3f", median(swift.p99s)))
+print(String(format: "swift-track-p50-us %.3f", median(swiftTrack.p50s)))
+print(String(format: "swift-track-p99-us %.3f", median(swiftTrack.p99s)))
+print(String(format: "rust-in-process-p50-us %.3f", median(rustTrackTimes.p50s)))
+print(String(format: "rust-in-process-p99-us %.3f", median(rustTrackTimes.p99s)))
 precondition(stored >= expected, "every timed track stored its event")
 // No shutdown(): it would wait for the engagement thread to work through the segment
 // evaluations of the tens of thousands of events just tracked (minutes), which is no part

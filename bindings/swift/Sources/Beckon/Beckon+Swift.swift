@@ -1,0 +1,150 @@
+// Hand-written additions to the generated Beckon.swift: names and types that read well in
+// Swift. Each one is a thin layer over a generated call: it converts arguments and passes
+// every error through unchanged (typed `BeckonError`s, and uniffi's own error for a Rust
+// panic), so nothing is swallowed or turned into a silent no-op.
+//
+// Threads: every method may be called from any thread. `flush` and `sync` are the only
+// calls that wait on the network; the `async` variants below run them on a Dispatch
+// worker so an async caller's thread (the main actor included) is never blocked.
+// Listeners are called on Beckon's own engagement thread (named "beckon-engagement"),
+// never on the main thread: see `setSegmentListener(_:)` and `setInAppListener(_:)`.
+import Dispatch
+import Foundation
+
+extension Beckon {
+    /// Records an event. Returns once it is stored durably on the device; an invalid event
+    /// throws `BeckonError.InvalidEvent` (naming the field at fault) and stores nothing.
+    ///
+    /// The same call as the generated `track(event:)`.
+    public func track(_ event: Event) throws {
+        try track(event: event)
+    }
+
+    /// Attaches `userId` (and merges `traits`) to this and every later event.
+    /// Throws `BeckonError.InvalidArgument` for a blank user id.
+    ///
+    /// ```swift
+    /// try beckon.identify("user-42", traits: ["plan": "gold", "orders": 3])
+    /// ```
+    public func identify(_ userId: String, traits: [String: JsonValue] = [:]) throws {
+        try identify(userId: userId, traits: traits)
+    }
+
+    /// Records a screen view.
+    public func screen(_ name: String, properties: [String: JsonValue] = [:]) throws {
+        try screen(name: name, properties: properties)
+    }
+
+    /// Uploads everything queued and waits up to `timeout` seconds for the outcome.
+    ///
+    /// Blocks the calling thread on the network: do not call it on the main thread (from
+    /// async code, `try await flush(timeout:)` runs it on a worker thread instead).
+    /// Upload failures do not throw: they are in the report (`.willRetry` with `error`).
+    public func flush(timeout: TimeInterval) throws -> FlushReport {
+        try flush(timeoutMs: Self.milliseconds(timeout))
+    }
+
+    /// Downloads new segment definitions and campaigns if the server has them, waiting up
+    /// to `timeout` seconds. Blocks on the network, like `flush(timeout:)`.
+    public func sync(timeout: TimeInterval) throws -> SyncReport {
+        try sync(timeoutMs: Self.milliseconds(timeout))
+    }
+
+    /// `flush(timeout:)` for async code: the wait happens on a Dispatch worker thread,
+    /// never on the caller's thread or actor.
+    @available(iOS 13.0, macOS 10.15, tvOS 13.0, watchOS 6.0, *)
+    public func flush(timeout: TimeInterval) async throws -> FlushReport {
+        let timeoutMs = try Self.milliseconds(timeout)
+        return try await Self.offCallerThread { try self.flush(timeoutMs: timeoutMs) }
+    }
+
+    /// `sync(timeout:)` for async code: the wait happens on a Dispatch worker thread.
+    @available(iOS 13.0, macOS 10.15, tvOS 13.0, watchOS 6.0, *)
+    public func sync(timeout: TimeInterval) async throws -> SyncReport {
+        let timeoutMs = try Self.milliseconds(timeout)
+        return try await Self.offCallerThread { try self.sync(timeoutMs: timeoutMs) }
+    }
+
+    /// Calls `onChange` whenever the user enters or leaves segments, with the changes in
+    /// evaluation order. Replaces any listener set before.
+    ///
+    /// **Thread:** `onChange` runs on Beckon's engagement thread (named
+    /// "beckon-engagement"), never on the main thread, one call at a time. Hop to the main
+    /// queue (or `@MainActor`) before touching UI, and return quickly: later segment and
+    /// in-app work waits for it.
+    public func setSegmentListener(_ onChange: @escaping @Sendable ([SegmentChange]) -> Void) throws {
+        try setSegmentListener(listener: SegmentListenerClosure(onChange))
+    }
+
+    /// Stops calling the segment listener.
+    public func removeSegmentListener() throws {
+        try setSegmentListener(listener: nil)
+    }
+
+    /// Hands in-app messages to `onMessage` as their triggers fire. Return `true` if the
+    /// message is put on screen: only then does it count as shown (toward caps and the
+    /// minimum gap, and as an `In-App Message Shown` event). Return `false` to let it go;
+    /// it is not offered again. Replaces any listener set before.
+    ///
+    /// **Thread:** `onMessage` runs on Beckon's engagement thread (named
+    /// "beckon-engagement"), never on the main thread. Present the message with
+    /// `DispatchQueue.main.async { … }` (or a `@MainActor` task) and return; do not wait
+    /// for the main thread from here (`DispatchQueue.main.sync`), since the main thread
+    /// may itself be waiting for Beckon.
+    public func setInAppListener(_ onMessage: @escaping @Sendable (InAppMessage) -> Bool) throws {
+        try setInAppListener(listener: InAppMessageListenerClosure(onMessage))
+    }
+
+    /// Stops calling the in-app listener: the latest message that fires is kept for
+    /// `takeInAppMessage()` instead.
+    public func removeInAppListener() throws {
+        try setInAppListener(listener: nil)
+    }
+
+    /// Seconds to the whole milliseconds the core takes, rounded up so a short positive
+    /// timeout never becomes 0. Negative means 0 (as in the core); NaN is refused.
+    static func milliseconds(_ seconds: TimeInterval) throws -> Int64 {
+        guard !seconds.isNaN else {
+            throw BeckonError.InvalidArgument(message: "timeout: must be a number of seconds, not NaN")
+        }
+        let ms = (seconds * 1000).rounded(.up)
+        if ms <= 0 { return 0 }
+        if ms >= Double(Int64.max) { return Int64.max }
+        return Int64(ms)
+    }
+
+    @available(iOS 13.0, macOS 10.15, tvOS 13.0, watchOS 6.0, *)
+    private static func offCallerThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+}
+
+/// A `SegmentListener` made from a closure (`Beckon.setSegmentListener(_:)`).
+final class SegmentListenerClosure: SegmentListener {
+    private let onChange: @Sendable ([SegmentChange]) -> Void
+
+    init(_ onChange: @escaping @Sendable ([SegmentChange]) -> Void) {
+        self.onChange = onChange
+    }
+
+    func onSegmentsChanged(changes: [SegmentChange]) {
+        onChange(changes)
+    }
+}
+
+/// An `InAppMessageListener` made from a closure (`Beckon.setInAppListener(_:)`).
+final class InAppMessageListenerClosure: InAppMessageListener {
+    private let onMessageClosure: @Sendable (InAppMessage) -> Bool
+
+    init(_ onMessage: @escaping @Sendable (InAppMessage) -> Bool) {
+        self.onMessageClosure = onMessage
+    }
+
+    func onMessage(message: InAppMessage) -> Bool {
+        onMessageClosure(message)
+    }
+}
