@@ -4,12 +4,14 @@
 //! server can never disagree on field names or limits.
 
 mod batch;
+mod consent;
 mod export;
 mod limits;
 mod sync;
 mod wire_event;
 
 pub use batch::{Batch, BatchResponse, EventRejection};
+pub use consent::*;
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
 pub use sync::{
