@@ -3,7 +3,7 @@ use std::sync::Arc;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
-use beckon::protocol::{BATCH_PATH, EVENTS_PATH, SYNC_PATH};
+use beckon::protocol::{BATCH_PATH, EVENTS_PATH, PERMISSIONS_PATH, SYNC_PATH};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::routes::campaigns::Campaigns;
 use crate::routes::definitions::routes as definition_routes;
 use crate::routes::segments::Segments;
-use crate::routes::{batch, export, segment_members, sync};
+use crate::routes::{batch, export, permissions, segment_members, sync, users};
 use crate::store::Store;
 use crate::{auth, encoding};
 
@@ -55,16 +55,20 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
     let sync =
         get(sync::sync).route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
+    let permissions = get(permissions::permissions)
+        .route_layer(from_fn_with_state(state.clone(), auth::require_app_key));
     let admin = Router::new()
         .route(EVENTS_PATH, get(export::export))
         .merge(definition_routes::<Segments>())
         .merge(definition_routes::<Campaigns>())
         .merge(segment_members::routes())
+        .merge(users::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
 
     Router::new()
         .route(BATCH_PATH, upload)
         .route(SYNC_PATH, sync)
+        .route(PERMISSIONS_PATH, permissions)
         .merge(admin)
         .route("/healthz", get(healthz))
         .fallback(|| async { ApiError::not_found() })

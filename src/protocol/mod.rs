@@ -5,6 +5,7 @@
 
 mod batch;
 mod consent;
+mod consent_report;
 mod export;
 mod limits;
 mod sync;
@@ -12,6 +13,9 @@ mod wire_event;
 
 pub use batch::{Batch, BatchResponse, EventRejection};
 pub use consent::*;
+pub use consent_report::{
+    check_push_token, ConsentReport, DEFAULT_DEVICE_SOURCE, MAX_PUSH_TOKEN_BYTES,
+};
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
 pub use sync::{

@@ -6,7 +6,8 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::http::HeaderMap;
 use axum::Json;
 use beckon::protocol::{
-    BatchResponse, EventRejection, ExportedEvent, WireEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS,
+    BatchResponse, ConsentReport, EventRejection, ExportedEvent, WireEvent, MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
 };
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -111,6 +112,8 @@ fn admit(
     event
         .validate(text.len())
         .map_err(|err| (Some(event.id.clone()), err.to_string()))?;
+    // A consent event the store could not apply is refused, not stored as a no-op.
+    ConsentReport::read(&event).map_err(|err| (Some(event.id.clone()), err.to_string()))?;
     // Dedup compares ids as text, so one UUID must always be spelled one way.
     if let Ok(id) = uuid::Uuid::parse_str(&event.id) {
         event.id = id.hyphenated().to_string();

@@ -22,6 +22,9 @@ const APPLY: &str = "INSERT INTO device_memberships
 const MEMBERS: &str = "SELECT user_key FROM device_memberships
     WHERE segment_id = ?1 AND inside = 1 ORDER BY user_key";
 
+const SEGMENTS_OF: &str = "SELECT segment_id FROM device_memberships
+    WHERE user_key = ?1 AND inside = 1 ORDER BY segment_id";
+
 /// Who an event belongs to, for segments: its `user_id` when it has one, else its
 /// `anonymous_id`. Server-side evaluation groups events the same way (`USER_KEY_SQL`).
 pub fn user_key(event: &WireEvent) -> &str {
@@ -85,8 +88,17 @@ pub(super) fn members(conn: &Connection, segment_id: &str) -> Result<Vec<String>
     Ok(keys)
 }
 
+/// The segments the user's devices last reported the user inside, by id.
+pub(super) fn segments_of(conn: &Connection, user_key: &str) -> Result<Vec<String>, StoreError> {
+    let mut select = conn.prepare_cached(SEGMENTS_OF)?;
+    let ids = select
+        .query_map([user_key], |row| row.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
 /// Fixed width (years 1–9999, nanoseconds always written), so text order is time order.
-fn sortable_time(time: DateTime<Utc>) -> String {
+pub(super) fn sortable_time(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 

@@ -48,6 +48,84 @@ const MIGRATIONS: &[&str] = &[
         event_seq   INTEGER NOT NULL,
         PRIMARY KEY (segment_id, user_key)
     ) WITHOUT ROWID;",
+    // 3: who the users are and how they may be reached. Every `*_at` column is
+    // fixed-width text (see `memberships::sortable_time`), so comparing as text compares
+    // times; each value keeps the time it was set at, and an older value heard later
+    // never replaces a newer one.
+    // - `profiles`: one row per user key seen in an event; the device's latest time
+    //   zone, locale and country, each with its own time. `user_traits`: identify
+    //   traits, one row per key.
+    // - `permissions`: the current state per (user, channel); `permission_history`:
+    //   every change heard, applied or not (`origin`: device, server or identify, with
+    //   the event id or anonymous id in `origin_ref`).
+    // - `devices`: one per anonymous id, following the latest user key seen on it;
+    //   `push_tokens`: one row per token ever heard, kept with its removal reason.
+    // - `anonymous_links`: the first user each anonymous id was identified as.
+    "CREATE TABLE profiles (
+        user_key      TEXT PRIMARY KEY,
+        first_seen_at TEXT NOT NULL,
+        last_seen_at  TEXT NOT NULL,
+        timezone      TEXT,
+        timezone_at   TEXT,
+        locale        TEXT,
+        locale_at     TEXT,
+        country       TEXT,
+        country_at    TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE user_traits (
+        user_key TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        set_at   TEXT NOT NULL,
+        PRIMARY KEY (user_key, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE permissions (
+        user_key   TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (user_key, channel)
+    ) WITHOUT ROWID;
+    CREATE TABLE permission_history (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_key    TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        changed_at  TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        applied     INTEGER NOT NULL CHECK (applied IN (0, 1)),
+        origin      TEXT NOT NULL CHECK (origin IN ('device', 'server', 'identify')),
+        origin_ref  TEXT
+    );
+    CREATE INDEX permission_history_by_user ON permission_history (user_key, changed_at, id);
+    CREATE TABLE devices (
+        anonymous_id     TEXT PRIMARY KEY,
+        user_key         TEXT NOT NULL,
+        user_key_at      TEXT NOT NULL,
+        first_seen_at    TEXT NOT NULL,
+        last_seen_at     TEXT NOT NULL,
+        os_permission    INTEGER CHECK (os_permission IN (0, 1)),
+        os_permission_at TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX devices_by_user ON devices (user_key);
+    CREATE TABLE push_tokens (
+        token          TEXT PRIMARY KEY,
+        provider       TEXT NOT NULL CHECK (provider IN ('fcm', 'apns')),
+        anonymous_id   TEXT NOT NULL,
+        registered_at  TEXT NOT NULL,
+        updated_at     TEXT NOT NULL,
+        removed_at     TEXT,
+        removed_reason TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX push_tokens_by_device ON push_tokens (anonymous_id);
+    CREATE TABLE anonymous_links (
+        anonymous_id TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL,
+        linked_at    TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX device_memberships_by_user ON device_memberships (user_key, segment_id);",
 ];
 
 pub fn latest_version() -> i64 {
@@ -104,5 +182,55 @@ mod tests {
         assert_eq!(count(&conn, "device_memberships"), 0);
         migrate(&mut conn).unwrap();
         assert_eq!(count(&conn, "events"), 1, "migrating again changes nothing");
+    }
+
+    #[test]
+    fn a_version_2_database_gains_the_audience_tables_and_keeps_its_memberships() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v2.db")).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO device_memberships VALUES ('vip', 'u1', 1, 't', 1)",
+            [],
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, latest_version());
+        let segments: Vec<String> = conn
+            .prepare("SELECT segment_id FROM device_memberships WHERE user_key = 'u1'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(segments, ["vip"]);
+        for table in [
+            "profiles",
+            "user_traits",
+            "permissions",
+            "permission_history",
+            "devices",
+            "push_tokens",
+            "anonymous_links",
+        ] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
+        let bad_provider = conn.execute(
+            "INSERT INTO push_tokens VALUES ('t', 'hms', 'd', 'a', 'a', NULL, NULL)",
+            [],
+        );
+        assert!(
+            bad_provider.is_err(),
+            "the schema refuses unknown providers"
+        );
     }
 }

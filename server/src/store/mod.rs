@@ -1,28 +1,41 @@
 //! Storage behind a backend-neutral boundary.
 //!
-//! Handlers only see [`Store`]; a backend implements [`EventStore`] and
-//! [`DefinitionStore`]. SQLite is the one backend today; a PostgreSQL one (for several
+//! Handlers only see [`Store`]; a backend implements [`EventStore`],
+//! [`DefinitionStore`] and [`AudienceStore`]. SQLite is the one backend today; a PostgreSQL one (for several
 //! server instances on one database) slots in as another backend without touching the
 //! handlers.
 
+mod audience;
+#[cfg(test)]
+mod audience_tests;
 #[cfg(test)]
 mod backend_tests;
 mod by_user;
 mod checkpoint;
 mod definitions;
+mod devices;
+mod identities;
 mod memberships;
 mod migrations;
+mod permissions;
+mod profiles;
 mod sqlite;
+mod user_updates;
 mod writer;
 
 use std::sync::Arc;
 
+use beckon::consent::Permission;
 use beckon::protocol::{ExportedEvent, WireEvent};
 
+pub use audience::{Audience, AUDIENCE_CHUNK};
 #[cfg(test)]
 pub(crate) use definitions::sample_record;
 pub use definitions::{Catalog, Draft, Kind, Record, Status};
+pub use devices::{removal, Device, PushTarget, TokenRecord};
 pub use memberships::{user_key, MembershipReport};
+pub use permissions::{ChangeOrigin, PermissionChange};
+pub use profiles::Profile;
 pub use sqlite::SqliteStore;
 
 /// A storage backend. Its methods block: [`Store`] runs them on Tokio's blocking pool, so
@@ -70,10 +83,46 @@ pub trait DefinitionStore: Send + Sync + 'static {
     ) -> Result<Option<Record>, StoreError>;
 }
 
-/// Everything the handlers need from storage.
-pub trait Backend: EventStore + DefinitionStore {}
+/// Who the users are and how they may be reached: profiles, channel permissions,
+/// devices and push tokens. Devices feed it through their events
+/// ([`EventStore::insert`] applies them); the server changes it through these methods.
+pub trait AudienceStore: Send + Sync + 'static {
+    /// `None` when no event ever named the user.
+    fn profile(&self, user_key: &str) -> Result<Option<Profile>, StoreError>;
 
-impl<T: EventStore + DefinitionStore> Backend for T {}
+    /// The latest change per channel, in the order of `Channel::ALL`; a channel
+    /// absent was never set.
+    fn permissions(&self, user_key: &str) -> Result<Vec<Permission>, StoreError>;
+
+    /// Records a server-side change in the user's history, and makes it current when
+    /// it supersedes the current state (`Permission::supersedes`); returns whether it did.
+    fn set_permission(&self, user_key: &str, change: &Permission) -> Result<bool, StoreError>;
+
+    /// Every change heard for the user, applied or not, oldest first.
+    fn permission_history(&self, user_key: &str) -> Result<Vec<PermissionChange>, StoreError>;
+
+    /// Live tokens of the user's devices, with each device's OS push permission.
+    fn push_targets(&self, user_key: &str) -> Result<Vec<PushTarget>, StoreError>;
+
+    /// Profile, permissions and live tokens of each user, in the order given; a few
+    /// queries per [`AUDIENCE_CHUNK`] users, not per user.
+    fn audiences(&self, user_keys: &[String]) -> Result<Vec<Audience>, StoreError>;
+
+    /// The provider said the token is no longer valid: it is marked removed with
+    /// `reason` and no longer targeted. Returns whether a live token was removed.
+    fn drop_push_token(&self, token: &str, reason: &str) -> Result<bool, StoreError>;
+
+    /// The devices whose latest event is the user's, with every token they held.
+    fn devices(&self, user_key: &str) -> Result<Vec<Device>, StoreError>;
+
+    /// The segments the user's devices last reported the user inside.
+    fn device_segments(&self, user_key: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Everything the handlers need from storage.
+pub trait Backend: EventStore + DefinitionStore + AudienceStore {}
+
+impl<T: EventStore + DefinitionStore + AudienceStore> Backend for T {}
 
 /// Receives the event log one user at a time ([`Store::for_each_user`]).
 pub trait UserVisitor: Send + 'static {
@@ -110,6 +159,8 @@ pub enum StoreError {
     Corrupt { seq: i64, detail: String },
     #[error("stored definition {id:?} is unreadable: {detail}")]
     CorruptDefinition { id: String, detail: String },
+    #[error("a stored row of {table} is unreadable: {detail}")]
+    CorruptRow { table: &'static str, detail: String },
     #[error("could not encode an event for storage: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("storage task failed: {0}")]
@@ -188,6 +239,63 @@ impl Store {
             }
         })
         .await
+    }
+}
+
+/// [`AudienceStore`] from async code.
+impl Store {
+    pub async fn profile(&self, user_key: String) -> Result<Option<Profile>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.profile(&user_key)).await
+    }
+
+    pub async fn permissions(&self, user_key: String) -> Result<Vec<Permission>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.permissions(&user_key)).await
+    }
+
+    pub async fn set_permission(
+        &self,
+        user_key: String,
+        change: Permission,
+    ) -> Result<bool, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.set_permission(&user_key, &change)).await
+    }
+
+    pub async fn permission_history(
+        &self,
+        user_key: String,
+    ) -> Result<Vec<PermissionChange>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.permission_history(&user_key)).await
+    }
+
+    pub async fn push_targets(&self, user_key: String) -> Result<Vec<PushTarget>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.push_targets(&user_key)).await
+    }
+
+    /// See [`AudienceStore::audiences`]; callers with many users may call it once per
+    /// [`AUDIENCE_CHUNK`] to start sending before every user is read.
+    pub async fn audiences(&self, user_keys: Vec<String>) -> Result<Vec<Audience>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.audiences(&user_keys)).await
+    }
+
+    pub async fn drop_push_token(&self, token: String, reason: String) -> Result<bool, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.drop_push_token(&token, &reason)).await
+    }
+
+    pub async fn devices(&self, user_key: String) -> Result<Vec<Device>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.devices(&user_key)).await
+    }
+
+    pub async fn device_segments(&self, user_key: String) -> Result<Vec<String>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.device_segments(&user_key)).await
     }
 }
 

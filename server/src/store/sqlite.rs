@@ -1,6 +1,8 @@
 //! The SQLite backend: one file in WAL mode, with a connection each for the writer
 //! thread, readers, definition changes and the checkpoint thread.
 
+mod audience_store;
+
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use uuid::Uuid;
 use super::checkpoint::Checkpointer;
 use super::definitions::{self, Catalog, Draft, Kind, Record};
 use super::memberships::{self, MembershipReport};
+use super::user_updates::UserUpdates;
 use super::writer::Writer;
 use super::{by_user, migrations, DefinitionStore, EventStore, InsertOutcome, Page, StoreError};
 
@@ -118,6 +121,7 @@ pub(super) fn insert_events(
     events: &[ExportedEvent],
 ) -> Result<InsertOutcome, StoreError> {
     let mut outcome = InsertOutcome::default();
+    let mut users = UserUpdates::default();
     let mut insert = tx.prepare_cached(INSERT)?;
     for stored in events {
         let e = &stored.event;
@@ -141,10 +145,12 @@ pub(super) fn insert_events(
             if let Some(report) = MembershipReport::read(e) {
                 memberships::apply(tx, &report, tx.last_insert_rowid())?;
             }
+            users.record(tx, stored)?;
         } else {
             outcome.duplicates += 1;
         }
     }
+    users.apply(tx)?;
     Ok(outcome)
 }
 

@@ -14,6 +14,7 @@ use tempfile::TempDir;
 
 pub const APP_KEY: &str = "app-key-test-1";
 pub const ADMIN_TOKEN: &str = "admin-token-test";
+const DB_FILE: &str = "beckon-server.db";
 
 pub struct TestServer {
     server: Option<RunningServer>,
@@ -57,6 +58,12 @@ impl TestServer {
 
     pub async fn shutdown(mut self) {
         self.server.take().unwrap().shutdown().await;
+    }
+
+    /// The server's database file, for opening a second store on it (as another
+    /// server instance would).
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join(DB_FILE)
     }
 
     pub fn endpoint(&self, path: &str) -> String {
@@ -218,7 +225,7 @@ pub fn campaign(id: &str, audience: &[&str], trigger_segment: &str) -> Value {
 
 fn config(dir: &TempDir, builtins: bool) -> ServerConfig {
     let config = ServerConfig::loopback(
-        dir.path().join("beckon-server.db"),
+        dir.path().join(DB_FILE),
         vec!["other-app-key".into(), APP_KEY.into()],
         ADMIN_TOKEN,
     );

@@ -1,0 +1,165 @@
+//! `/v1/admin/users/{user_key}`: what the server knows of one user (profile, channel
+//! permissions and their history, devices and push tokens, reported segments), and
+//! server-side permission changes such as an unsubscribe link's.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use beckon::consent::{Channel, Permission, PermissionState};
+use beckon::protocol::check_id;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::request::{internal, json_body};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub const USERS_PATH: &str = "/v1/admin/users";
+
+/// The source of a change made through this API without naming one.
+pub const DEFAULT_SERVER_SOURCE: &str = "server";
+
+/// A permission change body is two short strings.
+const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// The routes, to be put behind the admin credentials.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{USERS_PATH}/{{user_key}}"), get(user))
+        .route(
+            &format!("{USERS_PATH}/{{user_key}}/permissions/history"),
+            get(history),
+        )
+        .route(
+            &format!("{USERS_PATH}/{{user_key}}/permissions/{{channel}}"),
+            put(set_permission),
+        )
+}
+
+/// `reachable` says, per channel, whether a send could reach the user now, by the
+/// same rule the send pipeline applies.
+async fn user(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user_key = user_key(path.map(|Path(key)| key))?;
+    let store = state.store();
+    let audience = store
+        .audiences(vec![user_key.clone()])
+        .await
+        .map_err(internal)?
+        .pop()
+        .ok_or_else(|| internal("no audience read for one user key"))?;
+    let devices = store.devices(user_key.clone()).await.map_err(internal)?;
+    if audience.profile.is_none() && audience.permissions.is_empty() && devices.is_empty() {
+        return Err(unknown_user(&user_key));
+    }
+    let segments = store
+        .device_segments(user_key.clone())
+        .await
+        .map_err(internal)?;
+    let reachable: Map<String, Value> = Channel::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), audience.can_receive(*c).into()))
+        .collect();
+    Ok(Json(json!({
+        "user_key": user_key,
+        "profile": audience.profile,
+        "permissions": audience.permissions,
+        "reachable": reachable,
+        "devices": devices,
+        "segments": segments,
+    })))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user_key = user_key(path.map(|Path(key)| key))?;
+    let history = state
+        .store()
+        .permission_history(user_key.clone())
+        .await
+        .map_err(internal)?;
+    if history.is_empty() {
+        let profile = state
+            .store()
+            .profile(user_key.clone())
+            .await
+            .map_err(internal)?;
+        if profile.is_none() {
+            return Err(unknown_user(&user_key));
+        }
+    }
+    Ok(Json(json!({"user_key": user_key, "history": history})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionBody {
+    state: String,
+    source: Option<String>,
+}
+
+/// Stamped with the server's time, so it wins over every change made before it; the
+/// user's devices pick it up from `GET /v1/permissions`. Permissions may be set for a
+/// user no event has named yet (consent given on a web form before the app ran).
+async fn set_permission(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let Path((user_key, channel)) = path.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    check_id("user_key", &user_key).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let channel: Channel = channel
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("{err}")))?;
+    let body: PermissionBody = serde_json::from_value(json_body(body, MAX_BODY_BYTES).await?)
+        .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
+    let state_name: PermissionState = body
+        .state
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("state: {err}")))?;
+    let source = body
+        .source
+        .unwrap_or_else(|| DEFAULT_SERVER_SOURCE.to_string());
+    check_id("source", &source).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let change = Permission {
+        channel,
+        state: state_name,
+        source,
+        updated_at: Utc::now(),
+    };
+    let store = state.store();
+    let applied = store
+        .set_permission(user_key.clone(), change)
+        .await
+        .map_err(internal)?;
+    let current = store
+        .permissions(user_key.clone())
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .find(|p| p.channel == channel);
+    Ok(Json(json!({
+        "user_key": user_key,
+        "applied": applied,
+        "permission": current,
+    })))
+}
+
+fn user_key(path: Result<String, PathRejection>) -> Result<String, ApiError> {
+    let key = path.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    check_id("user_key", &key).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    Ok(key)
+}
+
+fn unknown_user(user_key: &str) -> ApiError {
+    ApiError::missing(format!(
+        "no user {user_key:?}: no event, permission or device names it"
+    ))
+}
