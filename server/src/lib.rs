@@ -15,6 +15,7 @@ mod evaluate;
 mod logging;
 mod paging;
 mod routes;
+pub mod sends;
 mod server;
 mod signal;
 mod skew;

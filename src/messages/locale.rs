@@ -48,7 +48,7 @@ pub fn choose_locale(available: &[String], user_locale: &str, default: &str) -> 
 
 /// Lower case, `-` separated, no POSIX encoding or modifier, legacy codes replaced.
 /// `C` and `POSIX` (no locale) become empty.
-pub(crate) fn normalize(tag: &str) -> String {
+pub fn normalize(tag: &str) -> String {
     let tag = tag.trim();
     let tag = tag.split(['.', '@']).next().unwrap_or_default();
     let mut subtags = tag

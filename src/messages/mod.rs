@@ -36,4 +36,4 @@ pub use template::{
     Field, FieldType, OutputMode, RenderContext, Rendered, Template, TemplateError,
     TemplateErrorKind,
 };
-pub use url::MAX_URL_BYTES;
+pub use url::{check_link, MAX_URL_BYTES};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::behaviour::{BehaviourSnapshot, EventRef, EVENTS_READ};
+use super::behaviour::BehaviourSnapshot;
 use super::campaign::{Campaign, FiredTrigger};
 use super::render_message::{render_message, RenderedMessage};
 use super::select::{clamp_to_now, select, NoMessage, SelectionPolicy, UserState};
@@ -68,7 +68,7 @@ impl DeviceMessages {
         let campaign = select(&self.campaigns, fired, &self.user, now, &self.policy)?;
         let context = RenderContext {
             traits: history.traits.clone(),
-            behaviour: behaviour(history),
+            behaviour: BehaviourSnapshot::from_history(history),
             ..RenderContext::default()
         };
         Ok(render_message(campaign, locale, &context))
@@ -100,16 +100,6 @@ impl DeviceMessages {
     pub fn campaign_of(&self, message_id: &str) -> Option<&str> {
         self.shown.get(message_id).map(|(c, _)| c.as_str())
     }
-}
-
-/// The template values derived from the history, reading only the events they need.
-fn behaviour(history: &UserHistory) -> BehaviourSnapshot {
-    BehaviourSnapshot::from_events(EVENTS_READ.iter().flat_map(|name| {
-        history
-            .events(name)
-            .iter()
-            .map(move |e| EventRef::new(name, &e.properties, e.timestamp))
-    }))
 }
 
 #[cfg(test)]

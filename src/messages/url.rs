@@ -20,7 +20,7 @@ pub(crate) fn scheme(url: &str) -> Option<String> {
 /// A button's target: absolute (scheme present, something after it), a safe scheme,
 /// no whitespace or control characters. Web links need a host; app deep links
 /// (`myshop://cart`) only need something after the scheme.
-pub(crate) fn check_link(url: &str) -> Result<(), String> {
+pub fn check_link(url: &str) -> Result<(), String> {
     if url.is_empty() {
         return Err("must not be empty".into());
     }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::protocol::{WireEvent, WireKind};
+use crate::segments::UserHistory;
 
 pub use cart::{CartLine, CartState};
 
@@ -132,6 +133,18 @@ impl BehaviourSnapshot {
     /// [`BehaviourSnapshot::from_events`] over wire events; non-`track` events are skipped.
     pub fn from_wire_events(events: &[WireEvent]) -> Self {
         Self::from_events(events.iter().filter_map(EventRef::from_wire))
+    }
+
+    /// The snapshot of an indexed history, reading only the [`EVENTS_READ`] groups.
+    /// The device renders in-app messages and the server renders sends through this
+    /// one path, so both derive the same values from the same events.
+    pub fn from_history(history: &UserHistory) -> Self {
+        Self::from_events(EVENTS_READ.iter().flat_map(|name| {
+            history
+                .events(name)
+                .iter()
+                .map(move |e| EventRef::new(name, &e.properties, e.timestamp))
+        }))
     }
 }
 
@@ -256,6 +269,55 @@ mod tests {
             .at(1, ORDER_COMPLETED, json!({"order_id": "o1"}))
             .snapshot();
         assert_eq!(s.cart.item_count(), 1);
+    }
+
+    #[test]
+    fn a_history_gives_the_snapshot_of_its_track_events() {
+        let wire = |kind, name: &str, second: i64, props: Value| WireEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            name: Some(name.to_owned()),
+            properties: props.as_object().unwrap().clone(),
+            traits: Map::new(),
+            anonymous_id: "a".into(),
+            user_id: None,
+            timestamp: Utc.timestamp_opt(1_700_000_000 + second, 0).unwrap(),
+            context: Map::new(),
+        };
+        let events = [
+            wire(
+                WireKind::Track,
+                PRODUCT_VIEWED,
+                1,
+                json!({"name": "Boots", "category": "Shoes"}),
+            ),
+            wire(
+                WireKind::Track,
+                PRODUCT_ADDED,
+                2,
+                json!({"product_id": "p1", "name": "Boots", "price": 80.0, "currency": "EUR", "category": "Shoes"}),
+            ),
+            // A screen with an event's name is not that event, on either path.
+            wire(WireKind::Screen, PRODUCT_VIEWED, 3, json!({"name": "Hat"})),
+            wire(
+                WireKind::Track,
+                "Segment Entered",
+                4,
+                json!({"segment_id": "s"}),
+            ),
+        ];
+        let history = UserHistory::from_wire(&events);
+        let from_history = BehaviourSnapshot::from_history(&history);
+        assert_eq!(from_history, BehaviourSnapshot::from_wire_events(&events));
+        assert_eq!(
+            from_history.last_viewed.unwrap().name.as_deref(),
+            Some("Boots")
+        );
+        assert_eq!(from_history.cart.item_count(), 1);
+        assert_eq!(
+            BehaviourSnapshot::from_history(&UserHistory::new()),
+            BehaviourSnapshot::default()
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub(super) fn check_display_name(name: &str) -> Result<(), String> {
 
 /// A BCP 47 style language tag: a 2–3 letter language, then subtags
 /// of 1–8 letters or digits, separated by `-` (or `_`): `en`, `pt-BR`, `zh-Hant-TW`.
-pub(super) fn check_locale_tag(tag: &str) -> Result<(), String> {
+pub fn check_locale_tag(tag: &str) -> Result<(), String> {
     let mut subtags = tag.split(['-', '_']);
     let language = subtags.next().unwrap_or_default();
     let language_ok =
@@ -78,7 +78,7 @@ pub(super) fn check_locale_tag(tag: &str) -> Result<(), String> {
 }
 
 /// A currency code as written in campaigns: three upper-case letters.
-pub(super) fn check_currency(code: &str) -> Result<(), String> {
+pub fn check_currency(code: &str) -> Result<(), String> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {

@@ -20,7 +20,10 @@ use super::money::Money;
 use super::template::Template;
 use crate::protocol::FieldError;
 
-pub use checks::{MAX_CAMPAIGN_ID_BYTES, MAX_CAMPAIGN_NAME_CHARS, MAX_SEGMENT_ID_BYTES};
+pub use checks::{
+    check_currency, check_locale_tag, MAX_CAMPAIGN_ID_BYTES, MAX_CAMPAIGN_NAME_CHARS,
+    MAX_SEGMENT_ID_BYTES,
+};
 pub use trigger::{FiredTrigger, PropertyFilter, Trigger};
 
 /// The campaign format this build reads and writes.

@@ -1,5 +1,5 @@
-//! Making inserted values safe: no control characters, bounded length, and HTML
-//! escaping when the output is HTML.
+//! Making inserted values safe: no control characters, bounded length, HTML
+//! escaping when the output is HTML and percent-encoding when it is a URL.
 
 /// Longest value a field inserts, in characters; longer values are cut and end in `…`.
 pub const MAX_VALUE_CHARS: usize = 256;
@@ -46,6 +46,22 @@ pub(crate) fn push_html_escaped(out: &mut String, text: &str) {
     }
 }
 
+/// Appends `text` percent-encoded as one URL component: every UTF-8 byte except the
+/// RFC 3986 unreserved characters (`A–Z a–z 0–9 - . _ ~`) becomes `%XX`, so a value
+/// can never add a path segment, a query parameter or a fragment.
+pub(crate) fn push_percent_encoded(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xF)]));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +99,15 @@ mod tests {
             out,
             "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
         );
+    }
+
+    #[test]
+    fn percent_encodes_everything_but_unreserved_characters() {
+        let mut out = String::new();
+        push_percent_encoded(&mut out, "São Paulo/a?b=c&d#e~f-g.h_i");
+        assert_eq!(out, "S%C3%A3o%20Paulo%2Fa%3Fb%3Dc%26d%23e~f-g.h_i");
+        let mut out = String::new();
+        push_percent_encoded(&mut out, "100%+😀");
+        assert_eq!(out, "100%25%2B%F0%9F%98%80");
     }
 }

@@ -12,8 +12,8 @@
 //! * `{{{{` is a literal `{{`, `}}}}` a literal `}}`. A lone `{` or `}` is text.
 //! * Fields are the closed set in [`Field`]; custom traits are `trait.<key>`.
 //!
-//! Values are inserted as text and never parsed again, so user data cannot add fields
-//! or (in [`OutputMode::Html`]) markup.
+//! Values are inserted as text and never parsed again, so user data cannot add fields,
+//! (in [`OutputMode::Html`]) markup or (in [`OutputMode::Url`]) parts of a link.
 
 mod escape;
 mod field;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::escape::{clean_value, push_html_escaped, MAX_VALUE_CHARS};
-use super::field::Field;
+use super::escape::{clean_value, push_html_escaped, push_percent_encoded, MAX_VALUE_CHARS};
+use super::field::{Field, FieldType};
 use super::{Part, Template};
 use crate::messages::behaviour::BehaviourSnapshot;
 use crate::messages::money::Money;
@@ -20,6 +20,11 @@ pub enum OutputMode {
     /// HTML (a web view): values are HTML-escaped so user data cannot add markup.
     /// The template's own text, fallbacks included, is trusted and left as written.
     Html,
+    /// A link (a push's deep link): values are percent-encoded as URL components, so
+    /// user data cannot change the link's scheme, host, path or parameters. A URL
+    /// field that begins the template is the link itself and is inserted as it is
+    /// (such values are only ever safe links). The template's own text is trusted.
+    Url,
 }
 
 /// Everything a template can draw on; plain data, so the server can build it as
@@ -68,7 +73,7 @@ impl Template {
         thresholds: &BTreeMap<String, Money>,
     ) -> Rendered {
         let mut out = Rendered::default();
-        for part in &self.parts {
+        for (index, part) in self.parts.iter().enumerate() {
             match part {
                 Part::Literal(text) => out.text.push_str(text),
                 Part::Field { field, fallback } => {
@@ -79,6 +84,12 @@ impl Template {
                         Some(v) => match ctx.output {
                             OutputMode::PlainText => out.text.push_str(&v),
                             OutputMode::Html => push_html_escaped(&mut out.text, &v),
+                            OutputMode::Url
+                                if index == 0 && field.field_type() == FieldType::Url =>
+                            {
+                                out.text.push_str(&v)
+                            }
+                            OutputMode::Url => push_percent_encoded(&mut out.text, &v),
                         },
                         None => {
                             out.text

@@ -461,6 +461,43 @@ fn html_mode_escapes_values_but_trusts_the_template() {
 }
 
 #[test]
+fn url_mode_encodes_values_as_components_but_keeps_a_leading_link() {
+    let mut ctx = anna();
+    ctx.output = OutputMode::Url;
+    ctx.traits
+        .insert("city".into(), json!("São Paulo&admin=1#x"));
+    let r = render(
+        "shop://stores/{{trait.city}}?code={{promo_code}}&n={{cart_item_count}}",
+        &ctx,
+    );
+    assert_eq!(
+        r.text,
+        "shop://stores/S%C3%A3o%20Paulo%26admin%3D1%23x?code=SAVE10&n=3"
+    );
+    // The product's own link is the whole link when it starts the template...
+    assert_eq!(
+        render("{{last_viewed_product_url}}?utm_source=push", &ctx).text,
+        "https://shop.example/p9?utm_source=push"
+    );
+    // ...and a parameter anywhere else.
+    assert_eq!(
+        render("shop://open?next={{last_viewed_product_url}}", &ctx).text,
+        "shop://open?next=https%3A%2F%2Fshop.example%2Fp9"
+    );
+    // A leading text field is still a component: it cannot pick the scheme.
+    ctx.traits
+        .insert("first_name".into(), json!("javascript:alert(1)//"));
+    assert_eq!(
+        render("{{first_name}}", &ctx).text,
+        "javascript%3Aalert%281%29%2F%2F"
+    );
+    // Fallbacks are template text, trusted as written.
+    let r = render("{{trait.absent | shop://home}}", &ctx);
+    assert_eq!(r.text, "shop://home");
+    assert_eq!(r.fell_back, vec![Field::Trait("absent".into())]);
+}
+
+#[test]
 fn plain_text_mode_inserts_markup_as_text() {
     let mut ctx = anna();
     ctx.traits.insert("first_name".into(), json!("<b>Anna</b>"));
