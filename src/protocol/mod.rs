@@ -7,6 +7,7 @@ mod batch;
 mod consent;
 mod export;
 mod limits;
+mod push;
 mod sync;
 mod wire_event;
 
@@ -14,6 +15,7 @@ pub use batch::{Batch, BatchResponse, EventRejection};
 pub use consent::*;
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
+pub use push::*;
 pub use sync::{
     SyncDocument, SyncSettings, MAX_SYNC_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
     SEGMENT_ID_PROPERTY, SYNC_PATH, SYNC_SCHEMA_VERSION,
