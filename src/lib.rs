@@ -10,6 +10,7 @@ pub mod consent;
 pub mod events;
 pub mod messages;
 pub mod protocol;
+pub mod push;
 pub mod segments;
 pub mod sync;
 

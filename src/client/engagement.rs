@@ -394,6 +394,9 @@ impl Engagement {
             Some(Value::String(trait_locale)) if self.locale.is_empty() => trait_locale.clone(),
             _ => self.locale.clone(),
         };
+        let cart = crate::messages::BehaviourSnapshot::from_history(history).cart;
+        self.messages
+            .set_promo_code(super::push::featured_promo_code(&self.recorder, &cart, now));
         let rendered = self
             .messages
             .message_for(fired, self.segments.memberships(), history, &locale, now)

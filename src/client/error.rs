@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use crate::protocol::FieldError;
+use crate::push::{DeepLinkError, PromoRefusal, PushPayloadError};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,4 +22,11 @@ pub enum ClientError {
     /// burst of earlier events. Nothing is lost; ask again.
     #[error("still processing earlier events after {0:?}; try again")]
     Busy(std::time::Duration),
+    /// A push that is not Beckon's, too large, or malformed; nothing was recorded.
+    #[error("push not handled: {0}")]
+    InvalidPush(PushPayloadError),
+    #[error("{0}")]
+    DeepLink(DeepLinkError),
+    #[error("{0}")]
+    PromoRefused(PromoRefusal),
 }

@@ -7,6 +7,7 @@ mod error;
 mod identity;
 mod instance_lock;
 mod listeners;
+mod push;
 mod recorder;
 mod stats;
 mod sync;
@@ -16,6 +17,7 @@ pub use error::ClientError;
 pub use listeners::{
     InAppButton, InAppMessage, InAppMessageListener, SegmentChange, SegmentListener,
 };
+pub use push::{LinkAction, PushAction, PENDING_LINK_MAX_AGE};
 pub use stats::{DroppedEvents, Stats};
 
 use std::sync::{Arc, Mutex};
@@ -43,6 +45,7 @@ pub struct Client {
     engagement: EngagementThread,
     open_report: OpenReport,
     backgrounded: std::sync::atomic::AtomicBool,
+    push: push::PushState,
     lock: Mutex<Option<InstanceLock>>,
 }
 
@@ -82,6 +85,7 @@ impl Client {
             engagement,
             open_report,
             backgrounded: Default::default(),
+            push: Default::default(),
             lock: Mutex::new(Some(lock)),
         })
     }

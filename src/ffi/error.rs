@@ -1,4 +1,5 @@
 use crate::client::ClientError;
+use crate::push::{PromoRefusal, PushPayloadError};
 
 /// The one error type apps see (a `BeckonException` in Kotlin, a thrown `BeckonError`
 /// in Swift). It is flat so the message apps get is the readable text below, which
@@ -20,6 +21,25 @@ pub enum BeckonError {
     ShutDown(String),
     #[error("{0}")]
     Busy(String),
+    /// The push was not sent by Beckon: hand it to whatever else handles pushes.
+    #[error("{0}")]
+    NotBeckonPush(String),
+    /// A Beckon push too large or malformed to read; nothing was recorded.
+    #[error("{0}")]
+    InvalidPush(String),
+    /// A deep link that cannot be routed, or no routes are set.
+    #[error("{0}")]
+    DeepLink(String),
+    /// The promo code is not one this device holds.
+    #[error("{0}")]
+    PromoUnknown(String),
+    #[error("{0}")]
+    PromoExpired(String),
+    #[error("{0}")]
+    PromoUsedUp(String),
+    /// The promo does not apply to this cart (currency, minimum basket, empty cart).
+    #[error("{0}")]
+    PromoNotEligible(String),
 }
 
 impl From<ClientError> for BeckonError {
@@ -33,6 +53,17 @@ impl From<ClientError> for BeckonError {
             ClientError::AlreadyOpen(_) => BeckonError::AlreadyOpen(message),
             ClientError::ShutDown => BeckonError::ShutDown(message),
             ClientError::Busy(_) => BeckonError::Busy(message),
+            ClientError::InvalidPush(PushPayloadError::NotBeckon) => {
+                BeckonError::NotBeckonPush(message)
+            }
+            ClientError::InvalidPush(_) => BeckonError::InvalidPush(message),
+            ClientError::DeepLink(_) => BeckonError::DeepLink(message),
+            ClientError::PromoRefused(refusal) => match refusal {
+                PromoRefusal::Unknown { .. } => BeckonError::PromoUnknown(message),
+                PromoRefusal::Expired { .. } => BeckonError::PromoExpired(message),
+                PromoRefusal::UsedUp { .. } => BeckonError::PromoUsedUp(message),
+                PromoRefusal::NotEligible { .. } => BeckonError::PromoNotEligible(message),
+            },
         }
     }
 }

@@ -4,6 +4,7 @@
 mod engagement;
 mod error;
 mod fast_track;
+mod push;
 
 pub use error::BeckonError;
 

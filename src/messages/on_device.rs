@@ -25,6 +25,8 @@ pub struct DeviceMessages {
     user: UserState,
     /// Message id → (campaign id, when shown), for clicks and dismissals.
     shown: HashMap<String, (String, DateTime<Utc>)>,
+    /// What templates get as `promo_code`.
+    promo_code: Option<String>,
 }
 
 impl DeviceMessages {
@@ -43,7 +45,13 @@ impl DeviceMessages {
             policy,
             user,
             shown: HashMap::new(),
+            promo_code: None,
         }
+    }
+
+    /// The promo code the shopper holds, for the `promo_code` field of templates.
+    pub fn set_promo_code(&mut self, code: Option<String>) {
+        self.promo_code = code;
     }
 
     pub fn replace_campaigns(&mut self, campaigns: Vec<Campaign>, policy: SelectionPolicy) {
@@ -69,6 +77,7 @@ impl DeviceMessages {
         let context = RenderContext {
             traits: history.traits.clone(),
             behaviour: BehaviourSnapshot::from_history(history),
+            promo_code: self.promo_code.clone(),
             ..RenderContext::default()
         };
         Ok(render_message(campaign, locale, &context))

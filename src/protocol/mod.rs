@@ -8,6 +8,7 @@ mod consent;
 mod consent_report;
 mod export;
 mod limits;
+mod push;
 mod sync;
 mod wire_event;
 
@@ -18,6 +19,7 @@ pub use consent_report::{
 };
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
+pub use push::*;
 pub use sync::{
     SyncDocument, SyncSettings, MAX_SYNC_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
     SEGMENT_ID_PROPERTY, SYNC_PATH, SYNC_SCHEMA_VERSION,

@@ -63,6 +63,33 @@ pub const MIGRATIONS: &[Migration] = &[
         CREATE INDEX impressions_by_campaign ON impressions (campaign_id, at);
     ",
     },
+    Migration {
+        version: 3,
+        sql: "
+        -- Promo codes the shopper received with pushes: the offer as it arrived (the
+        -- payload's promo, JSON) and how often it was used. Codes are matched
+        -- case-insensitively, as shoppers type them.
+        CREATE TABLE promos (
+            code        TEXT    PRIMARY KEY COLLATE NOCASE,
+            offer       TEXT    NOT NULL,
+            expires_at  INTEGER NOT NULL,
+            uses        INTEGER NOT NULL DEFAULT 0,
+            received_at INTEGER NOT NULL,
+            message_id  TEXT,
+            campaign_id TEXT
+        ) WITHOUT ROWID;
+        -- The deep link of a push opened before the app's router was ready; at most
+        -- one (the latest tap wins), delivered once.
+        CREATE TABLE pending_link (
+            slot        INTEGER PRIMARY KEY CHECK (slot = 1),
+            url         TEXT    NOT NULL,
+            message_id  TEXT,
+            campaign_id TEXT,
+            send_id     TEXT,
+            received_at INTEGER NOT NULL
+        );
+    ",
+    },
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -130,8 +157,15 @@ mod tests {
             })
             .unwrap();
         assert_eq!((payload, attempts), (b"{}".to_vec(), 0));
-        // Version 2's tables arrived on the way.
-        for table in ["history", "memberships", "documents", "impressions"] {
+        // Later versions' tables arrived on the way.
+        for table in [
+            "history",
+            "memberships",
+            "documents",
+            "impressions",
+            "promos",
+            "pending_link",
+        ] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap();

@@ -10,6 +10,8 @@ pub enum StateKey {
     /// The user's traits as a JSON object.
     Traits,
     LastUploadError,
+    /// Server clock minus device clock, in milliseconds, from the last `Date` header.
+    ServerClockOffsetMs,
 }
 
 impl StateKey {
@@ -19,6 +21,7 @@ impl StateKey {
             StateKey::UserId => "user_id",
             StateKey::Traits => "traits",
             StateKey::LastUploadError => "last_upload_error",
+            StateKey::ServerClockOffsetMs => "server_clock_offset_ms",
         }
     }
 }

@@ -5,10 +5,12 @@
 
 mod body;
 pub mod policy;
+mod server_clock;
 mod transport;
 mod worker;
 
 pub use body::{assemble_batch, gzip};
 pub use policy::{Decision, Outcome, RetryPolicy};
+pub use server_clock::{stored_offset, ServerClock};
 pub use transport::{batch_url, HttpTransport, Reply, SyncFetch, TransportError};
 pub use worker::{FlushOutcome, FlushReport, UploadConfig, Uploader};

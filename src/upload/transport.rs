@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::header::{
-    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
-    RETRY_AFTER, USER_AGENT,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG,
+    IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
 
 use super::policy::{parse_retry_after, Outcome};
+use super::server_clock::ServerClock;
 use crate::protocol::{BatchResponse, APP_KEY_HEADER, BATCH_PATH, MAX_SYNC_BYTES, SYNC_PATH};
 
 const AGENT: &str = concat!("beckon-sdk/", env!("CARGO_PKG_VERSION"));
@@ -87,6 +88,7 @@ pub struct HttpTransport {
     batch_url: reqwest::Url,
     sync_url: reqwest::Url,
     app_key: String,
+    server_clock: Option<ServerClock>,
 }
 
 impl HttpTransport {
@@ -107,7 +109,21 @@ impl HttpTransport {
             batch_url,
             sync_url,
             app_key: app_key.to_owned(),
+            server_clock: None,
         })
+    }
+
+    /// Hands the `Date` header of every answer to `clock`.
+    pub fn with_server_clock(mut self, clock: ServerClock) -> Self {
+        self.server_clock = Some(clock);
+        self
+    }
+
+    fn note_date(&self, headers: &HeaderMap) {
+        if let Some(clock) = &self.server_clock {
+            let date = headers.get(DATE).and_then(|v| v.to_str().ok());
+            clock.observe(date, Utc::now());
+        }
     }
 
     /// Sends one gzip-compressed batch. Never fails: every way a request can go wrong
@@ -125,6 +141,7 @@ impl HttpTransport {
             Ok(response) => response,
             Err(e) => return network_error(&e),
         };
+        self.note_date(response.headers());
         let code = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -172,6 +189,7 @@ impl HttpTransport {
             .send()
             .await
             .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
+        self.note_date(response.headers());
         let code = response.status().as_u16();
         if code == 304 {
             return Ok(SyncFetch::NotModified);

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::body::{assemble_batch, gzip};
 use super::policy::{self, Decision, Outcome, RetryPolicy};
+use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
 use crate::store::{Counter, StateKey, Store};
 use crate::sync::{OnSynced, SyncOutcome, SyncReport, Syncer};
@@ -93,7 +94,8 @@ impl Uploader {
         on_synced: OnSynced,
     ) -> Result<Uploader, TransportError> {
         let transport =
-            HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?;
+            HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?
+                .with_server_clock(ServerClock::new(store.clone()));
         let (commands, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
         let syncer = Syncer::new(config.sync_interval, config.retry, on_synced);

@@ -1,0 +1,462 @@
+//! The app's deep-link routes and allowed hosts, and routing a link to a route name
+//! with its parameters and attribution.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::pattern::RoutePattern;
+use super::url::{check_host, LinkUrl};
+use crate::protocol::{check_name, FieldError};
+
+/// The UTM parameters, read as attribution rather than route parameters.
+pub const UTM_KEYS: [&str; 5] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
+
+/// One route the app registers: a name it switches on and the pattern of its links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeepLinkRoute {
+    pub name: String,
+    pub pattern: String,
+}
+
+impl DeepLinkRoute {
+    pub fn new(name: impl Into<String>, pattern: impl Into<String>) -> DeepLinkRoute {
+        DeepLinkRoute {
+            name: name.into(),
+            pattern: pattern.into(),
+        }
+    }
+}
+
+/// A link matched to a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeepLink {
+    /// The name of the route that matched.
+    pub route: String,
+    /// The link as received.
+    pub url: String,
+    /// Path placeholders, then query parameters (UTM ones excluded), decoded. A query
+    /// parameter never overrides a path placeholder; a repeated one keeps its first value.
+    pub params: BTreeMap<String, String>,
+    pub utm: Utm,
+}
+
+/// Campaign attribution carried by a link's UTM parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utm {
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+    pub term: Option<String>,
+    pub content: Option<String>,
+}
+
+impl Utm {
+    /// The parameters that are set, as `(utm_source, value)` pairs.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        UTM_KEYS
+            .into_iter()
+            .zip([
+                &self.source,
+                &self.medium,
+                &self.campaign,
+                &self.term,
+                &self.content,
+            ])
+            .filter_map(|(key, value)| Some((key, value.as_deref()?)))
+    }
+
+    fn slot(&mut self, key: &str) -> Option<&mut Option<String>> {
+        match key {
+            "utm_source" => Some(&mut self.source),
+            "utm_medium" => Some(&mut self.medium),
+            "utm_campaign" => Some(&mut self.campaign),
+            "utm_term" => Some(&mut self.term),
+            "utm_content" => Some(&mut self.content),
+            _ => None,
+        }
+    }
+}
+
+/// Why a link was not routed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeepLinkError {
+    #[error("deep link {} is malformed: {problem}", shorten(.url))]
+    Malformed { url: String, problem: String },
+    #[error("deep link {}: the {scheme}: scheme is not one the app registered routes for", shorten(.url))]
+    SchemeNotRegistered { url: String, scheme: String },
+    #[error("deep link {}: host {host} is not one of the app's allowed hosts", shorten(.url))]
+    HostNotAllowed { url: String, host: String },
+    #[error("deep link {} matches none of the app's routes", shorten(.url))]
+    NoMatchingRoute { url: String },
+    #[error("no deep-link routes are set; set the app's routes first")]
+    NoRoutes,
+}
+
+/// A host the app accepts universal/app links for: exact, or `*.shop.example` for
+/// every subdomain (not `shop.example` itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostRule {
+    Exact(String),
+    Subdomains(String),
+}
+
+impl HostRule {
+    fn allows(&self, host: &str) -> bool {
+        match self {
+            HostRule::Exact(exact) => host == exact,
+            HostRule::Subdomains(parent) => host
+                .strip_suffix(parent.as_str())
+                .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+        }
+    }
+}
+
+/// The app's routes, tried in the order given (the first match wins), and the hosts
+/// its web links may come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeepLinkRouter {
+    routes: Vec<(String, RoutePattern)>,
+    hosts: Vec<HostRule>,
+    /// Custom schemes the routes use: links in any other are refused.
+    schemes: BTreeSet<String>,
+}
+
+impl DeepLinkRouter {
+    /// Checks and compiles the routes. Errors name the entry (`routes[2].pattern`,
+    /// `allowed_hosts[0]`) and say why: a duplicate name, a bad pattern, a web pattern
+    /// whose host is not allowed, a pattern that repeats an earlier one.
+    pub fn new(
+        routes: &[DeepLinkRoute],
+        allowed_hosts: &[String],
+    ) -> Result<DeepLinkRouter, FieldError> {
+        let mut hosts = Vec::with_capacity(allowed_hosts.len());
+        for (i, entry) in allowed_hosts.iter().enumerate() {
+            let field = format!("allowed_hosts[{i}]");
+            let normalized = entry.trim().to_ascii_lowercase();
+            let rule = match normalized.strip_prefix("*.") {
+                Some(parent) => HostRule::Subdomains(parent.to_owned()),
+                None => HostRule::Exact(normalized.clone()),
+            };
+            let (HostRule::Exact(name) | HostRule::Subdomains(name)) = &rule;
+            check_host(name).map_err(|problem| {
+                FieldError::new(
+                    &field,
+                    format!("{problem}; give a host such as shop.example or *.shop.example"),
+                )
+            })?;
+            hosts.push(rule);
+        }
+        let mut router = DeepLinkRouter {
+            routes: Vec::with_capacity(routes.len()),
+            hosts,
+            schemes: BTreeSet::new(),
+        };
+        for (i, route) in routes.iter().enumerate() {
+            check_name(&format!("routes[{i}].name"), &route.name)?;
+            let field = format!("routes[{i}].pattern");
+            if let Some(j) = router.routes.iter().position(|(n, _)| *n == route.name) {
+                return Err(FieldError::new(
+                    format!("routes[{i}].name"),
+                    format!("\"{}\" is already the name of routes[{j}]", route.name),
+                ));
+            }
+            let pattern = RoutePattern::parse(&route.pattern).map_err(|problem| {
+                FieldError::new(&field, format!("\"{}\" {problem}", route.pattern))
+            })?;
+            if let Some(host) = &pattern.host {
+                if !router.allows_host(host) {
+                    return Err(FieldError::new(
+                        field,
+                        format!("host {host} is not in allowed_hosts; add it there first"),
+                    ));
+                }
+            } else {
+                router.schemes.insert(pattern.scheme.clone());
+            }
+            if let Some((j, (earlier, _))) = router
+                .routes
+                .iter()
+                .enumerate()
+                .find(|(_, (_, p))| p.same_links_as(&pattern))
+            {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "\"{}\" matches the same links as routes[{j}] ({earlier}), which would always match first",
+                        route.pattern
+                    ),
+                ));
+            }
+            router.routes.push((route.name.clone(), pattern));
+        }
+        Ok(router)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    fn allows_host(&self, host: &str) -> bool {
+        self.hosts.iter().any(|rule| rule.allows(host))
+    }
+
+    /// The route `url` goes to, with its parameters and UTM attribution.
+    pub fn route(&self, url: &str) -> Result<DeepLink, DeepLinkError> {
+        if self.routes.is_empty() {
+            return Err(DeepLinkError::NoRoutes);
+        }
+        let link = LinkUrl::parse(url).map_err(|problem| DeepLinkError::Malformed {
+            url: url.to_owned(),
+            problem,
+        })?;
+        match &link.host {
+            Some(host) if !self.allows_host(host) => {
+                return Err(DeepLinkError::HostNotAllowed {
+                    url: url.to_owned(),
+                    host: host.clone(),
+                })
+            }
+            None if !self.schemes.contains(&link.scheme) => {
+                return Err(DeepLinkError::SchemeNotRegistered {
+                    url: url.to_owned(),
+                    scheme: link.scheme.clone(),
+                })
+            }
+            _ => {}
+        }
+        let (route, mut params) = self
+            .routes
+            .iter()
+            .find_map(|(name, pattern)| Some((name, pattern.matches(&link)?)))
+            .ok_or_else(|| DeepLinkError::NoMatchingRoute {
+                url: url.to_owned(),
+            })?;
+        let mut utm = Utm::default();
+        for (key, value) in link.query {
+            match utm.slot(&key) {
+                Some(slot) => {
+                    slot.get_or_insert(value);
+                }
+                None => {
+                    params.entry(key).or_insert(value);
+                }
+            }
+        }
+        Ok(DeepLink {
+            route: route.clone(),
+            url: url.to_owned(),
+            params,
+            utm,
+        })
+    }
+}
+
+/// Links in messages are cut to a readable length.
+fn shorten(url: &str) -> String {
+    const SHOWN: usize = 120;
+    if url.chars().count() <= SHOWN {
+        format!("\"{url}\"")
+    } else {
+        format!("\"{}…\"", url.chars().take(SHOWN).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop_router() -> DeepLinkRouter {
+        DeepLinkRouter::new(
+            &[
+                DeepLinkRoute::new("new_arrivals", "shop://product/new"),
+                DeepLinkRoute::new("product", "shop://product/{id}"),
+                DeepLinkRoute::new("cart", "shop://cart"),
+                DeepLinkRoute::new("web_product", "https://shop.example/p/{id}"),
+                DeepLinkRoute::new("help", "https://help.shop.example/{*page}"),
+            ],
+            &["shop.example".into(), "*.shop.example".into()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn routes_custom_schemes_and_web_links_with_params_and_utm() {
+        let router = shop_router();
+        let link = router
+            .route("shop://product/42?color=blue&utm_source=push&utm_campaign=bf%2026&id=x")
+            .unwrap();
+        assert_eq!(link.route, "product");
+        assert_eq!(
+            link.params,
+            BTreeMap::from([
+                ("id".to_string(), "42".to_string()),
+                ("color".to_string(), "blue".to_string()),
+            ]),
+            "a query parameter never overrides a path placeholder"
+        );
+        assert_eq!(link.utm.source.as_deref(), Some("push"));
+        assert_eq!(link.utm.campaign.as_deref(), Some("bf 26"));
+        assert_eq!(
+            link.utm.pairs().collect::<Vec<_>>(),
+            [("utm_source", "push"), ("utm_campaign", "bf 26")]
+        );
+        assert_eq!(
+            link.url,
+            "shop://product/42?color=blue&utm_source=push&utm_campaign=bf%2026&id=x"
+        );
+
+        let web = router
+            .route("https://Shop.Example/p/sku%2F7?utm_medium=email&utm_medium=sms")
+            .unwrap();
+        assert_eq!(web.route, "web_product");
+        assert_eq!(web.params["id"], "sku/7");
+        assert_eq!(web.utm.medium.as_deref(), Some("email"), "first value wins");
+        assert_eq!(router.route("shop://cart").unwrap().route, "cart");
+        assert_eq!(
+            router
+                .route("https://help.shop.example/returns/eu")
+                .unwrap()
+                .params["page"],
+            "returns/eu"
+        );
+    }
+
+    #[test]
+    fn the_first_matching_route_wins() {
+        let router = shop_router();
+        assert_eq!(
+            router.route("shop://product/new").unwrap().route,
+            "new_arrivals"
+        );
+        assert_eq!(
+            router.route("shop://product/newer").unwrap().route,
+            "product"
+        );
+    }
+
+    #[test]
+    fn refuses_links_from_elsewhere() {
+        let router = shop_router();
+        let refused = |url: &str| router.route(url).unwrap_err();
+        assert!(matches!(
+            refused("https://evil.example/p/1"),
+            DeepLinkError::HostNotAllowed { host, .. } if host == "evil.example"
+        ));
+        assert!(matches!(
+            refused("https://shop.example.evil.example/p/1"),
+            DeepLinkError::HostNotAllowed { .. }
+        ));
+        assert!(matches!(
+            refused("https://notshop.example/p/1"),
+            DeepLinkError::HostNotAllowed { .. }
+        ));
+        assert!(matches!(
+            refused("https://shop.example@evil.example/p/1"),
+            DeepLinkError::Malformed { .. }
+        ));
+        assert!(matches!(
+            refused("othershop://product/1"),
+            DeepLinkError::SchemeNotRegistered { scheme, .. } if scheme == "othershop"
+        ));
+        assert!(matches!(
+            refused("shop://wishlist"),
+            DeepLinkError::NoMatchingRoute { .. }
+        ));
+        // Allowed host, but no route for it.
+        assert!(matches!(
+            refused("https://www.shop.example/p/1"),
+            DeepLinkError::NoMatchingRoute { .. }
+        ));
+        let message = refused("javascript:alert(1)").to_string();
+        assert!(
+            message.contains("javascript: scheme is not allowed"),
+            "{message}"
+        );
+        let long = format!("shop://x/{}", "y".repeat(500));
+        let message = refused(&long).to_string();
+        assert!(message.len() < 250, "{message}");
+        assert_eq!(
+            DeepLinkRouter::default().route("shop://cart"),
+            Err(DeepLinkError::NoRoutes)
+        );
+    }
+
+    #[test]
+    fn bad_configuration_names_the_entry() {
+        let route = DeepLinkRoute::new;
+        let hosts = vec!["shop.example".to_string()];
+        let cases: Vec<(Vec<DeepLinkRoute>, Vec<String>, &str, &str)> = vec![
+            (
+                vec![route("p", "shop://p/{id}"), route("p", "shop://q/{id}")],
+                hosts.clone(),
+                "routes[1].name",
+                "already the name of routes[0]",
+            ),
+            (
+                vec![route(" ", "shop://p")],
+                hosts.clone(),
+                "routes[0].name",
+                "empty",
+            ),
+            (
+                vec![route("p", "shop://p/{ id }")],
+                hosts.clone(),
+                "routes[0].pattern",
+                "must not contain ' '",
+            ),
+            (
+                vec![route("p", "shop://p/x{id}")],
+                hosts.clone(),
+                "routes[0].pattern",
+                "placeholder fills a whole segment",
+            ),
+            (
+                vec![route("w", "https://other.example/p/{id}")],
+                hosts.clone(),
+                "routes[0].pattern",
+                "host other.example is not in allowed_hosts",
+            ),
+            (
+                vec![route("a", "shop://p/{id}"), route("b", "shop://p/{sku}")],
+                hosts.clone(),
+                "routes[1].pattern",
+                "same links as routes[0] (a)",
+            ),
+            (
+                vec![],
+                vec!["https://shop.example".into()],
+                "allowed_hosts[0]",
+                "is not a host name",
+            ),
+            (vec![], vec!["".into()], "allowed_hosts[0]", "has no host"),
+        ];
+        for (routes, hosts, field, problem) in cases {
+            let err = DeepLinkRouter::new(&routes, &hosts).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+            assert!(err.problem.contains(problem), "{err}");
+        }
+    }
+
+    #[test]
+    fn host_rules_are_case_insensitive_and_wildcards_need_a_subdomain() {
+        let router = DeepLinkRouter::new(
+            &[
+                DeepLinkRoute::new("home", "https://shop.example/"),
+                DeepLinkRoute::new("m", "https://m.shop.example/"),
+            ],
+            &[" Shop.Example ".into(), "*.SHOP.example".into()],
+        )
+        .unwrap();
+        assert_eq!(router.route("https://SHOP.EXAMPLE").unwrap().route, "home");
+        assert_eq!(router.route("https://m.shop.example/").unwrap().route, "m");
+        let only_subdomains = DeepLinkRouter::new(&[], &["*.shop.example".into()]).unwrap();
+        assert!(only_subdomains.allows_host("a.b.shop.example"));
+        assert!(!only_subdomains.allows_host("shop.example"));
+        assert!(!only_subdomains.allows_host(".shop.example"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Reading a deep link into scheme, host, path segments and query parameters, with
+//! percent-decoding. Only what routing needs: no normalisation of `.` segments, no
+//! IDNA; anything odd is refused rather than guessed at.
+
+/// Longest link accepted, in bytes.
+pub const MAX_LINK_BYTES: usize = 2048;
+
+/// Schemes that run code or open local content; never routed.
+const UNSAFE_SCHEMES: &[&str] = &["javascript", "vbscript", "data", "file", "blob", "about"];
+
+/// Characters RFC 3986 never allows unescaped and that only appear in forged links.
+const FORBIDDEN: &[char] = &['"', '<', '>', '\\', '`'];
+
+/// A link, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUrl {
+    /// Lower-cased.
+    pub scheme: String,
+    /// The host of an `http`/`https` link, lower-cased, without port or trailing dot.
+    /// Custom schemes have none: in `shop://product/42`, `product` is the first
+    /// path segment, as apps read it.
+    pub host: Option<String>,
+    /// Path segments, percent-decoded (`%2F` stays inside its segment). A trailing
+    /// slash adds no segment.
+    pub segments: Vec<String>,
+    /// Query parameters in order, percent-decoded, `+` read as a space.
+    pub query: Vec<(String, String)>,
+}
+
+/// A link split at its delimiters, before decoding (shared with route patterns).
+pub(super) struct RawLink<'a> {
+    pub scheme: String,
+    pub host: Option<String>,
+    pub segments: Vec<&'a str>,
+    pub query: Option<&'a str>,
+    pub fragment: bool,
+}
+
+impl LinkUrl {
+    /// Reads `text`; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<LinkUrl, String> {
+        let raw = split(text)?;
+        let segments = raw
+            .segments
+            .iter()
+            .map(|s| decode(s, false))
+            .collect::<Result<_, _>>()?;
+        let mut query = Vec::new();
+        for pair in raw.query.unwrap_or_default().split('&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(key, true)?;
+            if !key.is_empty() {
+                query.push((key, decode(value, true)?));
+            }
+        }
+        Ok(LinkUrl {
+            scheme: raw.scheme,
+            host: raw.host,
+            segments,
+            query,
+        })
+    }
+
+    pub fn is_web(&self) -> bool {
+        is_web(&self.scheme)
+    }
+}
+
+pub(super) fn is_web(scheme: &str) -> bool {
+    scheme == "http" || scheme == "https"
+}
+
+/// Splits a link into its parts, checking characters, scheme and host.
+pub(super) fn split(text: &str) -> Result<RawLink<'_>, String> {
+    if text.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if text.len() > MAX_LINK_BYTES {
+        return Err(format!(
+            "is {} bytes, over the {MAX_LINK_BYTES}-byte limit",
+            text.len()
+        ));
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
+    {
+        return Err(format!("must not contain {bad:?}; percent-encode it"));
+    }
+    let scheme = scheme(text).ok_or_else(|| {
+        format!("\"{text}\" is not absolute; start it with a scheme such as https:// or shop://")
+    })?;
+    if UNSAFE_SCHEMES.contains(&scheme.as_str()) {
+        return Err(format!("the {scheme}: scheme is not allowed"));
+    }
+    let rest = &text[scheme.len() + 1..];
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((before, _)) => (before, true),
+        None => (rest, false),
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let (host, path) = if is_web(&scheme) {
+        let after = rest
+            .strip_prefix("//")
+            .ok_or_else(|| format!("needs a host, as in {scheme}://shop.example/"))?;
+        let (authority, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+        (Some(host(authority)?), path)
+    } else {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.trim_matches('/').is_empty() && query.is_none() {
+            return Err(format!("\"{text}\" has nothing after the scheme"));
+        }
+        (None, path)
+    };
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let mut segments: Vec<&str> = if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    };
+    if segments.last() == Some(&"") {
+        segments.pop();
+    }
+    Ok(RawLink {
+        scheme,
+        host,
+        segments,
+        query,
+        fragment,
+    })
+}
+
+/// The scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`), lower-cased.
+fn scheme(text: &str) -> Option<String> {
+    let (scheme, _) = text.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    (first_is_letter && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then(|| scheme.to_ascii_lowercase())
+}
+
+/// The host of an authority, lower-cased, without port or trailing dot.
+fn host(authority: &str) -> Result<String, String> {
+    if authority.contains('@') {
+        // `https://shop.example@evil.example/` goes to evil.example.
+        return Err("must not carry a user name or password".into());
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some(_) => return Err(format!("\"{authority}\" has a malformed port")),
+        None => authority,
+    };
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    check_host(&host)?;
+    Ok(host)
+}
+
+/// A DNS name: labels of letters, digits and `-`, separated by dots.
+pub(super) fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    let valid = host.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("\"{host}\" is not a host name"))
+    }
+}
+
+/// Percent-decodes `text` (and reads `+` as a space in query strings). Refuses broken
+/// escapes, bytes that are not UTF-8 and decoded control characters, which no route
+/// parameter should ever hold.
+pub(super) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let Some(byte) = hex else {
+                    let escape: String = text[i..].chars().take(3).collect();
+                    return Err(format!("\"{escape}\" is not a valid percent escape"));
+                };
+                out.push(byte);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    let decoded = String::from_utf8(out)
+        .map_err(|_| format!("\"{text}\" decodes to bytes that are not UTF-8"))?;
+    if decoded.chars().any(char::is_control) {
+        return Err(format!("\"{text}\" decodes to a control character"));
+    }
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> LinkUrl {
+        LinkUrl::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn reads_custom_scheme_links_as_paths() {
+        let link = parse("Shop://product/42/?color=dark%20blue&size=M+L#reviews");
+        assert_eq!(link.scheme, "shop");
+        assert_eq!(link.host, None);
+        assert_eq!(link.segments, ["product", "42"]);
+        assert_eq!(
+            link.query,
+            [
+                ("color".to_string(), "dark blue".to_string()),
+                ("size".to_string(), "M L".to_string())
+            ]
+        );
+        assert_eq!(parse("shop:cart").segments, ["cart"]);
+        assert_eq!(parse("shop:///cart").segments, ["cart"]);
+    }
+
+    #[test]
+    fn reads_web_links_with_host_port_and_decoded_segments() {
+        let link = parse("HTTPS://Shop.Example.:8443/p/caf%C3%A9%2Fnoir?utm_source=push");
+        assert_eq!(link.scheme, "https");
+        assert_eq!(link.host.as_deref(), Some("shop.example"));
+        assert_eq!(link.segments, ["p", "café/noir"]);
+        assert!(link.is_web());
+        assert_eq!(parse("https://shop.example").segments, Vec::<String>::new());
+        assert_eq!(
+            parse("https://shop.example/").segments,
+            Vec::<String>::new()
+        );
+        assert_eq!(parse("https://shop.example/a//b").segments, ["a", "", "b"]);
+    }
+
+    #[test]
+    fn refuses_broken_unsafe_and_forged_links() {
+        let cases = [
+            ("", "must not be empty"),
+            ("/product/42", "is not absolute"),
+            ("1shop://x", "is not absolute"),
+            ("shop://", "nothing after the scheme"),
+            ("shop:", "nothing after the scheme"),
+            ("javascript:alert(1)", "javascript: scheme is not allowed"),
+            ("FILE:///etc/passwd", "file: scheme is not allowed"),
+            ("https:shop.example/p", "needs a host"),
+            ("https:///p", "has no host"),
+            (
+                "https://shop.example@evil.example/",
+                "user name or password",
+            ),
+            ("https://shop.example:80a/", "malformed port"),
+            ("https://shop.example:/", "malformed port"),
+            ("https://shop_example/", "is not a host name"),
+            ("https://-shop.example/", "is not a host name"),
+            ("https://shop..example/", "is not a host name"),
+            ("shop://product/4 2", "must not contain ' '"),
+            ("shop://product/\"42\"", "must not contain '\"'"),
+            ("shop://product/4\n2", "must not contain '\\n'"),
+            ("shop://product/%4", "\"%4\" is not a valid percent escape"),
+            (
+                "shop://product/%zz",
+                "\"%zz\" is not a valid percent escape",
+            ),
+            ("shop://product/%FF", "not UTF-8"),
+            ("shop://product/%0A", "control character"),
+            ("shop://x?q=%00", "control character"),
+        ];
+        for (text, problem) in cases {
+            let err = LinkUrl::parse(text).unwrap_err();
+            assert!(err.contains(problem), "{text:?}: {err}");
+        }
+        let long = format!("shop://p/{}", "a".repeat(MAX_LINK_BYTES));
+        assert!(LinkUrl::parse(&long).unwrap_err().contains("byte limit"));
+    }
+
+    #[test]
+    fn query_pairs_without_value_or_key_are_handled() {
+        let link = parse("shop://search?q&=x&&a=1=2");
+        assert_eq!(
+            link.query,
+            [
+                ("q".to_string(), String::new()),
+                ("a".to_string(), "1=2".to_string())
+            ]
+        );
+    }
+}
