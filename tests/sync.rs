@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beckon::client::Client;
-use beckon::protocol::{APP_KEY_HEADER, MAX_SYNC_BYTES, SYNC_PATH};
+use beckon::protocol::{APP_KEY_HEADER, MAX_SYNC_BYTES, PERMISSIONS_PATH, SYNC_PATH};
 use beckon::segments::templates;
 use beckon::store::{QueueLimits, Store};
 use beckon::sync::{load_last_good, SyncOutcome, SyncedDefinitions, SYNC_DOCUMENT};
@@ -211,14 +211,21 @@ fn syncs_conditionally_and_keeps_the_last_good_copy_through_bad_answers() {
 
 #[test]
 fn a_client_syncs_through_its_api_and_restarts_on_the_last_good_copy() {
-    let stub = HttpStub::start(APP_KEY, vec![ok(&good_document(), "\"v1\"")]);
+    // A client's sync also asks for the user's permissions, right after the document;
+    // this server knows nothing of the user.
+    let no_permissions = || Reply::json(404, "{}");
+    let stub = HttpStub::start(
+        APP_KEY,
+        vec![ok(&good_document(), "\"v1\""), no_permissions()],
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut config = sdk_config(dir.path(), &stub.url);
     config.sync_interval_seconds = 0;
 
     let client = Client::new(config.clone()).unwrap();
-    assert!(eventually(WAIT, || stub.count() == 1), "no sync at start");
+    assert!(eventually(WAIT, || stub.count() == 2), "no sync at start");
     stub.then(Reply::status(304));
+    stub.then(no_permissions());
     let report = client.sync(WAIT).unwrap();
     assert_eq!(
         report.outcome,
@@ -236,14 +243,20 @@ fn a_client_syncs_through_its_api_and_restarts_on_the_last_good_copy() {
 
     // A new instance asks with the stored ETag from its first request on.
     stub.then(Reply::status(304));
+    stub.then(no_permissions());
     let again = Client::new(config).unwrap();
-    assert!(eventually(WAIT, || stub.count() == 3));
-    let sent: Vec<Option<String>> = stub
-        .requests()
+    assert!(eventually(WAIT, || stub.count() == 6));
+    let requests = stub.requests();
+    let (syncs, others): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.path == SYNC_PATH);
+    let sent: Vec<Option<String>> = syncs
         .iter()
         .map(|r| r.header("if-none-match").map(str::to_owned))
         .collect();
     assert_eq!(sent, [None, Some("\"v1\"".into()), Some("\"v1\"".into())]);
+    assert!(
+        others.iter().all(|r| r.path.starts_with(PERMISSIONS_PATH)),
+        "{others:?}"
+    );
     again.shutdown();
 }
 

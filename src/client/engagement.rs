@@ -250,7 +250,11 @@ impl Engagement {
         }
     }
 
-    fn on_recorded_batch(&mut self, batch: Vec<(WireEvent, Vec<u8>)>) {
+    fn on_recorded_batch(&mut self, mut batch: Vec<(WireEvent, Vec<u8>)>) {
+        // An event stamped for a user forgotten since (a logout or a deletion that ran
+        // while it was on its way here) is not this user's history.
+        let anonymous_id = self.recorder.identity().anonymous_id.clone();
+        batch.retain(|(event, _)| event.anonymous_id == anonymous_id);
         let rows = batch
             .iter()
             .filter(|(event, _)| belongs_in_history(event))
@@ -316,6 +320,13 @@ impl Engagement {
         self.pending = None;
     }
 
+    /// The local data was deleted: forget, in memory too, what was derived from it.
+    pub(crate) fn on_local_data_deleted(&mut self) {
+        self.segments.clear();
+        self.messages.forget_user();
+        self.pending = None;
+    }
+
     /// Persists and reports membership changes; returns the segments entered.
     fn report(&mut self, changes: &[MembershipChange], now: DateTime<Utc>) -> Vec<String> {
         if changes.is_empty() {
@@ -373,7 +384,11 @@ impl Engagement {
     }
 
     /// Offers the message `fired` selects, if any: to the listener, or keeps it for a poll.
+    /// Nothing while the user does not allow in-app messages.
     fn fire(&mut self, fired: FiredTrigger, now: DateTime<Utc>) {
+        if !self.recorder.consent.may_show_in_app() {
+            return;
+        }
         let Some(listener) = self.message_listener.clone() else {
             if self.message_for(&fired, now).is_some() {
                 self.pending = Some((fired, now));
@@ -436,7 +451,7 @@ impl Engagement {
     /// The message kept for polling, if it may still be shown; it counts as shown.
     pub(crate) fn take_pending(&mut self, now: DateTime<Utc>) -> Option<InAppMessage> {
         let (fired, at) = self.pending.take()?;
-        if now - at > PENDING_FOR {
+        if now - at > PENDING_FOR || !self.recorder.consent.may_show_in_app() {
             return None;
         }
         // Decided again: a sync, the gap or a cap may have changed the answer.
@@ -476,8 +491,9 @@ impl Engagement {
             },
         };
         let wire = self.stamp_event(&event, now)?;
-        self.recorder.record(&wire, Keep::InHistory)?;
-        self.on_recorded(&wire, now);
+        if self.recorder.record(&wire, Keep::InHistory)?.is_some() {
+            self.on_recorded(&wire, now);
+        }
         Ok(())
     }
 

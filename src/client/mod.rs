@@ -2,6 +2,8 @@
 //! public call. The `ffi` facade wraps it without adding logic.
 
 mod config;
+mod consent;
+mod consent_state;
 mod engagement;
 mod error;
 mod identity;
@@ -13,6 +15,7 @@ mod stats;
 mod sync;
 
 pub use config::{BeckonConfig, FlushPolicy};
+pub use consent::PushToken;
 pub use error::ClientError;
 pub use listeners::{
     InAppButton, InAppMessage, InAppMessageListener, SegmentChange, SegmentListener,
@@ -20,17 +23,18 @@ pub use listeners::{
 pub use push::{LinkAction, PushAction, PENDING_LINK_MAX_AGE};
 pub use stats::{DroppedEvents, Stats};
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Map;
 
 use crate::events::{check_traits, Event, Properties};
-use crate::protocol::{check_id, FieldError, WireKind};
+use crate::protocol::{check_id, FieldError, WireKind, LOCALE_CONTEXT};
 use crate::store::{Counter, OpenReport, StateKey, Store};
 use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};
+use consent_state::ConsentState;
 use engagement::EngagementThread;
 use identity::Identity;
 use instance_lock::InstanceLock;
@@ -56,19 +60,22 @@ impl Client {
         let lock = InstanceLock::acquire(&settings.data_dir)?;
         let (mut store, open_report) = Store::open(&settings.data_dir, config.queue_limits)?;
         store.expire(Utc::now().timestamp_millis())?;
-        let identity = Identity::load_or_create(&mut store)?;
+        let identity = Arc::new(RwLock::new(Identity::load_or_create(&mut store)?));
+        let profile = store.device_profile()?;
         // Until the first sync, the last good copy; on a first run, the built-ins.
         let definitions = load_last_good(&mut store).unwrap_or_else(SyncedDefinitions::builtin);
         // Events tracked from here on reach the engagement thread as commands; only
         // older ones may be missing from the history after a crash.
         let queue_watermark = store.last_seq()?.unwrap_or(0);
         let store = Arc::new(Mutex::new(store));
+        let consent = Arc::new(ConsentState::load(store.clone(), identity.clone())?);
         let (engagement, inbox) = EngagementThread::new();
         let uploader = Arc::new(
-            Uploader::start(
+            Uploader::start_with_consent(
                 store.clone(),
                 settings.upload,
                 Box::new(engagement.definitions_sink()),
+                consent.clone(),
             )
             .map_err(|e| ClientError::InvalidConfig(e.to_string()))?,
         );
@@ -77,9 +84,10 @@ impl Client {
             identity,
             uploader.clone(),
             config.flush_policy.flush_at as u64,
+            consent,
         ));
         engagement.start(inbox, recorder.clone(), definitions, queue_watermark)?;
-        Ok(Client {
+        let client = Client {
             recorder,
             uploader,
             engagement,
@@ -87,7 +95,9 @@ impl Client {
             backgrounded: Default::default(),
             push: Default::default(),
             lock: Mutex::new(Some(lock)),
-        })
+        };
+        client.apply_profile(&profile);
+        Ok(client)
     }
 
     fn ensure_running(&self) -> Result<(), ClientError> {
@@ -149,9 +159,14 @@ impl Client {
             .unwrap_or_else(|p| p.into_inner());
         let next = identity.identified(user_id, &traits);
         next.save(&mut self.recorder.store())?;
-        *identity = next;
+        let previous = std::mem::replace(&mut *identity, next);
         drop(identity);
-        self.enqueue(WireKind::Identify, None, Map::new(), traits)
+        self.enqueue(WireKind::Identify, None, Map::new(), traits)?;
+        if previous.user_id.as_deref() != Some(user_id) {
+            // An anonymous user's choices become the identified user's.
+            self.user_changed(&previous, previous.user_id.is_none())?;
+        }
+        Ok(())
     }
 
     /// Forgets the user: a new anonymous id, no user id, no traits, no history or
@@ -165,10 +180,10 @@ impl Client {
             .unwrap_or_else(|p| p.into_inner());
         let next = Identity::fresh();
         next.save(&mut self.recorder.store())?;
-        *identity = next;
+        let previous = std::mem::replace(&mut *identity, next);
         drop(identity);
         self.engagement.post(|e| e.on_reset());
-        Ok(())
+        self.user_changed(&previous, false)
     }
 
     pub fn anonymous_id(&self) -> String {
@@ -189,8 +204,9 @@ impl Client {
         let event = self
             .recorder
             .stamp(kind, name, properties, traits, Utc::now());
-        let payload = self.recorder.record(&event, Keep::QueueOnly)?;
-        self.engagement.recorded(event, payload);
+        if let Some(payload) = self.recorder.record(&event, Keep::QueueOnly)? {
+            self.engagement.recorded(event, payload);
+        }
         Ok(())
     }
 
@@ -295,6 +311,10 @@ impl Client {
                 )));
             }
         }
+        self.recorder.set_context(
+            LOCALE_CONTEXT,
+            (!locale.is_empty()).then_some(locale.as_str()),
+        );
         self.engagement.post(move |e| e.set_locale(locale));
         Ok(())
     }

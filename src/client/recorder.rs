@@ -7,18 +7,22 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::consent_state::ConsentState;
 use super::identity::Identity;
 use super::ClientError;
 use crate::protocol::{FieldError, WireEvent, WireKind, MAX_EVENT_BYTES};
-use crate::store::Store;
+use crate::store::{Counter, Store, StoreError};
 use crate::upload::Uploader;
 
 pub(crate) struct Recorder {
     store: Arc<Mutex<Store>>,
-    pub(crate) identity: RwLock<Identity>,
-    context: Map<String, Value>,
+    pub(crate) identity: Arc<RwLock<Identity>>,
+    /// Sent with every event: the library, and the device's profile as reported.
+    context: RwLock<Map<String, Value>>,
     uploader: Arc<Uploader>,
     flush_at: u64,
+    /// Whether the user opted out (nothing is stored) and may see in-app messages.
+    pub(crate) consent: Arc<ConsentState>,
 }
 
 /// Where an event goes besides the upload queue.
@@ -34,9 +38,10 @@ pub(crate) enum Keep {
 impl Recorder {
     pub(crate) fn new(
         store: Arc<Mutex<Store>>,
-        identity: Identity,
+        identity: Arc<RwLock<Identity>>,
         uploader: Arc<Uploader>,
         flush_at: u64,
+        consent: Arc<ConsentState>,
     ) -> Recorder {
         let mut context = Map::new();
         context.insert(
@@ -45,11 +50,25 @@ impl Recorder {
         );
         Recorder {
             store,
-            identity: RwLock::new(identity),
-            context,
+            identity,
+            context: RwLock::new(context),
             uploader,
             flush_at,
+            consent,
         }
+    }
+
+    /// Sets (or with `None` removes) one key of the context sent with every event.
+    pub(crate) fn set_context(&self, key: &str, value: Option<&str>) {
+        let mut context = self.context.write().unwrap_or_else(|p| p.into_inner());
+        match value {
+            Some(value) => context.insert(key.to_owned(), Value::String(value.to_owned())),
+            None => context.remove(key),
+        };
+    }
+
+    pub(crate) fn uploader(&self) -> &Uploader {
+        &self.uploader
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
@@ -71,7 +90,20 @@ impl Recorder {
         traits: Map<String, Value>,
         now: DateTime<Utc>,
     ) -> WireEvent {
-        let identity = self.identity();
+        let mut event = self.stamp_as(&self.identity(), kind, name, properties, now);
+        event.traits = traits;
+        event
+    }
+
+    /// The wire event for `identity`, stamped `now`.
+    pub(crate) fn stamp_as(
+        &self,
+        identity: &Identity,
+        kind: WireKind,
+        name: Option<String>,
+        properties: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> WireEvent {
         WireEvent {
             // Time-ordered (v7): consecutive events land next to each other in the
             // server's dedup index instead of on a random page each.
@@ -79,21 +111,36 @@ impl Recorder {
             kind,
             name,
             properties,
-            traits,
+            traits: Map::new(),
             anonymous_id: identity.anonymous_id.clone(),
             user_id: identity.user_id.clone(),
             timestamp: now,
-            context: self.context.clone(),
+            context: self
+                .context
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 
     /// Commits the event; when this returns it survives the process being killed.
-    /// Returns the stored payload.
-    pub(crate) fn record(&self, event: &WireEvent, keep: Keep) -> Result<Vec<u8>, ClientError> {
+    /// Returns the stored payload, or `None` when the user opted out and the event was
+    /// only counted.
+    pub(crate) fn record(
+        &self,
+        event: &WireEvent,
+        keep: Keep,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
         let payload = encode(event)?;
         let at = event.timestamp.timestamp_millis();
         let queued = {
             let mut store = self.store();
+            // Read under the store's lock, which opting out holds while it empties the
+            // queue: no event can land after the queue was emptied.
+            if self.consent.is_opted_out() {
+                store.bump(Counter::DroppedOptedOut, 1)?;
+                return Ok(None);
+            }
             match keep {
                 Keep::QueueOnly => store.enqueue(at, &payload)?,
                 Keep::InHistory => store.enqueue_with_history(at, &payload)?,
@@ -103,7 +150,34 @@ impl Recorder {
         if queued % self.flush_at == 0 {
             self.uploader.nudge();
         }
-        Ok(payload)
+        Ok(Some(payload))
+    }
+
+    /// Commits a change of device state with the events reporting it (`write` gets
+    /// their payloads, none while the user is opted out, when they are only counted).
+    pub(crate) fn record_reported(
+        &self,
+        events: &[WireEvent],
+        now: DateTime<Utc>,
+        write: impl FnOnce(&mut Store, i64, &[&[u8]]) -> Result<(), StoreError>,
+    ) -> Result<(), ClientError> {
+        let payloads = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let mut store = self.store();
+        let opted_out = self.consent.is_opted_out();
+        let payloads: Vec<&[u8]> = if opted_out {
+            Vec::new()
+        } else {
+            payloads.iter().map(Vec::as_slice).collect()
+        };
+        write(&mut store, now.timestamp_millis(), &payloads)?;
+        if opted_out {
+            store.bump(Counter::DroppedOptedOut, events.len() as u64)?;
+        }
+        drop(store);
+        if !payloads.is_empty() {
+            self.uploader.nudge();
+        }
+        Ok(())
     }
 
     /// Records segment entries and exits with the events reporting them to the server,
@@ -115,8 +189,13 @@ impl Recorder {
         now: DateTime<Utc>,
     ) -> Result<(), ClientError> {
         let payloads = reports.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        self.store()
-            .apply_membership_changes(now.timestamp_millis(), changes, &payloads)?;
+        let mut store = self.store();
+        if self.consent.is_opted_out() {
+            store.bump(Counter::DroppedOptedOut, payloads.len() as u64)?;
+            return Ok(());
+        }
+        store.apply_membership_changes(now.timestamp_millis(), changes, &payloads)?;
+        drop(store);
         self.uploader.nudge();
         Ok(())
     }
@@ -128,11 +207,13 @@ impl Recorder {
         event: &WireEvent,
     ) -> Result<(), ClientError> {
         let payload = encode(event)?;
-        self.store().enqueue_impression(
-            campaign_id,
-            event.timestamp.timestamp_millis(),
-            &payload,
-        )?;
+        let mut store = self.store();
+        if self.consent.is_opted_out() {
+            store.bump(Counter::DroppedOptedOut, 1)?;
+            return Ok(());
+        }
+        store.enqueue_impression(campaign_id, event.timestamp.timestamp_millis(), &payload)?;
+        drop(store);
         self.uploader.nudge();
         Ok(())
     }

@@ -10,6 +10,8 @@ pub struct DroppedEvents {
     pub expired: u64,
     /// Refused by the server (a 4xx batch, or events it rejected one by one).
     pub rejected_by_server: u64,
+    /// Not stored, or discarded from the queue, because the user opted out.
+    pub opted_out: u64,
 }
 
 /// What the SDK has done since it was installed (counters survive restarts).
@@ -53,6 +55,7 @@ impl Stats {
                 queue_full: counters.get(Counter::DroppedQueueFull),
                 expired: counters.get(Counter::DroppedExpired),
                 rejected_by_server: counters.get(Counter::DroppedRejectedByServer),
+                opted_out: counters.get(Counter::DroppedOptedOut),
             },
             rejected_at_track: counters.get(Counter::RejectedAtTrack),
             database_resets: counters.get(Counter::DatabaseResets),

@@ -6,11 +6,21 @@
 //! change carries its time; the later change wins wherever it is applied, so the device
 //! and the server converge whichever order they hear of changes in.
 
+mod merge;
+mod profile;
+mod token;
+
+pub use merge::{changes_from_server, default_permission, with_defaults, DEFAULT_SOURCE};
+pub use profile::{check_country, check_time_zone};
+pub use token::{check_push_token, MAX_PUSH_TOKEN_BYTES, MIN_APNS_TOKEN_HEX};
+
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::protocol::FieldError;
 
 /// A way of reaching the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -165,6 +175,26 @@ pub fn state_of(permissions: &[Permission], channel: Channel) -> PermissionState
         .map_or(PermissionState::Subscribed, |p| p.state)
 }
 
+/// Longest [`Permission::source`], in bytes.
+pub const MAX_SOURCE_BYTES: usize = 64;
+
+/// Checks where a change says it came from: a short machine-readable name such as
+/// `app`, `settings_screen` or `checkout.v2`, kept in the history and sent to the server.
+pub fn check_source(source: &str) -> Result<(), FieldError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':');
+    if source.is_empty() || source.len() > MAX_SOURCE_BYTES || !source.chars().all(allowed) {
+        return Err(FieldError::new(
+            "source",
+            format!(
+                "{:?} is not a source name: 1 to {MAX_SOURCE_BYTES} letters, digits, \
+                 '_', '-', '.' or ':' (such as app or settings_screen)",
+                source.chars().take(MAX_SOURCE_BYTES).collect::<String>()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A name that is not one of the allowed ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {found:?}; expected one of {expected}")]
@@ -243,6 +273,18 @@ mod tests {
         assert!(!permission(OptedIn, 10).supersedes(&permission(Unsubscribed, 10)));
         // The same change heard twice changes nothing.
         assert!(!permission(OptedIn, 10).supersedes(&permission(OptedIn, 10)));
+    }
+
+    #[test]
+    fn sources_are_short_machine_names() {
+        for good in ["app", "settings_screen", "checkout.v2", "crm:import", "A-1"] {
+            assert_eq!(check_source(good), Ok(()), "{good}");
+        }
+        for bad in ["", "settings screen", "app\n", "ação", &"x".repeat(65)] {
+            let err = check_source(bad).unwrap_err();
+            assert_eq!(err.field, "source");
+            assert!(err.problem.contains("is not a source name"), "{err}");
+        }
     }
 
     #[test]

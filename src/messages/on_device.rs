@@ -105,6 +105,13 @@ impl DeviceMessages {
         at
     }
 
+    /// Forgets what the user was shown (their local data was deleted); the campaigns
+    /// stay.
+    pub fn forget_user(&mut self) {
+        self.user = UserState::default();
+        self.shown.clear();
+    }
+
     /// The campaign of a message shown by this device, if it is still remembered.
     pub fn campaign_of(&self, message_id: &str) -> Option<&str> {
         self.shown.get(message_id).map(|(c, _)| c.as_str())

@@ -16,10 +16,12 @@ pub enum Counter {
     DroppedRejectedByServer,
     RejectedAtTrack,
     DatabaseResets,
+    /// Events not stored, or discarded from the queue, because the user opted out.
+    DroppedOptedOut,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 9] = [
         Counter::Uploaded,
         Counter::Batches,
         Counter::Retries,
@@ -28,6 +30,7 @@ impl Counter {
         Counter::DroppedRejectedByServer,
         Counter::RejectedAtTrack,
         Counter::DatabaseResets,
+        Counter::DroppedOptedOut,
     ];
 
     fn key(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Counter {
             Counter::DroppedRejectedByServer => "dropped_rejected_by_server",
             Counter::RejectedAtTrack => "rejected_at_track",
             Counter::DatabaseResets => "database_resets",
+            Counter::DroppedOptedOut => "dropped_opted_out",
         }
     }
 }

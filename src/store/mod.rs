@@ -10,6 +10,7 @@
 //! which halves the cost of a commit.
 
 mod counters;
+mod device_profile;
 mod documents;
 mod error;
 mod history;
@@ -18,16 +19,22 @@ mod open;
 mod pending_links;
 mod promos;
 mod push_opens;
+mod permissions;
+mod push_registration;
 mod queue;
+mod reported;
 mod schema;
 mod state;
+mod wipe;
 
 pub use counters::{Counter, Counters};
+pub use device_profile::DeviceProfile;
 pub use documents::{DocumentStatus, StoredDocument};
 pub use error::StoreError;
 pub use history::HistoryLimits;
 pub use open::OpenReport;
 pub use pending_links::PendingLink;
+pub use push_registration::StoredPushToken;
 pub use queue::{QueueLimits, QueueTotals, QueuedEvent};
 pub use schema::{migrate, Migration, MIGRATIONS, SCHEMA_VERSION};
 pub use state::StateKey;

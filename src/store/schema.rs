@@ -90,6 +90,52 @@ pub const MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    Migration {
+        version: 4,
+        sql: "
+        -- The latest state of each channel the user set; a channel absent here was
+        -- never set and is subscribed.
+        CREATE TABLE permissions (
+            channel    TEXT PRIMARY KEY,
+            state      TEXT    NOT NULL,
+            source     TEXT    NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        -- Every change, made on the device or brought down from the server, in the
+        -- order the device took it.
+        CREATE TABLE permission_history (
+            seq        INTEGER PRIMARY KEY,
+            channel    TEXT    NOT NULL,
+            state      TEXT    NOT NULL,
+            source     TEXT    NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        -- The OS push permission as the app last reported it; no row: never reported.
+        CREATE TABLE push_permission (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            granted    INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        -- The device's current push token; no row: none.
+        CREATE TABLE push_token (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            provider   TEXT    NOT NULL,
+            token      TEXT    NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        -- The device's time zone and country, for sends in the user's local time.
+        CREATE TABLE device_profile (
+            id        INTEGER PRIMARY KEY CHECK (id = 1),
+            time_zone TEXT,
+            country   TEXT
+        );
+        -- Present while the user has opted out of collection and upload.
+        CREATE TABLE opt_out (
+            id       INTEGER PRIMARY KEY CHECK (id = 1),
+            since_ms INTEGER NOT NULL
+        );
+    ",
+    },
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -165,6 +211,12 @@ mod tests {
             "impressions",
             "promos",
             "pending_link",
+            "permissions",
+            "permission_history",
+            "push_permission",
+            "push_token",
+            "device_profile",
+            "opt_out",
         ] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

@@ -7,6 +7,8 @@
 //! - The upload worker, which owns the runtime and the HTTP transport, syncs at start,
 //!   when the app comes to the foreground, on a timer and on an explicit `sync()`,
 //!   with a conditional request (`If-None-Match`) so an unchanged document costs a 304.
+//! - The same attempt brings down the user's channel permissions
+//!   (`GET /v1/permissions`) and merges them into the device's.
 //! - A valid document that differs from the stored one is saved as the last good copy,
 //!   then handed to the SDK. An invalid one is refused and counted; the device keeps
 //!   running on its last good copy, or on [`SyncedDefinitions::builtin`] before the
@@ -15,6 +17,8 @@
 mod document;
 #[cfg(feature = "sdk")]
 mod last_good;
+#[cfg(feature = "sdk")]
+mod permissions;
 #[cfg(feature = "sdk")]
 mod report;
 #[cfg(feature = "sdk")]
@@ -25,6 +29,8 @@ mod syncer;
 pub use document::{SyncDocumentError, SyncedDefinitions};
 #[cfg(feature = "sdk")]
 pub use last_good::load_last_good;
+#[cfg(feature = "sdk")]
+pub use permissions::ConsentLink;
 #[cfg(feature = "sdk")]
 pub use report::{SyncOutcome, SyncReport};
 #[cfg(feature = "sdk")]

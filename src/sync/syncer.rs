@@ -4,13 +4,14 @@
 //! the next one.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc as std_mpsc, Mutex, MutexGuard};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
 
 use super::last_good;
+use super::permissions::{self, ConsentLink};
 use super::schedule::{self, AttemptResult, Skip, SyncTrigger};
 use super::{OnSynced, SyncOutcome, SyncReport, SyncedDefinitions, SYNC_DOCUMENT};
 use crate::store::Store;
@@ -21,6 +22,8 @@ pub(crate) struct Syncer {
     interval: Option<Duration>,
     retry: RetryPolicy,
     on_synced: OnSynced,
+    /// Where the user's permissions are merged; `None`: they are not synced.
+    consent: Option<Arc<dyn ConsentLink>>,
     /// The ETag of the stored copy, sent in `If-None-Match`.
     etag: Option<String>,
     /// Whether the stored copy has been checked (on the first attempt).
@@ -42,6 +45,7 @@ impl Syncer {
             interval,
             retry,
             on_synced,
+            consent: None,
             etag: None,
             loaded: false,
             failures: 0,
@@ -51,6 +55,20 @@ impl Syncer {
             hold_until: None,
             last_attempt: None,
         }
+    }
+
+    /// Brings the user's permissions down with every sync, into `consent`.
+    pub fn with_consent(mut self, consent: Arc<dyn ConsentLink>) -> Syncer {
+        self.consent = Some(consent);
+        self
+    }
+
+    /// Forgets the stored copy (local data was deleted): the next sync downloads the
+    /// whole document again, and one is asked for now.
+    pub fn forget_stored(&mut self) {
+        self.etag = None;
+        self.loaded = false;
+        self.request(None);
     }
 
     /// Asks for a sync: answered on `reply` when given (an explicit `sync()`), a
@@ -114,11 +132,18 @@ impl Syncer {
         }
         self.last_attempt = Some(Instant::now());
         let fetched = transport.fetch_sync(self.etag.as_deref()).await;
+        let reachable = !matches!(fetched, Err(TransportError::Network(_)));
         let (report, result) = match fetched {
             Ok(SyncFetch::NotModified) => self.not_modified(store),
             Ok(SyncFetch::Fetched { etag, body }) => self.fetched(etag, &body, store),
             Err(e) => failed(&e),
         };
+        // Unless the server could not be reached at all: a second request would only
+        // make the caller wait for a second timeout.
+        if let Some(consent) = self.consent.clone().filter(|_| reachable) {
+            // A failure leaves the device's permissions as they are until the next sync.
+            let _ = permissions::bring_down(transport, consent.as_ref()).await;
+        }
         if let (SyncOutcome::Refused | SyncOutcome::Failed, Some(error)) =
             (report.outcome, &report.error)
         {

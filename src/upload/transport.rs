@@ -12,13 +12,18 @@ use reqwest::header::{
 
 use super::policy::{parse_retry_after, Outcome};
 use super::server_clock::ServerClock;
-use crate::protocol::{BatchResponse, APP_KEY_HEADER, BATCH_PATH, MAX_SYNC_BYTES, SYNC_PATH};
+use crate::protocol::{
+    BatchResponse, PermissionsDocument, APP_KEY_HEADER, BATCH_PATH, MAX_SYNC_BYTES,
+    PERMISSIONS_PATH, SYNC_PATH,
+};
 
 const AGENT: &str = concat!("beckon-sdk/", env!("CARGO_PKG_VERSION"));
 /// Longer ETags are not kept: the next sync is then unconditional, which is harmless.
 const MAX_ETAG_BYTES: usize = 256;
 /// How much of an error answer is kept for `stats()`.
 const MAX_ERROR_DETAIL_BYTES: usize = 300;
+/// Largest permissions document a device accepts: five channels take well under 2 KB.
+pub const MAX_PERMISSIONS_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -87,6 +92,7 @@ pub struct HttpTransport {
     client: reqwest::Client,
     batch_url: reqwest::Url,
     sync_url: reqwest::Url,
+    permissions_url: reqwest::Url,
     app_key: String,
     server_clock: Option<ServerClock>,
 }
@@ -95,6 +101,7 @@ impl HttpTransport {
     pub fn new(server_url: &str, app_key: &str, timeout: Duration) -> Result<Self, TransportError> {
         let batch_url = batch_url(server_url)?;
         let sync_url = endpoint_url(server_url, SYNC_PATH)?;
+        let permissions_url = endpoint_url(server_url, PERMISSIONS_PATH)?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -108,6 +115,7 @@ impl HttpTransport {
             client,
             batch_url,
             sync_url,
+            permissions_url,
             app_key: app_key.to_owned(),
             server_clock: None,
         })
@@ -195,20 +203,7 @@ impl HttpTransport {
             return Ok(SyncFetch::NotModified);
         }
         if !(200..300).contains(&code) {
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, Utc::now()));
-            let detail = read_at_most(&mut response, MAX_ERROR_DETAIL_BYTES)
-                .await
-                .map(|(bytes, _)| String::from_utf8_lossy(&bytes).trim().to_owned())
-                .unwrap_or_default();
-            return Err(TransportError::Status {
-                code,
-                retry_after,
-                detail,
-            });
+            return Err(status_error(code, &mut response).await);
         }
         let etag = response
             .headers()
@@ -216,41 +211,100 @@ impl HttpTransport {
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= MAX_ETAG_BYTES)
             .map(str::to_owned);
-        let gzipped = match response
-            .headers()
-            .get(CONTENT_ENCODING)
-            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-        {
-            None => false,
-            Some(encoding) if encoding == "identity" => false,
-            Some(encoding) if encoding == "gzip" => true,
-            Some(other) => {
-                return Err(TransportError::Decode(format!(
-                    "unsupported content encoding {other:?}"
-                )))
-            }
-        };
-        let too_large = TransportError::TooLarge {
-            limit: MAX_SYNC_BYTES,
-        };
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_SYNC_BYTES as u64)
-        {
-            return Err(too_large);
-        }
-        let (body, complete) = read_at_most(&mut response, MAX_SYNC_BYTES)
+        let body = read_body(&mut response, MAX_SYNC_BYTES).await?;
+        Ok(SyncFetch::Fetched { etag, body })
+    }
+
+    /// Downloads the permissions the server holds for one user, named by `owner`
+    /// (`user_id` or `anonymous_id`, and its value). `None`: the server knows nothing
+    /// of them (404).
+    pub async fn fetch_permissions(
+        &self,
+        owner: (&str, &str),
+    ) -> Result<Option<PermissionsDocument>, TransportError> {
+        let mut url = self.permissions_url.clone();
+        url.query_pairs_mut().append_pair(owner.0, owner.1);
+        let mut response = self
+            .client
+            .get(url)
+            .header(ACCEPT, "application/json")
+            .header(ACCEPT_ENCODING, "gzip")
+            .header(USER_AGENT, AGENT)
+            .header(APP_KEY_HEADER, &self.app_key)
+            .send()
             .await
             .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
-        if !complete {
-            return Err(too_large);
+        let code = response.status().as_u16();
+        if code == 404 {
+            return Ok(None);
         }
-        let body = if gzipped {
-            gunzip_at_most(&body, MAX_SYNC_BYTES)?
-        } else {
-            body
-        };
-        Ok(SyncFetch::Fetched { etag, body })
+        if !(200..300).contains(&code) {
+            return Err(status_error(code, &mut response).await);
+        }
+        let body = read_body(&mut response, MAX_PERMISSIONS_BYTES).await?;
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| TransportError::Decode(format!("not a permissions document: {e}")))
+    }
+}
+
+/// The error for a status other than success: its code, `Retry-After` and the start
+/// of the body.
+async fn status_error(code: u16, response: &mut reqwest::Response) -> TransportError {
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, Utc::now()));
+    let detail = read_at_most(response, MAX_ERROR_DETAIL_BYTES)
+        .await
+        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    TransportError::Status {
+        code,
+        retry_after,
+        detail,
+    }
+}
+
+/// A successful answer's body, decompressed, at most `limit` bytes: a larger one is
+/// refused without being read to the end, so a broken server cannot exhaust the
+/// device's memory.
+async fn read_body(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, TransportError> {
+    let gzipped = match response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(encoding) if encoding == "identity" => false,
+        Some(encoding) if encoding == "gzip" => true,
+        Some(other) => {
+            return Err(TransportError::Decode(format!(
+                "unsupported content encoding {other:?}"
+            )))
+        }
+    };
+    let too_large = TransportError::TooLarge { limit };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large);
+    }
+    let (body, complete) = read_at_most(response, limit)
+        .await
+        .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
+    if !complete {
+        return Err(too_large);
+    }
+    if gzipped {
+        gunzip_at_most(&body, limit)
+    } else {
+        Ok(body)
     }
 }
 

@@ -16,7 +16,7 @@ use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
 use crate::store::{Counter, StateKey, Store};
-use crate::sync::{OnSynced, SyncOutcome, SyncReport, Syncer};
+use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
 pub struct UploadConfig {
@@ -75,6 +75,8 @@ enum Command {
     Sync {
         reply: Option<std_mpsc::Sender<SyncReport>>,
     },
+    /// The local data was deleted: what the worker remembers of it goes too.
+    Forget,
 }
 
 /// Handle to the worker thread.
@@ -93,13 +95,37 @@ impl Uploader {
         config: UploadConfig,
         on_synced: OnSynced,
     ) -> Result<Uploader, TransportError> {
+        Uploader::start_with(store, config, on_synced, None)
+    }
+
+    /// Like [`Uploader::start`], and also respects the user's opt-out (nothing is sent
+    /// while it holds) and brings the user's permissions down with every sync.
+    pub fn start_with_consent(
+        store: Arc<Mutex<Store>>,
+        config: UploadConfig,
+        on_synced: OnSynced,
+        consent: Arc<dyn ConsentLink>,
+    ) -> Result<Uploader, TransportError> {
+        Uploader::start_with(store, config, on_synced, Some(consent))
+    }
+
+    fn start_with(
+        store: Arc<Mutex<Store>>,
+        config: UploadConfig,
+        on_synced: OnSynced,
+        consent: Option<Arc<dyn ConsentLink>>,
+    ) -> Result<Uploader, TransportError> {
         let transport =
             HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?
                 .with_server_clock(ServerClock::new(store.clone()));
         let (commands, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
-        let syncer = Syncer::new(config.sync_interval, config.retry, on_synced);
-        let worker = Worker::new(store.clone(), transport, config, syncer);
+        let mut syncer = Syncer::new(config.sync_interval, config.retry, on_synced);
+        if let Some(consent) = &consent {
+            syncer = syncer.with_consent(consent.clone());
+        }
+        let mut worker = Worker::new(store.clone(), transport, config, syncer);
+        worker.consent = consent;
         let thread = std::thread::Builder::new()
             .name("beckon-upload".into())
             .spawn(move || {
@@ -153,6 +179,12 @@ impl Uploader {
     /// when the last sync was less than a minute ago.
     pub fn sync_in_background(&self) {
         let _ = self.commands.send(Command::Sync { reply: None });
+    }
+
+    /// Forgets what the worker keeps of the deleted local data (the synced document's
+    /// ETag) and syncs again in the background.
+    pub fn local_data_deleted(&self) {
+        let _ = self.commands.send(Command::Forget);
     }
 
     /// Syncs definitions now, waiting at most `timeout` for the outcome.
@@ -228,6 +260,7 @@ struct Worker {
     waiters: Vec<Waiter>,
     last_error: Option<String>,
     sync: Syncer,
+    consent: Option<Arc<dyn ConsentLink>>,
 }
 
 impl Worker {
@@ -248,6 +281,7 @@ impl Worker {
             waiters: Vec::new(),
             last_error: None,
             sync,
+            consent: None,
         }
     }
 
@@ -274,6 +308,7 @@ impl Worker {
                     Some(Command::Nudge) => {}
                     Some(Command::Flush { reply }) => self.begin_flush(reply),
                     Some(Command::Sync { reply }) => self.sync.request(reply),
+                    Some(Command::Forget) => self.sync.forget_stored(),
                     None => break,
                 },
                 _ = tokio::time::sleep_until(wake_at.into()) => {}
@@ -338,6 +373,11 @@ impl Worker {
 
     fn is_due(&self, queued: u64) -> bool {
         if self.not_before().is_some_and(|t| t > Instant::now()) {
+            return false;
+        }
+        // Opting out empties the queue and nothing is queued after it; should anything
+        // be there all the same, it stays on the device.
+        if self.consent.as_ref().is_some_and(|c| c.opted_out()) {
             return false;
         }
         queued > 0
