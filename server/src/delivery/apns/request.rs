@@ -25,7 +25,7 @@ pub(crate) struct ApnsRequest {
 /// APNs device tokens are hex strings (32 bytes today; Apple warns they may grow).
 fn is_device_token(token: &str) -> bool {
     (64..=200).contains(&token.len())
-        && token.len() % 2 == 0
+        && token.len().is_multiple_of(2)
         && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
