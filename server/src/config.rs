@@ -3,6 +3,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::delivery::{
+    ApnsConfig, DeliveryConfig, FcmConfig, KeySource, WebhookConfig, DEFAULT_APNS_BASE_URL,
+    DEFAULT_FCM_BASE_URL,
+};
+
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -17,6 +22,8 @@ pub struct ServerConfig {
     /// On a database that has never held a segment, create the built-in segments
     /// (cart abandoners, almost buyers, …) so devices evaluate them from the first sync.
     pub builtin_segments: bool,
+    /// Push and message providers; those left out are not used.
+    pub delivery: DeliveryConfig,
 }
 
 impl ServerConfig {
@@ -32,6 +39,7 @@ impl ServerConfig {
             app_keys,
             admin_token: admin_token.into(),
             builtin_segments: false,
+            delivery: DeliveryConfig::default(),
         }
     }
 
@@ -96,6 +104,46 @@ pub struct Cli {
     /// Start a new database without the built-in segments.
     #[arg(long, env = "BECKON_NO_BUILTIN_SEGMENTS")]
     pub no_builtin_segments: bool,
+    /// Google service-account JSON file enabling pushes through FCM.
+    #[arg(long, env = "BECKON_FCM_SERVICE_ACCOUNT")]
+    pub fcm_service_account: Option<PathBuf>,
+    /// FCM API base URL (a mock's, in tests).
+    #[arg(long, env = "BECKON_FCM_BASE_URL", default_value = DEFAULT_FCM_BASE_URL)]
+    pub fcm_base_url: String,
+    /// APNs `.p8` signing key file enabling pushes through APNs.
+    #[arg(
+        long,
+        env = "BECKON_APNS_KEY",
+        requires_all = ["apns_key_id", "apns_team_id", "apns_topic"]
+    )]
+    pub apns_key: Option<PathBuf>,
+    /// Id of the APNs key.
+    #[arg(long, env = "BECKON_APNS_KEY_ID", requires = "apns_key")]
+    pub apns_key_id: Option<String>,
+    /// Apple developer team id.
+    #[arg(long, env = "BECKON_APNS_TEAM_ID", requires = "apns_key")]
+    pub apns_team_id: Option<String>,
+    /// The app's bundle id, sent as `apns-topic`.
+    #[arg(long, env = "BECKON_APNS_TOPIC", requires = "apns_key")]
+    pub apns_topic: Option<String>,
+    /// APNs base URL (`https://api.sandbox.push.apple.com` for development builds).
+    #[arg(long, env = "BECKON_APNS_BASE_URL", default_value = DEFAULT_APNS_BASE_URL)]
+    pub apns_base_url: String,
+    /// A PEM root certificate trusted for APNs on top of the public ones (a local mock).
+    #[arg(long, env = "BECKON_APNS_EXTRA_ROOT_CA")]
+    pub apns_extra_root_ca: Option<PathBuf>,
+    /// URL receiving signed email, SMS and WhatsApp messages.
+    #[arg(long, env = "BECKON_WEBHOOK_URL", requires = "webhook_secret")]
+    pub webhook_url: Option<String>,
+    /// Standard Webhooks secret (`whsec_…`) signing those messages (prefer the
+    /// environment variable: flags show in `ps`).
+    #[arg(
+        long,
+        env = "BECKON_WEBHOOK_SECRET",
+        requires = "webhook_url",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
 }
 
 impl Cli {
@@ -106,6 +154,32 @@ impl Cli {
             app_keys: self.app_keys,
             admin_token: self.admin_token,
             builtin_segments: !self.no_builtin_segments,
+            delivery: DeliveryConfig {
+                fcm: self.fcm_service_account.map(|path| FcmConfig {
+                    service_account: KeySource::File(path),
+                    base_url: self.fcm_base_url,
+                }),
+                apns: match (
+                    self.apns_key,
+                    self.apns_key_id,
+                    self.apns_team_id,
+                    self.apns_topic,
+                ) {
+                    (Some(key), Some(key_id), Some(team_id), Some(topic)) => Some(ApnsConfig {
+                        key: KeySource::File(key),
+                        key_id,
+                        team_id,
+                        topic,
+                        base_url: self.apns_base_url,
+                        extra_root_ca: self.apns_extra_root_ca.map(KeySource::File),
+                    }),
+                    _ => None,
+                },
+                webhook: match (self.webhook_url, self.webhook_secret) {
+                    (Some(url), Some(secret)) => Some(WebhookConfig { url, secret }),
+                    _ => None,
+                },
+            },
         }
     }
 }
@@ -135,6 +209,84 @@ mod tests {
         assert_eq!(config.listen.port(), 0);
         assert_eq!(config.db_path, PathBuf::from("/tmp/x.db"));
         assert_eq!(config.check(), Ok(()));
+        assert_eq!(config.delivery, DeliveryConfig::default());
+    }
+
+    #[test]
+    fn provider_flags_configure_delivery() {
+        let cli = Cli::try_parse_from([
+            "beckon-server",
+            "--app-key",
+            "k",
+            "--admin-token",
+            "t",
+            "--fcm-service-account",
+            "/keys/sa.json",
+            "--fcm-base-url",
+            "http://127.0.0.1:9001",
+            "--apns-key",
+            "/keys/AuthKey.p8",
+            "--apns-key-id",
+            "ABC123DEFG",
+            "--apns-team-id",
+            "TEAM123456",
+            "--apns-topic",
+            "com.example.shop",
+            "--apns-extra-root-ca",
+            "/keys/ca.pem",
+            "--webhook-url",
+            "https://hooks.example/send",
+            "--webhook-secret",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ])
+        .unwrap();
+        let delivery = cli.into_config().delivery;
+        assert_eq!(
+            delivery.fcm,
+            Some(FcmConfig {
+                service_account: KeySource::File("/keys/sa.json".into()),
+                base_url: "http://127.0.0.1:9001".into(),
+            })
+        );
+        assert_eq!(
+            delivery.apns,
+            Some(ApnsConfig {
+                key: KeySource::File("/keys/AuthKey.p8".into()),
+                key_id: "ABC123DEFG".into(),
+                team_id: "TEAM123456".into(),
+                topic: "com.example.shop".into(),
+                base_url: DEFAULT_APNS_BASE_URL.into(),
+                extra_root_ca: Some(KeySource::File("/keys/ca.pem".into())),
+            })
+        );
+        assert_eq!(
+            delivery.webhook,
+            Some(WebhookConfig {
+                url: "https://hooks.example/send".into(),
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn incomplete_provider_flags_are_refused() {
+        let base = ["beckon-server", "--app-key", "k", "--admin-token", "t"];
+        for (extra, missing) in [
+            (
+                vec!["--apns-key", "/k.p8", "--apns-key-id", "K"],
+                "--apns-team-id",
+            ),
+            (vec!["--apns-topic", "com.example"], "--apns-key"),
+            (
+                vec!["--webhook-url", "https://h.example"],
+                "--webhook-secret",
+            ),
+            (vec!["--webhook-secret", "whsec_x"], "--webhook-url"),
+        ] {
+            let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert!(err.to_string().contains(missing), "{missing}: {err}");
+        }
     }
 
     #[test]

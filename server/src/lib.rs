@@ -8,6 +8,7 @@ mod app;
 mod auth;
 mod catalog;
 mod config;
+pub mod delivery;
 mod encoding;
 mod error;
 mod etag;
