@@ -543,3 +543,50 @@ fn promo_expiry_is_judged_on_the_server_clock() {
         .iter()
         .any(|r| r.method == "POST" && r.path == "/v1/batch"));
 }
+
+#[test]
+fn opted_out_a_push_still_lands_and_keeps_its_promo_but_nothing_is_collected() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
+    client.set_deep_link_routes(&routes(), &hosts()).unwrap();
+    client.deep_link_router_ready().unwrap();
+    client.opt_out().unwrap();
+    let before = client.stats().unwrap();
+
+    let expires_at = Utc::now() + TimeDelta::days(1);
+    let payload = push(
+        "m-out",
+        Some("shop://cart"),
+        Some(offer("QUIET5", Discount::Fixed { value: 5.0 }, expires_at)),
+    );
+    let action = client.handle_push(&fcm_json(&payload)).unwrap();
+    assert!(matches!(&action.link, LinkAction::Open(link) if link.route == "cart"));
+    assert!(action.promo_active);
+    let quote = client.apply_promo("QUIET5", &cart(30.0), None).unwrap();
+    assert_eq!(quote.discount.to_string(), "5.00 EUR");
+    // The use counts even though it is not reported: a single-use code stays used.
+    assert!(matches!(
+        client.apply_promo("QUIET5", &cart(30.0), None),
+        Err(ClientError::PromoRefused(PromoRefusal::UsedUp { .. }))
+    ));
+
+    let after = client.stats().unwrap();
+    assert_eq!(after.queued_events, 0);
+    assert_eq!(
+        after.dropped.opted_out - before.dropped.opted_out,
+        4,
+        "Push Opened, Deep Link Opened, Coupon Applied and Coupon Denied"
+    );
+    client.opt_in().unwrap();
+    flushed(&client);
+    let exported = server.export();
+    for name in [
+        "Push Opened",
+        "Deep Link Opened",
+        "Coupon Applied",
+        "Coupon Denied",
+    ] {
+        assert!(named(&exported, name).is_empty(), "{name} was collected");
+    }
+}

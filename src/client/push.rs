@@ -24,7 +24,7 @@ use crate::push::{
     Basket, DeepLink, DeepLinkError, DeepLinkRoute, DeepLinkRouter, Promo, PromoQuote,
     PromoRefusal,
 };
-use crate::store::PendingLink;
+use crate::store::{Counter, PendingLink};
 use crate::upload::stored_offset;
 
 /// A deep link waiting for the app's router longer than this is dropped: the shopper
@@ -148,11 +148,18 @@ impl Client {
             events.push(self.stamp(&deep_link_opened(link, &ids), now)?);
         }
         let payloads: Vec<&[u8]> = events.iter().map(|(_, p)| p.as_slice()).collect();
-        let (held, server_now) = {
+        let (held, server_now, recorded) = {
             let mut store = self.recorder.store();
+            // Opted out, the shopper still lands where the push points and keeps its
+            // promo; only the record of the open is not collected. Read under the
+            // store's lock, as opting out empties the queue under it.
+            let recorded = !self.recorder.consent.is_opted_out();
+            if !recorded {
+                store.bump(Counter::DroppedOptedOut, payloads.len() as u64)?;
+            }
             store.record_push_open(
                 now.timestamp_millis(),
-                &payloads,
+                if recorded { &payloads } else { &[] },
                 promo.as_ref(),
                 pending.as_ref(),
             )?;
@@ -160,9 +167,11 @@ impl Client {
                 Some(p) => store.promo(p.code())?,
                 None => None,
             };
-            (held, corrected_now(now, stored_offset(&store)))
+            (held, corrected_now(now, stored_offset(&store)), recorded)
         };
-        self.delivered(events);
+        if recorded {
+            self.delivered(events);
+        }
         Ok(PushAction {
             message_id: payload.message_id,
             campaign_id: payload.campaign_id,
@@ -274,12 +283,21 @@ impl Client {
         };
         let now = Utc::now();
         let applied = self.stamp(&coupon_applied(&promo, cart, &quote), now)?;
-        let counted = self.recorder.store().use_promo(
-            promo.code(),
-            promo.offer.max_uses,
-            now.timestamp_millis(),
-            &applied.1,
-        )?;
+        let (counted, recorded) = {
+            let mut store = self.recorder.store();
+            let recorded = !self.recorder.consent.is_opted_out();
+            let event = recorded.then_some(applied.1.as_slice());
+            let counted = store.use_promo(
+                promo.code(),
+                promo.offer.max_uses,
+                now.timestamp_millis(),
+                event,
+            )?;
+            if counted && !recorded {
+                store.bump(Counter::DroppedOptedOut, 1)?;
+            }
+            (counted, recorded)
+        };
         if !counted {
             // Another call used it up between the check and the count.
             let refusal = PromoRefusal::UsedUp {
@@ -288,7 +306,9 @@ impl Client {
             };
             return self.deny(&promo, cart, refusal);
         }
-        self.delivered(vec![applied]);
+        if recorded {
+            self.delivered(vec![applied]);
+        }
         Ok(quote)
     }
 

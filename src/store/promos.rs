@@ -48,7 +48,7 @@ impl Store {
         code: &str,
         max_uses: u32,
         at_ms: i64,
-        payload: &[u8],
+        payload: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
         let counted = tx
@@ -57,9 +57,11 @@ impl Store {
         if counted == 0 {
             return Ok(false);
         }
-        insert_queued(&tx, self.next_seq, at_ms, payload)?;
+        if let Some(payload) = payload {
+            insert_queued(&tx, self.next_seq, at_ms, payload)?;
+        }
         tx.commit()?;
-        self.queued(&[payload])?;
+        self.queued(payload.as_slice())?;
         Ok(true)
     }
 }
@@ -142,7 +144,7 @@ mod tests {
         {
             let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
             save_promo(&store.conn, &p).unwrap();
-            assert!(store.use_promo("SAVE5", 2, 1, b"{\"n\":1}").unwrap());
+            assert!(store.use_promo("SAVE5", 2, 1, Some(b"{\"n\":1}")).unwrap());
         }
         let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
         assert_eq!(
@@ -153,12 +155,12 @@ mod tests {
             }]
         );
         assert_eq!(store.promo("save5").unwrap().unwrap().uses, 1);
-        assert!(store.use_promo("save5", 2, 2, b"{\"n\":2}").unwrap());
-        assert!(!store.use_promo("save5", 2, 3, b"{\"n\":3}").unwrap());
+        assert!(store.use_promo("save5", 2, 2, Some(b"{\"n\":2}")).unwrap());
+        assert!(!store.use_promo("save5", 2, 3, Some(b"{\"n\":3}")).unwrap());
         assert_eq!(store.promo("SAVE5").unwrap().unwrap().uses, 2);
         // Two uses, two events; the refused third left no event behind.
         assert_eq!(store.totals().events, 2);
-        assert!(!store.use_promo("UNKNOWN", 2, 4, b"{}").unwrap());
+        assert!(!store.use_promo("UNKNOWN", 2, 4, Some(b"{}")).unwrap());
         assert_eq!(store.totals().events, 2);
     }
 
@@ -167,7 +169,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
         save_promo(&store.conn, &promo("SAVE5", 1)).unwrap();
-        assert!(store.use_promo("SAVE5", 1, 1, b"{}").unwrap());
+        assert!(store.use_promo("SAVE5", 1, 1, Some(b"{}")).unwrap());
         let extended = promo("SAVE5", 3);
         save_promo(&store.conn, &extended).unwrap();
         let stored = store.promo("SAVE5").unwrap().unwrap();
