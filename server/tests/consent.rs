@@ -366,7 +366,10 @@ async fn an_anonymous_device_keeps_its_choices_when_the_user_signs_in() {
                 ago(20),
             ),
             report_at(
-                &token(PushProvider::Apns, "a1b2c3d4e5f6"),
+                &token(
+                    PushProvider::Apns,
+                    "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                ),
                 "phone-9",
                 None,
                 ago(19),
@@ -402,7 +405,10 @@ async fn an_anonymous_device_keeps_its_choices_when_the_user_signs_in() {
     );
     let view = user_view(&server, "rui").await;
     assert_eq!(view["devices"][0]["anonymous_id"], "phone-9");
-    assert_eq!(view["devices"][0]["tokens"][0]["token"], "a1b2c3d4e5f6");
+    assert_eq!(
+        view["devices"][0]["tokens"][0]["token"],
+        "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    );
     assert_eq!(view["devices"][0]["os_permission"], true);
     assert_eq!(view["reachable"]["push"], false, "push was turned off");
     let history = history(&server, "rui").await;
@@ -628,7 +634,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     );
     assert_eq!(
         rejected[1]["error"],
-        "properties.token: an APNs token must be hexadecimal digits"
+        "properties.token: an APNs token is hexadecimal; found 'n' at byte 0"
     );
     assert_eq!(history(&server, "ana").await.len(), 1);
     assert_eq!(

@@ -10,10 +10,6 @@ use super::consent::*;
 use super::wire_event::{check_id, FieldError, WireEvent, WireKind};
 use crate::consent::{Channel, PermissionState};
 
-/// Longest push token accepted, in bytes. FCM tokens are about 160 characters and APNs
-/// tokens 64 hex digits; the margin is for providers lengthening them.
-pub const MAX_PUSH_TOKEN_BYTES: usize = 1024;
-
 /// The source of a permission change the device reports without naming one.
 pub const DEFAULT_DEVICE_SOURCE: &str = "app";
 
@@ -89,9 +85,8 @@ impl ConsentReport {
                     )
                 })?;
                 let token = text(properties, TOKEN_PROPERTY)?;
-                check_push_token(provider, token)
-                    .map_err(|problem| FieldError::new(field(TOKEN_PROPERTY), problem))?;
-                let token = token.to_string();
+                let token = crate::consent::check_push_token(provider, token)
+                    .map_err(|e| FieldError::new(field(TOKEN_PROPERTY), e.problem))?;
                 if name == PUSH_TOKEN_REGISTERED {
                     ConsentReport::PushTokenRegistered { provider, token }
                 } else {
@@ -139,29 +134,6 @@ impl ConsentReport {
             }
         }
         properties
-    }
-}
-
-/// Whether `token` can be a token of `provider`: non-empty, bounded, printable ASCII
-/// without spaces, and hex digits for APNs (the token goes into the APNs request path).
-pub fn check_push_token(provider: PushProvider, token: &str) -> Result<(), String> {
-    if token.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if token.len() > MAX_PUSH_TOKEN_BYTES {
-        return Err(format!(
-            "is {} bytes, over the {MAX_PUSH_TOKEN_BYTES}-byte limit",
-            token.len()
-        ));
-    }
-    match provider {
-        PushProvider::Apns if !token.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Err("an APNs token must be hexadecimal digits".into())
-        }
-        PushProvider::Fcm if !token.bytes().all(|b| b.is_ascii_graphic()) => {
-            Err("an FCM token must be printable ASCII without spaces".into())
-        }
-        _ => Ok(()),
     }
 }
 
@@ -231,7 +203,7 @@ mod tests {
             },
             ConsentReport::PushTokenRemoved {
                 provider: PushProvider::Apns,
-                token: "a1b2c3d4".into(),
+                token: "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90".into(),
             },
         ];
         for report in reports {
@@ -329,12 +301,12 @@ mod tests {
             (
                 PUSH_TOKEN_REGISTERED,
                 json!({"provider": "apns", "token": "not-hex"}),
-                "properties.token: an APNs token must be hexadecimal digits",
+                "properties.token: an APNs token is hexadecimal; found 'n' at byte 0",
             ),
             (
                 PUSH_TOKEN_REMOVED,
                 json!({"provider": "fcm", "token": "has space"}),
-                "properties.token: an FCM token must be printable ASCII without spaces",
+                "properties.token: an FCM token is printable ASCII without spaces; found ' ' at byte 3",
             ),
             (
                 PUSH_TOKEN_REMOVED,
@@ -351,12 +323,12 @@ mod tests {
             let err = ConsentReport::read_properties(name, &props(properties)).unwrap_err();
             assert_eq!(err.to_string(), expected);
         }
-        let long = "a".repeat(MAX_PUSH_TOKEN_BYTES + 1);
+        let long = "a".repeat(crate::consent::MAX_PUSH_TOKEN_BYTES + 1);
         let err = ConsentReport::read_properties(
             PUSH_TOKEN_REGISTERED,
             &props(json!({"provider": "apns", "token": long})),
         )
         .unwrap_err();
-        assert!(err.problem.contains("over the 1024-byte limit"), "{err}");
+        assert!(err.problem.contains("over the 4096-byte limit"), "{err}");
     }
 }
