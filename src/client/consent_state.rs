@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::identity::Identity;
-use crate::consent::{self, Channel, Permission};
+use crate::consent::{self, Channel, Permission, PermissionState};
 use crate::protocol::PermissionsDocument;
 use crate::store::{Store, StoreError};
 use crate::sync::ConsentLink;
@@ -17,6 +17,8 @@ pub(crate) struct ConsentState {
     identity: Arc<RwLock<Identity>>,
     opted_out: AtomicBool,
     in_app_allowed: AtomicBool,
+    /// Each channel's state, for the segment rules the engagement thread evaluates.
+    states: Mutex<Vec<(Channel, PermissionState)>>,
     /// Held by each call that reads consent state and then changes it, so two calls
     /// at once cannot both see the old state (and report one change twice).
     changes: Mutex<()>,
@@ -33,6 +35,7 @@ impl ConsentState {
             identity,
             opted_out: AtomicBool::new(false),
             in_app_allowed: AtomicBool::new(true),
+            states: Mutex::new(channel_states(&[])),
             changes: Mutex::new(()),
         };
         {
@@ -76,6 +79,15 @@ impl ConsentState {
             consent::state_of(permissions, Channel::InApp),
         );
         self.in_app_allowed.store(in_app, Ordering::SeqCst);
+        *self.states.lock().unwrap_or_else(|p| p.into_inner()) = channel_states(permissions);
+    }
+
+    /// Every channel's current state (the default where none was set).
+    pub(crate) fn channel_states(&self) -> Vec<(Channel, PermissionState)> {
+        self.states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn take(&self, document: PermissionsDocument) -> Result<(), StoreError> {
@@ -119,4 +131,11 @@ impl ConsentLink for ConsentState {
         // brings the same document again.
         let _ = self.take(document);
     }
+}
+
+fn channel_states(permissions: &[Permission]) -> Vec<(Channel, PermissionState)> {
+    Channel::ALL
+        .into_iter()
+        .map(|channel| (channel, consent::state_of(permissions, channel)))
+        .collect()
 }

@@ -199,6 +199,7 @@ impl Engagement {
         if !traits.is_empty() {
             traits_changes = segments.record(&identify(traits), now);
         }
+        traits_changes.extend(segments.set_permissions(&recorder.consent.channel_states(), now));
         let impressions = impressions
             .into_iter()
             .filter_map(|(campaign, at)| Some((campaign, DateTime::from_timestamp_millis(at)?)));
@@ -281,7 +282,10 @@ impl Engagement {
     }
 
     pub(crate) fn on_tick(&mut self, now: DateTime<Utc>) {
-        let mut changes = self.segments.tick(now);
+        // A permission change reaches the segment rules here, within a tick.
+        let states = self.recorder.consent.channel_states();
+        let mut changes = self.segments.set_permissions(&states, now);
+        changes.extend(self.segments.tick(now));
         if self
             .last_pruned
             .is_none_or(|at| at.elapsed() >= PRUNE_EVERY)

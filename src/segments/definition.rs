@@ -2,8 +2,6 @@
 //! `parse.rs` reads it (with error paths) and `serialize.rs` writes it back.
 
 use std::collections::BTreeSet;
-use std::fmt;
-use std::str::FromStr;
 
 use serde_json::Value;
 
@@ -137,49 +135,8 @@ pub struct PermissionRule {
     pub is: Vec<PermissionState>,
 }
 
-/// A channel's permission state as the consent layer records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PermissionState {
-    /// Reachable by default (no explicit choice yet).
-    Subscribed,
-    /// Explicitly agreed.
-    OptedIn,
-    Unsubscribed,
-}
-
-impl PermissionState {
-    pub const ALL: [PermissionState; 3] = [
-        PermissionState::Subscribed,
-        PermissionState::OptedIn,
-        PermissionState::Unsubscribed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PermissionState::Subscribed => "subscribed",
-            PermissionState::OptedIn => "opted_in",
-            PermissionState::Unsubscribed => "unsubscribed",
-        }
-    }
-}
-
-impl fmt::Display for PermissionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PermissionState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| {
-                format!("{s:?} is not a permission state; use subscribed, opted_in or unsubscribed")
-            })
-    }
-}
+/// A channel's permission state: the consent layer's own type.
+pub use crate::consent::PermissionState;
 
 impl CompareOp {
     pub const ALL: [CompareOp; 5] = [
@@ -409,17 +366,6 @@ mod tests {
         assert!(Comparison::exactly(0.3).holds(sum));
         assert!(!Comparison::more_than(0.3).holds(sum));
         assert!(!Comparison::at_least(500.0).holds(499.99));
-    }
-
-    #[test]
-    fn permission_states_round_trip_their_names() {
-        for state in PermissionState::ALL {
-            assert_eq!(state.as_str().parse::<PermissionState>(), Ok(state));
-        }
-        assert_eq!(
-            "optin".parse::<PermissionState>().unwrap_err(),
-            "\"optin\" is not a permission state; use subscribed, opted_in or unsubscribed"
-        );
     }
 
     fn definition(rule: Rule) -> SegmentDefinition {

@@ -140,7 +140,8 @@ impl<'a> Ctx<'a> {
             }
             (Rule::Trait(c), Fact::Trait(value)) => test_holds(&c.test, *value),
             (Rule::Permission(p), Fact::Permission(state)) => {
-                p.is.contains(&state.unwrap_or(PermissionState::Unsubscribed))
+                // A channel never set is subscribed, as everywhere consent is read.
+                p.is.contains(&state.unwrap_or(PermissionState::Subscribed))
             }
             (Rule::Segment(_), Fact::Member(member)) => *member,
             _ => unreachable!("measure returns the fact kind of its rule"),
@@ -805,10 +806,10 @@ mod tests {
         assert!(!holds(perm("push", &[Subscribed]), &h));
         assert!(holds(perm("email", &[Subscribed, OptedIn]), &h));
         assert!(
-            holds(perm("sms", &[Unsubscribed]), &h),
-            "no record reads as unsubscribed"
+            holds(perm("sms", &[Subscribed]), &h),
+            "a channel never set reads as subscribed"
         );
-        assert!(!holds(perm("sms", &[Subscribed, OptedIn]), &h));
+        assert!(!holds(perm("sms", &[Unsubscribed, OptedIn]), &h));
         assert!(holds(Rule::Segment("high_spender".into()), &h));
         assert!(!holds(Rule::Segment("vip".into()), &h));
     }

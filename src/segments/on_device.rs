@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{
     is_membership_report, MembershipChange, SegmentSet, Trigger, UserHistory, SCREEN_EVENT,
 };
+use crate::consent::{Channel, PermissionState};
 use crate::protocol::{WireEvent, WireKind};
 
 pub struct DeviceSegments {
@@ -58,6 +59,27 @@ impl DeviceSegments {
             Recorded::Traits => self.set.refresh(&mut self.history, now, Trigger::Traits),
             Recorded::Nothing => Vec::new(),
         }
+    }
+
+    /// The user's channel permissions as the consent layer holds them; re-evaluates the
+    /// rules that read permissions when one changed.
+    pub fn set_permissions(
+        &mut self,
+        states: &[(Channel, PermissionState)],
+        now: DateTime<Utc>,
+    ) -> Vec<MembershipChange> {
+        let mut changed = false;
+        for &(channel, state) in states {
+            if self.history.permission(channel.as_str()) != Some(state) {
+                self.history.set_permission(channel.as_str(), state);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Vec::new();
+        }
+        self.set
+            .refresh(&mut self.history, now, Trigger::Permissions)
     }
 
     /// Time passed: windows closed, users went quiet.
@@ -198,6 +220,33 @@ mod tests {
             entered: false
         }));
         assert_eq!(entered(&changes), ["first_time_customer"]);
+    }
+
+    #[test]
+    fn a_permission_change_moves_users_through_rules_that_read_permissions() {
+        let email_off = crate::segments::SegmentDefinition::from_value(&json!({
+            "id": "email_off", "name": "Unsubscribed from email", "schema": 1,
+            "rule": {"permission": {"channel": "email", "is": "unsubscribed"}}
+        }))
+        .unwrap();
+        let set = SegmentSet::new(vec![email_off]).unwrap();
+        let (mut device, changes) = DeviceSegments::load(set, [], BTreeSet::new(), now());
+        assert!(changes.is_empty(), "a channel never set is subscribed");
+        let mut states: Vec<_> = Channel::ALL
+            .into_iter()
+            .map(|c| (c, PermissionState::Subscribed))
+            .collect();
+        assert!(device.set_permissions(&states, now()).is_empty());
+        states[2] = (Channel::Email, PermissionState::Unsubscribed);
+        assert_eq!(
+            entered(&device.set_permissions(&states, now())),
+            ["email_off"]
+        );
+        // The same states again change nothing.
+        assert!(device.set_permissions(&states, now()).is_empty());
+        states[2] = (Channel::Email, PermissionState::OptedIn);
+        let left = device.set_permissions(&states, now());
+        assert_eq!((left.len(), left[0].entered), (1, false));
     }
 
     #[test]

@@ -413,9 +413,13 @@ fn parse_window(value: &Value, path: &str) -> Result<Window> {
 }
 
 fn parse_state(value: &Value, path: &str) -> Result<PermissionState> {
-    string(value, path)?
-        .parse()
-        .map_err(|problem: String| err(path, problem))
+    let name = string(value, path)?;
+    name.parse().map_err(|_| {
+        err(
+            path,
+            format!("{name:?} is not a permission state; use subscribed, opted_in or unsubscribed"),
+        )
+    })
 }
 
 /// One JSON object being read, with the path it sits at.

@@ -393,7 +393,7 @@ impl Naive<'_> {
             Rule::Permission(p) => p.is.contains(
                 self.permissions
                     .get(&p.channel)
-                    .unwrap_or(&PermissionState::Unsubscribed),
+                    .unwrap_or(&PermissionState::Subscribed),
             ),
             Rule::Segment(id) => self.members.contains(id),
         }
