@@ -9,6 +9,7 @@ mod consent_report;
 mod export;
 mod limits;
 mod push;
+mod retry;
 mod sync;
 mod wire_event;
 
@@ -18,6 +19,7 @@ pub use consent_report::{ConsentReport, DEFAULT_DEVICE_SOURCE};
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
 pub use push::*;
+pub use retry::{backoff, parse_retry_after};
 pub use sync::{
     SyncDocument, SyncSettings, MAX_SYNC_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
     SEGMENT_ID_PROPERTY, SYNC_PATH, SYNC_SCHEMA_VERSION,

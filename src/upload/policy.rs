@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 /// How an upload attempt ended, as far as the policy cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -78,25 +76,15 @@ pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit
     Decision::Retry { delay }
 }
 
-/// `base · 2^failures`, capped, then moved by up to ±`jitter` so that devices which
-/// failed together do not retry together.
+/// `base · 2^failures`, capped, with jitter (shared with the server's deliveries).
 pub fn backoff(failures: u32, policy: &RetryPolicy, random_unit: f64) -> Duration {
-    let exponential = policy.base.as_secs_f64() * 2f64.powi(failures.min(62) as i32);
-    let capped = exponential.min(policy.cap.as_secs_f64());
-    let spread = 1.0 + policy.jitter * (2.0 * random_unit.clamp(0.0, 1.0) - 1.0);
-    Duration::from_secs_f64((capped * spread).max(0.0))
-}
-
-/// Parses `Retry-After`: either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((date - now).to_std().unwrap_or(Duration::ZERO))
+    crate::protocol::backoff(
+        failures,
+        policy.base,
+        policy.cap,
+        policy.jitter,
+        random_unit,
+    )
 }
 
 /// Whether the queue should be uploaded now rather than waiting for the next trigger.
@@ -219,27 +207,6 @@ mod tests {
                 delay: p.max_retry_after
             }
         );
-    }
-
-    #[test]
-    fn parses_both_forms_of_retry_after() {
-        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 09:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-5", now), None);
     }
 
     #[test]

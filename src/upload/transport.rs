@@ -10,8 +10,9 @@ use reqwest::header::{
     IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
 
-use super::policy::{parse_retry_after, Outcome};
+use super::policy::Outcome;
 use super::server_clock::ServerClock;
+use crate::protocol::parse_retry_after;
 use crate::protocol::{
     BatchResponse, PermissionsDocument, APP_KEY_HEADER, BATCH_PATH, MAX_SYNC_BYTES,
     PERMISSIONS_PATH, SYNC_PATH,

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 /// How persistently a message is retried (DESIGN.md §4 defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -44,26 +42,16 @@ pub fn retry_delay(
     if let Some(wait) = retry_after {
         return wait.min(policy.max);
     }
-    let doublings = failed_attempts.saturating_sub(1).min(62) as i32;
-    let exponential = policy.base.as_secs_f64() * 2f64.powi(doublings);
-    let capped = exponential.min(policy.max.as_secs_f64());
-    let jitter = policy.jitter.clamp(0.0, 1.0);
-    let spread = 1.0 + jitter * (2.0 * random_unit.clamp(0.0, 1.0) - 1.0);
-    Duration::from_secs_f64((capped * spread).clamp(0.0, policy.max.as_secs_f64()))
+    beckon::protocol::backoff(
+        failed_attempts.saturating_sub(1),
+        policy.base,
+        policy.max,
+        policy.jitter,
+        random_unit,
+    )
 }
 
-/// Parses a `Retry-After` value: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A
-/// date in the past means "now"; anything else unreadable is ignored.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((date - now).to_std().unwrap_or(Duration::ZERO))
-}
+pub use beckon::protocol::parse_retry_after;
 
 #[cfg(test)]
 mod tests {
@@ -92,6 +80,7 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_its_fraction_and_never_exceeds_the_cap() {
+        // The shared backoff is tested in `beckon::protocol`; this checks its use here.
         let policy = RetryPolicy::default();
         assert_eq!(secs(retry_delay(&policy, 3, None, 0.0)), 1.8);
         assert_eq!(secs(retry_delay(&policy, 3, None, 1.0)), 2.2);
@@ -126,26 +115,5 @@ mod tests {
             retry_delay(&policy, 4, Some(Duration::ZERO), 0.5),
             Duration::ZERO
         );
-    }
-
-    #[test]
-    fn parses_retry_after_seconds_and_http_dates() {
-        let now: DateTime<Utc> = "2025-03-01T12:00:00Z".parse().unwrap();
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Sat, 01 Mar 2025 12:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Sat, 01 Mar 2025 11:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        for bad in ["", "soon", "-5", "1.5", "12 s"] {
-            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
-        }
     }
 }
