@@ -590,3 +590,29 @@ fn opted_out_a_push_still_lands_and_keeps_its_promo_but_nothing_is_collected() {
         assert!(named(&exported, name).is_empty(), "{name} was collected");
     }
 }
+
+#[test]
+fn the_same_push_handed_over_twice_counts_one_open() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
+    client.set_deep_link_routes(&routes(), &hosts()).unwrap();
+    client.deep_link_router_ready().unwrap();
+    let payload = push("m-twice", Some("shop://cart"), None);
+    let first = client.handle_push(&fcm_json(&payload)).unwrap();
+    // Android delivering the notification's intent again, in the APNs shape or not.
+    let again = client.handle_push(&apns_json(&payload)).unwrap();
+    assert_eq!(first.link, again.link, "the app still navigates");
+    client
+        .handle_push(&fcm_json(&push("m-other", None, None)))
+        .unwrap();
+
+    flushed(&client);
+    let exported = server.export();
+    let opens: Vec<_> = named(&exported, "Push Opened")
+        .iter()
+        .map(|e| e["properties"]["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(opens, ["m-twice", "m-other"]);
+    assert_eq!(named(&exported, "Deep Link Opened").len(), 1);
+}

@@ -157,12 +157,15 @@ impl Client {
             if !recorded {
                 store.bump(Counter::DroppedOptedOut, payloads.len() as u64)?;
             }
-            store.record_push_open(
+            let first = store.record_push_open(
+                &payload.message_id,
                 now.timestamp_millis(),
                 if recorded { &payloads } else { &[] },
                 promo.as_ref(),
                 pending.as_ref(),
             )?;
+            // A push handed over again is the same open: counted once.
+            let recorded = recorded && first;
             let held = match &promo {
                 Some(p) => store.promo(p.code())?,
                 None => None,

@@ -8,18 +8,33 @@ use super::queue::insert_queued;
 use super::{Store, StoreError};
 use crate::push::Promo;
 
+/// How long an opened push is remembered: longer than any push stays in a
+/// notification tray.
+const REMEMBER_OPENED_MS: i64 = 30 * 24 * 3600 * 1000;
+
 impl Store {
     /// Queues `events` (`Push Opened`, and `Deep Link Opened` when the link was
-    /// delivered at once), keeps `promo` and `pending`. Returns how many old events
-    /// were dropped to stay within the queue's limits.
+    /// delivered at once) unless push `message_id` was opened before, and keeps `promo`
+    /// and `pending`. Returns whether this was the push's first open.
     pub fn record_push_open(
         &mut self,
+        message_id: &str,
         at_ms: i64,
         events: &[&[u8]],
         promo: Option<&Promo>,
         pending: Option<&PendingLink>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
+        tx.prepare_cached("DELETE FROM opened_pushes WHERE opened_at < ?1")?
+            .execute([at_ms - REMEMBER_OPENED_MS])?;
+        let first = tx
+            .prepare_cached(
+                "INSERT INTO opened_pushes(message_id, opened_at) VALUES (?1, ?2)
+                 ON CONFLICT(message_id) DO NOTHING",
+            )?
+            .execute(rusqlite::params![message_id, at_ms])?
+            == 1;
+        let events = if first { events } else { &[] };
         for (i, payload) in events.iter().enumerate() {
             insert_queued(&tx, self.next_seq + i as i64, at_ms, payload)?;
         }
@@ -31,7 +46,8 @@ impl Store {
             put_pending_link(&tx, link)?;
         }
         tx.commit()?;
-        self.queued(events)
+        self.queued(events)?;
+        Ok(first)
     }
 }
 
@@ -69,14 +85,21 @@ mod tests {
             send_id: None,
             received_at_ms: now.timestamp_millis(),
         };
-        store
+        let first = store
             .record_push_open(
+                "m",
                 now.timestamp_millis(),
                 &[b"{\"a\":1}", b"{\"b\":2}"],
                 Some(&promo),
                 Some(&link),
             )
             .unwrap();
+        assert!(first);
+        // The same push handed over again: no second open is queued.
+        let again = store
+            .record_push_open("m", now.timestamp_millis() + 1, &[b"{\"c\":3}"], None, None)
+            .unwrap();
+        assert!(!again);
         assert_eq!(store.totals().events, 2);
         let queued: Vec<Vec<u8>> = store
             .peek_batch(10, 1 << 20)

@@ -136,6 +136,17 @@ pub const MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    Migration {
+        version: 5,
+        sql: "
+        -- Pushes already opened, by message id, so a push handed over twice (Android
+        -- delivering the same intent again, an app calling twice) counts one open.
+        CREATE TABLE opened_pushes (
+            message_id TEXT    PRIMARY KEY,
+            opened_at  INTEGER NOT NULL
+        ) WITHOUT ROWID;
+    ",
+    },
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -217,6 +228,7 @@ mod tests {
             "push_token",
             "device_profile",
             "opt_out",
+            "opened_pushes",
         ] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
