@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
 use ring::signature::RSA_PKCS1_2048_8192_SHA256;
@@ -26,6 +26,10 @@ const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Clock skew allowed on an assertion's `iat`, as Google does.
 const SKEW: TimeDelta = TimeDelta::seconds(60);
+
+/// Not an FCM route: lists the accepted messages as JSON (`token`, `title`, `body`,
+/// `data`), for a test or demo running in another process than the mock.
+pub const RECEIVED_PATH: &str = "/mock/received";
 
 #[derive(Debug, Clone)]
 pub struct MockFcmOptions {
@@ -126,6 +130,7 @@ impl MockFcm {
         let router = Router::new()
             .route("/token", post(token))
             .route("/v1/projects/{project}/{action}", post(send))
+            .route(RECEIVED_PATH, get(received))
             .with_state(state.clone());
         let running = serve_http(listener, addr, router);
         let mut doc: Value =
@@ -612,4 +617,14 @@ mod tests {
             assert!(err.contains(says), "{bad}: {err}");
         }
     }
+}
+
+async fn received(State(state): State<Arc<FcmState>>) -> Json<Value> {
+    let received = state.received.lock().unwrap_or_else(|p| p.into_inner());
+    Json(Value::Array(
+        received
+            .iter()
+            .map(|m| json!({"token": m.token, "title": m.title, "body": m.body, "data": m.data}))
+            .collect(),
+    ))
 }

@@ -23,7 +23,7 @@ mod tls;
 mod webhook;
 
 pub use apns::{ApnsCounters, MockApns, ReceivedApns, APNS_TEST_TOPIC};
-pub use fcm::{FcmCounters, MockFcm, MockFcmOptions, ReceivedFcm};
+pub use fcm::{FcmCounters, MockFcm, MockFcmOptions, ReceivedFcm, RECEIVED_PATH};
 pub use keys::{ApnsTestKey, TEST_SERVICE_ACCOUNT_JSON};
 pub use script::Reply;
 pub use webhook::{MockWebhook, ReceivedWebhook, WebhookCounters};

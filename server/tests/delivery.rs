@@ -178,6 +178,25 @@ async fn fcm_fetches_an_access_token_once_and_sends_the_v1_message() {
         .parse()
         .unwrap();
     assert!((6 * 3600 - 60..=6 * 3600).contains(&ttl), "{ttl}");
+
+    // What a process other than the mock's (the demo, the Kotlin tests) reads back.
+    let listed: serde_json::Value = reqwest::get(format!(
+        "{}{}",
+        mock.url(),
+        beckon_mock_providers::RECEIVED_PATH
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["token"], "fcm-token-1");
+    assert_eq!(listed[0]["title"], "Your cart misses you");
+    assert_eq!(
+        listed[0]["data"],
+        serde_json::to_value(&notification().data).unwrap()
+    );
 }
 
 #[tokio::test]
