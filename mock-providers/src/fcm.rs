@@ -577,6 +577,16 @@ fn parse_message(body: &[u8]) -> Result<ReceivedFcm, String> {
     })
 }
 
+async fn received(State(state): State<Arc<FcmState>>) -> Json<Value> {
+    let received = state.received.lock().unwrap_or_else(|p| p.into_inner());
+    Json(Value::Array(
+        received
+            .iter()
+            .map(|m| json!({"token": m.token, "title": m.title, "body": m.body, "data": m.data}))
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,14 +627,4 @@ mod tests {
             assert!(err.contains(says), "{bad}: {err}");
         }
     }
-}
-
-async fn received(State(state): State<Arc<FcmState>>) -> Json<Value> {
-    let received = state.received.lock().unwrap_or_else(|p| p.into_inner());
-    Json(Value::Array(
-        received
-            .iter()
-            .map(|m| json!({"token": m.token, "title": m.title, "body": m.body, "data": m.data}))
-            .collect(),
-    ))
 }
