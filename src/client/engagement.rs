@@ -21,7 +21,7 @@ use super::ClientError;
 use crate::events::Event;
 use crate::messages::{DeviceMessages, FiredTrigger, SelectionPolicy};
 use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED, SEGMENT_ID_PROPERTY};
-use crate::segments::{is_membership_report, DeviceSegments, MembershipChange};
+use crate::segments::{is_device_report, DeviceSegments, MembershipChange};
 use crate::store::HistoryLimits;
 use crate::sync::SyncedDefinitions;
 
@@ -551,7 +551,7 @@ fn parse_all(payloads: Vec<Vec<u8>>) -> Vec<WireEvent> {
 /// What the app did (tracks and screens), not what the SDK reports about it.
 fn belongs_in_history(event: &WireEvent) -> bool {
     match (event.kind, event.name.as_deref()) {
-        (WireKind::Track, Some(name)) => !is_membership_report(name),
+        (WireKind::Track, Some(name)) => !is_device_report(name),
         (WireKind::Screen, _) => true,
         _ => false,
     }

@@ -37,6 +37,18 @@ pub enum ConsentReport {
     },
 }
 
+/// Whether `name` is one of the consent events: what the device reports about its
+/// permissions and push tokens, not something the user did in the shop.
+pub fn is_consent_report(name: &str) -> bool {
+    matches!(
+        name,
+        CHANNEL_PERMISSION_CHANGED
+            | PUSH_PERMISSION_CHANGED
+            | PUSH_TOKEN_REGISTERED
+            | PUSH_TOKEN_REMOVED
+    )
+}
+
 impl ConsentReport {
     /// `Ok(None)` for every event that is not a consent event (a screen named like
     /// one is a screen); an error naming the property when a consent event is malformed.

@@ -15,7 +15,7 @@ mod wire_event;
 
 pub use batch::{Batch, BatchResponse, EventRejection};
 pub use consent::*;
-pub use consent_report::{ConsentReport, DEFAULT_DEVICE_SOURCE};
+pub use consent_report::{is_consent_report, ConsentReport, DEFAULT_DEVICE_SOURCE};
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
 pub use limits::*;
 pub use push::*;

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::definition::PermissionState;
-use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED};
+use crate::protocol::{
+    is_consent_report, ConsentReport, WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED,
+};
 
 /// The name screen views are indexed under; the screen's own name is the `name`
 /// property, so a screen called "Order Completed" can never pass for the event.
@@ -76,6 +78,15 @@ impl UserHistory {
     pub fn record_wire(&mut self, event: &WireEvent) {
         match (event.kind, &event.name) {
             (WireKind::Track, Some(name)) if is_membership_report(name) => {}
+            (WireKind::Track, Some(name)) if is_consent_report(name) => {
+                // Not activity either; a permission change is what `permission` rules
+                // read (a malformed one was refused before it was stored).
+                if let Ok(Some(ConsentReport::PermissionChanged { channel, state, .. })) =
+                    ConsentReport::read(event)
+                {
+                    self.set_permission(channel.as_str(), state);
+                }
+            }
             (WireKind::Track, Some(name)) => {
                 self.record(name, event.timestamp, event.properties.clone());
             }
@@ -160,6 +171,13 @@ impl UserHistory {
 /// Whether `name` is one of the events a device records about segment memberships.
 pub fn is_membership_report(name: &str) -> bool {
     name == SEGMENT_ENTERED || name == SEGMENT_EXITED
+}
+
+/// Whether `name` is an event the SDK records about the device's own state (segment
+/// memberships, permissions, push tokens) rather than about what the user did: never
+/// activity, for inactivity rules or anything else, on the device or the server.
+pub fn is_device_report(name: &str) -> bool {
+    is_membership_report(name) || is_consent_report(name)
 }
 
 /// Test-only record of which event groups evaluation looked at and how many entries it
@@ -296,8 +314,33 @@ mod tests {
                 json!({}),
                 json!({"plan": "silver"}),
             ),
+            wire(
+                WireKind::Track,
+                Some("Channel Permission Changed"),
+                json!({"channel": "email", "state": "unsubscribed", "source": "app"}),
+                json!({}),
+            ),
+            wire(
+                WireKind::Track,
+                Some("Push Token Registered"),
+                json!({"provider": "fcm", "token": "t-1"}),
+                json!({}),
+            ),
+            wire(
+                WireKind::Track,
+                Some("Segment Entered"),
+                json!({"segment_id": "s"}),
+                json!({}),
+            ),
         ];
         let h = UserHistory::from_wire(&events);
+        assert_eq!(
+            h.permission("email"),
+            Some(PermissionState::Unsubscribed),
+            "permission rules read the reported change"
+        );
+        assert_eq!(h.permission("push"), None);
+        assert!(h.events("Push Token Registered").is_empty());
         assert_eq!(h.events("Product Viewed")[0].properties["price"], json!(3));
         assert!(
             h.events("Order Completed").is_empty(),
@@ -307,7 +350,11 @@ mod tests {
             h.events(SCREEN_EVENT)[0].properties["name"],
             json!("Order Completed")
         );
-        assert_eq!(h.len(), 2, "identify is not activity");
+        assert_eq!(
+            h.len(),
+            2,
+            "identify and the device's own reports are not activity"
+        );
         assert_eq!(
             Value::Object(h.traits.clone()),
             json!({"plan": "silver", "age": 3})

@@ -36,7 +36,7 @@ pub use duration::{TimeUnit, Window, MAX_WINDOW_DAYS};
 pub use error::DefinitionError;
 pub use evaluate::evaluate;
 pub use explain::{explain, Clause, Explanation};
-pub use history::{is_membership_report, Entry, UserHistory, SCREEN_EVENT};
+pub use history::{is_device_report, is_membership_report, Entry, UserHistory, SCREEN_EVENT};
 pub use on_device::DeviceSegments;
 pub use set::{MembershipChange, SegmentSet, Trigger};
 pub use validate::{

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    is_membership_report, MembershipChange, SegmentSet, Trigger, UserHistory, SCREEN_EVENT,
-};
+use super::{is_device_report, MembershipChange, SegmentSet, Trigger, UserHistory, SCREEN_EVENT};
 use crate::consent::{Channel, PermissionState};
 use crate::protocol::{WireEvent, WireKind};
 
@@ -147,7 +145,7 @@ enum Recorded {
 /// Adds a wire event to the history and says what kind of change it was.
 fn record(history: &mut UserHistory, event: &WireEvent) -> Recorded {
     let recorded = match (event.kind, event.name.as_deref()) {
-        (WireKind::Track, Some(name)) if is_membership_report(name) => Recorded::Nothing,
+        (WireKind::Track, Some(name)) if is_device_report(name) => Recorded::Nothing,
         (WireKind::Track, Some(name)) => Recorded::Event(name.to_owned()),
         (WireKind::Screen, _) => Recorded::Event(SCREEN_EVENT.to_owned()),
         (WireKind::Identify, _) => Recorded::Traits,
