@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     typealias FfiType = Int32
     typealias SwiftType = Int32
@@ -666,6 +682,71 @@ public protocol BeckonProtocol: AnyObject, Sendable {
     func userId()  -> String?
     
     /**
+     * Deletes everything Beckon keeps on the device and continues under a fresh
+     * anonymous id; only an opt-out stays. Waits for the deletion: do not call it on
+     * the main thread.
+     */
+    func deleteLocalData() throws 
+    
+    func isOptedOut()  -> Bool
+    
+    /**
+     * Resumes collection and upload after `opt_out`.
+     */
+    func optIn() throws 
+    
+    /**
+     * Stops collection and upload until `opt_in`; queued events are discarded.
+     */
+    func optOut() throws 
+    
+    /**
+     * Every change made on this device or brought down from the server, oldest first.
+     */
+    func permissionHistory() throws  -> [ChannelPermission]
+    
+    /**
+     * Every channel's permission; a channel never set is `Subscribed` from `default`.
+     */
+    func permissions() throws  -> [ChannelPermission]
+    
+    /**
+     * The OS notification permission as last reported; `null`/`nil` before any report.
+     */
+    func pushPermission() throws  -> Bool?
+    
+    func pushToken() throws  -> PushToken?
+    
+    /**
+     * The token FCM or APNs gave this device (call it on every token refresh).
+     */
+    func registerPushToken(provider: PushProvider, token: String) throws 
+    
+    /**
+     * Forgets the device's push token; the server stops sending to it.
+     */
+    func removePushToken() throws 
+    
+    /**
+     * The device's IANA time zone (`Europe/Lisbon`) and ISO 3166-1 alpha-2 country
+     * (`PT`), for sends in the user's local time; an empty string means unknown.
+     */
+    func setDeviceProfile(timeZone: String, country: String) throws 
+    
+    /**
+     * Records the user's decision about `channel`; `source` names where it was made
+     * (`app`, `settings_screen`). Reported to the server; in-app messages stop at once
+     * when in-app is no longer allowed.
+     */
+    func setPermission(channel: Channel, state: PermissionState, source: String) throws 
+    
+    /**
+     * The OS notification permission as the app reads it; report it at every start
+     * and whenever it may have changed. Sent to the server only when it changes.
+     */
+    func setPushPermission(granted: Bool) throws 
+    
+    /**
      * The user tapped button `button_id` of message `message_id`.
      */
     func inAppMessageClicked(messageId: String, buttonId: String) throws 
@@ -707,6 +788,52 @@ public protocol BeckonProtocol: AnyObject, Sendable {
      * Taking it counts it as shown.
      */
     func takeInAppMessage() throws  -> InAppMessage?
+    
+    /**
+     * The promos that may be used now, soonest to expire first.
+     */
+    func activePromos() throws  -> [Promo]
+    
+    /**
+     * Applies promo `code` to `cart` at checkout, counting a use. Throws
+     * `PromoExpired`, `PromoUsedUp`, `PromoNotEligible` or `PromoUnknown`, saying why.
+     */
+    func applyPromo(code: String, cart: Cart, shipping: Double?) throws  -> PromoQuote
+    
+    /**
+     * The active promo taking the most off `cart`; `shipping`, when known, prices
+     * free-shipping promos.
+     */
+    func bestPromoFor(cart: Cart, shipping: Double?) throws  -> PromoQuote?
+    
+    /**
+     * The app's router is ready. Returns the link of a push that opened the app
+     * before (once; then `null`/`nil`).
+     */
+    func deepLinkRouterReady() throws  -> DeepLink?
+    
+    /**
+     * An opened push, as JSON: the FCM data map, an FCM message or the APNs
+     * `userInfo`. Records the open, keeps the promo and routes the deep link. Throws
+     * `NotBeckonPush` for pushes Beckon did not send.
+     */
+    func handlePush(payload: String) throws  -> PushAction
+    
+    /**
+     * An opened push from its FCM data map (Android's `RemoteMessage.data`).
+     */
+    func handlePushData(data: [String: String]) throws  -> PushAction
+    
+    /**
+     * A universal/app link the OS opened the app with: routed and recorded.
+     */
+    func openDeepLink(url: String) throws  -> DeepLink
+    
+    /**
+     * Sets the app's deep-link routes (the first match wins) and the hosts its
+     * universal/app links may come from (`shop.example`, `*.shop.example`).
+     */
+    func setDeepLinkRoutes(routes: [DeepLinkRoute], allowedHosts: [String]) throws 
     
 }
 /**
@@ -925,6 +1052,162 @@ open func userId() -> String?  {
 }
     
     /**
+     * Deletes everything Beckon keeps on the device and continues under a fresh
+     * anonymous id; only an opt-out stays. Waits for the deletion: do not call it on
+     * the main thread.
+     */
+open func deleteLocalData()throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_delete_local_data(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+open func isOptedOut() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_is_opted_out(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Resumes collection and upload after `opt_out`.
+     */
+open func optIn()throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_opt_in(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Stops collection and upload until `opt_in`; queued events are discarded.
+     */
+open func optOut()throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_opt_out(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Every change made on this device or brought down from the server, oldest first.
+     */
+open func permissionHistory()throws  -> [ChannelPermission]  {
+    return try  FfiConverterSequenceTypeChannelPermission.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_permission_history(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every channel's permission; a channel never set is `Subscribed` from `default`.
+     */
+open func permissions()throws  -> [ChannelPermission]  {
+    return try  FfiConverterSequenceTypeChannelPermission.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_permissions(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The OS notification permission as last reported; `null`/`nil` before any report.
+     */
+open func pushPermission()throws  -> Bool?  {
+    return try  FfiConverterOptionBool.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_push_permission(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func pushToken()throws  -> PushToken?  {
+    return try  FfiConverterOptionTypePushToken.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_push_token(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The token FCM or APNs gave this device (call it on every token refresh).
+     */
+open func registerPushToken(provider: PushProvider, token: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_register_push_token(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePushProvider_lower(provider),
+        FfiConverterString.lower(token),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Forgets the device's push token; the server stops sending to it.
+     */
+open func removePushToken()throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_remove_push_token(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The device's IANA time zone (`Europe/Lisbon`) and ISO 3166-1 alpha-2 country
+     * (`PT`), for sends in the user's local time; an empty string means unknown.
+     */
+open func setDeviceProfile(timeZone: String, country: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_device_profile(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(timeZone),
+        FfiConverterString.lower(country),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Records the user's decision about `channel`; `source` names where it was made
+     * (`app`, `settings_screen`). Reported to the server; in-app messages stop at once
+     * when in-app is no longer allowed.
+     */
+open func setPermission(channel: Channel, state: PermissionState, source: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_permission(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeChannel_lower(channel),
+        FfiConverterTypePermissionState_lower(state),
+        FfiConverterString.lower(source),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The OS notification permission as the app reads it; report it at every start
+     * and whenever it may have changed. Sent to the server only when it changes.
+     */
+open func setPushPermission(granted: Bool)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_push_permission(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(granted),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The user tapped button `button_id` of message `message_id`.
      */
 open func inAppMessageClicked(messageId: String, buttonId: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
@@ -1021,6 +1304,117 @@ open func takeInAppMessage()throws  -> InAppMessage?  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * The promos that may be used now, soonest to expire first.
+     */
+open func activePromos()throws  -> [Promo]  {
+    return try  FfiConverterSequenceTypePromo.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_active_promos(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Applies promo `code` to `cart` at checkout, counting a use. Throws
+     * `PromoExpired`, `PromoUsedUp`, `PromoNotEligible` or `PromoUnknown`, saying why.
+     */
+open func applyPromo(code: String, cart: Cart, shipping: Double? = nil)throws  -> PromoQuote  {
+    return try  FfiConverterTypePromoQuote_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_apply_promo(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(code),
+        FfiConverterTypeCart_lower(cart),
+        FfiConverterOptionDouble.lower(shipping),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The active promo taking the most off `cart`; `shipping`, when known, prices
+     * free-shipping promos.
+     */
+open func bestPromoFor(cart: Cart, shipping: Double? = nil)throws  -> PromoQuote?  {
+    return try  FfiConverterOptionTypePromoQuote.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_best_promo_for(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCart_lower(cart),
+        FfiConverterOptionDouble.lower(shipping),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The app's router is ready. Returns the link of a push that opened the app
+     * before (once; then `null`/`nil`).
+     */
+open func deepLinkRouterReady()throws  -> DeepLink?  {
+    return try  FfiConverterOptionTypeDeepLink.lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_deep_link_router_ready(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An opened push, as JSON: the FCM data map, an FCM message or the APNs
+     * `userInfo`. Records the open, keeps the promo and routes the deep link. Throws
+     * `NotBeckonPush` for pushes Beckon did not send.
+     */
+open func handlePush(payload: String)throws  -> PushAction  {
+    return try  FfiConverterTypePushAction_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_handle_push(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(payload),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An opened push from its FCM data map (Android's `RemoteMessage.data`).
+     */
+open func handlePushData(data: [String: String])throws  -> PushAction  {
+    return try  FfiConverterTypePushAction_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_handle_push_data(
+            self.uniffiCloneHandle(),
+        FfiConverterDictionaryStringString.lower(data),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A universal/app link the OS opened the app with: routed and recorded.
+     */
+open func openDeepLink(url: String)throws  -> DeepLink  {
+    return try  FfiConverterTypeDeepLink_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_open_deep_link(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sets the app's deep-link routes (the first match wins) and the hosts its
+     * universal/app links may come from (`shop.example`, `*.shop.example`).
+     */
+open func setDeepLinkRoutes(routes: [DeepLinkRoute], allowedHosts: [String])throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_deep_link_routes(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeDeepLinkRoute.lower(routes),
+        FfiConverterSequenceString.lower(allowedHosts),uniffiCallStatus
+    )
+}
 }
     
 
@@ -1647,6 +2041,83 @@ public func FfiConverterTypeCart_lower(_ value: Cart) -> RustBuffer {
 
 
 /**
+ * One channel's permission: its state, where the change came from and when.
+ */
+public struct ChannelPermission: Equatable, Hashable {
+    public var channel: Channel
+    public var state: PermissionState
+    /**
+     * `app`, `server`, `unsubscribe_link`...; `default` for a channel never set.
+     */
+    public var source: String
+    /**
+     * Milliseconds since the Unix epoch; 0 for a channel never set.
+     */
+    public var updatedAtMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(channel: Channel, state: PermissionState, 
+        /**
+         * `app`, `server`, `unsubscribe_link`...; `default` for a channel never set.
+         */source: String, 
+        /**
+         * Milliseconds since the Unix epoch; 0 for a channel never set.
+         */updatedAtMs: Int64) {
+        self.channel = channel
+        self.state = state
+        self.source = source
+        self.updatedAtMs = updatedAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChannelPermission: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChannelPermission: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChannelPermission {
+        return
+            try ChannelPermission(
+                channel: FfiConverterTypeChannel.read(from: &buf), 
+                state: FfiConverterTypePermissionState.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf), 
+                updatedAtMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChannelPermission, into buf: inout [UInt8]) {
+        FfiConverterTypeChannel.write(value.channel, into: &buf)
+        FfiConverterTypePermissionState.write(value.state, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+        FfiConverterInt64.write(value.updatedAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChannelPermission_lift(_ buf: RustBuffer) throws -> ChannelPermission {
+    return try FfiConverterTypeChannelPermission.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChannelPermission_lower(_ value: ChannelPermission) -> RustBuffer {
+    return FfiConverterTypeChannelPermission.lower(value)
+}
+
+
+/**
  * A step of the checkout funnel.
  */
 public struct CheckoutStep: Equatable, Hashable {
@@ -1803,6 +2274,157 @@ public func FfiConverterTypeCoupon_lower(_ value: Coupon) -> RustBuffer {
 
 
 /**
+ * A link matched to one of the app's routes.
+ */
+public struct DeepLink: Equatable, Hashable {
+    public var route: String
+    /**
+     * The link as received.
+     */
+    public var url: String
+    /**
+     * Path placeholders and query parameters (UTM ones excluded), decoded.
+     */
+    public var params: [String: String]
+    public var utmSource: String?
+    public var utmMedium: String?
+    public var utmCampaign: String?
+    public var utmTerm: String?
+    public var utmContent: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(route: String, 
+        /**
+         * The link as received.
+         */url: String, 
+        /**
+         * Path placeholders and query parameters (UTM ones excluded), decoded.
+         */params: [String: String], utmSource: String?, utmMedium: String?, utmCampaign: String?, utmTerm: String?, utmContent: String?) {
+        self.route = route
+        self.url = url
+        self.params = params
+        self.utmSource = utmSource
+        self.utmMedium = utmMedium
+        self.utmCampaign = utmCampaign
+        self.utmTerm = utmTerm
+        self.utmContent = utmContent
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeepLink: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeepLink: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeepLink {
+        return
+            try DeepLink(
+                route: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                params: FfiConverterDictionaryStringString.read(from: &buf), 
+                utmSource: FfiConverterOptionString.read(from: &buf), 
+                utmMedium: FfiConverterOptionString.read(from: &buf), 
+                utmCampaign: FfiConverterOptionString.read(from: &buf), 
+                utmTerm: FfiConverterOptionString.read(from: &buf), 
+                utmContent: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeepLink, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.route, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterDictionaryStringString.write(value.params, into: &buf)
+        FfiConverterOptionString.write(value.utmSource, into: &buf)
+        FfiConverterOptionString.write(value.utmMedium, into: &buf)
+        FfiConverterOptionString.write(value.utmCampaign, into: &buf)
+        FfiConverterOptionString.write(value.utmTerm, into: &buf)
+        FfiConverterOptionString.write(value.utmContent, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeepLink_lift(_ buf: RustBuffer) throws -> DeepLink {
+    return try FfiConverterTypeDeepLink.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeepLink_lower(_ value: DeepLink) -> RustBuffer {
+    return FfiConverterTypeDeepLink.lower(value)
+}
+
+
+/**
+ * A route the app registers: `name` is what it switches on, `pattern` the links it
+ * takes (`shop://product/{id}`, `https://shop.example/p/{id}`, `shop://cart`).
+ */
+public struct DeepLinkRoute: Equatable, Hashable {
+    public var name: String
+    public var pattern: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, pattern: String) {
+        self.name = name
+        self.pattern = pattern
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeepLinkRoute: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeepLinkRoute: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeepLinkRoute {
+        return
+            try DeepLinkRoute(
+                name: FfiConverterString.read(from: &buf), 
+                pattern: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeepLinkRoute, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.pattern, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeepLinkRoute_lift(_ buf: RustBuffer) throws -> DeepLinkRoute {
+    return try FfiConverterTypeDeepLinkRoute.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeepLinkRoute_lower(_ value: DeepLinkRoute) -> RustBuffer {
+    return FfiConverterTypeDeepLinkRoute.lower(value)
+}
+
+
+/**
  * Events dropped after they were stored, by reason. Every drop is counted.
  */
 public struct DroppedEvents: Equatable, Hashable {
@@ -1818,6 +2440,10 @@ public struct DroppedEvents: Equatable, Hashable {
      * Refused by the server (a 4xx batch, or events it rejected one by one).
      */
     public var rejectedByServer: UInt64
+    /**
+     * Not stored, or discarded from the queue, because the user opted out.
+     */
+    public var optedOut: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1830,10 +2456,14 @@ public struct DroppedEvents: Equatable, Hashable {
          */expired: UInt64, 
         /**
          * Refused by the server (a 4xx batch, or events it rejected one by one).
-         */rejectedByServer: UInt64) {
+         */rejectedByServer: UInt64, 
+        /**
+         * Not stored, or discarded from the queue, because the user opted out.
+         */optedOut: UInt64) {
         self.queueFull = queueFull
         self.expired = expired
         self.rejectedByServer = rejectedByServer
+        self.optedOut = optedOut
     }
 
     
@@ -1854,7 +2484,8 @@ public struct FfiConverterTypeDroppedEvents: FfiConverterRustBuffer {
             try DroppedEvents(
                 queueFull: FfiConverterUInt64.read(from: &buf), 
                 expired: FfiConverterUInt64.read(from: &buf), 
-                rejectedByServer: FfiConverterUInt64.read(from: &buf)
+                rejectedByServer: FfiConverterUInt64.read(from: &buf), 
+                optedOut: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -1862,6 +2493,7 @@ public struct FfiConverterTypeDroppedEvents: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.queueFull, into: &buf)
         FfiConverterUInt64.write(value.expired, into: &buf)
         FfiConverterUInt64.write(value.rejectedByServer, into: &buf)
+        FfiConverterUInt64.write(value.optedOut, into: &buf)
     }
 }
 
@@ -2449,6 +3081,192 @@ public func FfiConverterTypeProduct_lower(_ value: Product) -> RustBuffer {
 
 
 /**
+ * A promo code the shopper holds.
+ */
+public struct Promo: Equatable, Hashable {
+    public var code: String
+    public var kind: DiscountKind
+    /**
+     * The percent or the amount; none for free shipping.
+     */
+    public var value: Double?
+    public var currency: String?
+    public var expiresAtMs: Int64
+    /**
+     * Smallest subtotal, in `currency`, it applies to.
+     */
+    public var minBasket: Double?
+    public var maxUses: UInt32
+    public var uses: UInt32
+    public var receivedAtMs: Int64
+    /**
+     * The push that brought it.
+     */
+    public var messageId: String?
+    public var campaignId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, kind: DiscountKind, 
+        /**
+         * The percent or the amount; none for free shipping.
+         */value: Double?, currency: String?, expiresAtMs: Int64, 
+        /**
+         * Smallest subtotal, in `currency`, it applies to.
+         */minBasket: Double?, maxUses: UInt32, uses: UInt32, receivedAtMs: Int64, 
+        /**
+         * The push that brought it.
+         */messageId: String?, campaignId: String?) {
+        self.code = code
+        self.kind = kind
+        self.value = value
+        self.currency = currency
+        self.expiresAtMs = expiresAtMs
+        self.minBasket = minBasket
+        self.maxUses = maxUses
+        self.uses = uses
+        self.receivedAtMs = receivedAtMs
+        self.messageId = messageId
+        self.campaignId = campaignId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Promo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePromo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Promo {
+        return
+            try Promo(
+                code: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeDiscountKind.read(from: &buf), 
+                value: FfiConverterOptionDouble.read(from: &buf), 
+                currency: FfiConverterOptionString.read(from: &buf), 
+                expiresAtMs: FfiConverterInt64.read(from: &buf), 
+                minBasket: FfiConverterOptionDouble.read(from: &buf), 
+                maxUses: FfiConverterUInt32.read(from: &buf), 
+                uses: FfiConverterUInt32.read(from: &buf), 
+                receivedAtMs: FfiConverterInt64.read(from: &buf), 
+                messageId: FfiConverterOptionString.read(from: &buf), 
+                campaignId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Promo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterTypeDiscountKind.write(value.kind, into: &buf)
+        FfiConverterOptionDouble.write(value.value, into: &buf)
+        FfiConverterOptionString.write(value.currency, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
+        FfiConverterOptionDouble.write(value.minBasket, into: &buf)
+        FfiConverterUInt32.write(value.maxUses, into: &buf)
+        FfiConverterUInt32.write(value.uses, into: &buf)
+        FfiConverterInt64.write(value.receivedAtMs, into: &buf)
+        FfiConverterOptionString.write(value.messageId, into: &buf)
+        FfiConverterOptionString.write(value.campaignId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePromo_lift(_ buf: RustBuffer) throws -> Promo {
+    return try FfiConverterTypePromo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePromo_lower(_ value: Promo) -> RustBuffer {
+    return FfiConverterTypePromo.lower(value)
+}
+
+
+/**
+ * What a promo takes off a cart.
+ */
+public struct PromoQuote: Equatable, Hashable {
+    public var code: String
+    public var discount: Double
+    /**
+     * Subtotal plus known shipping, minus the discount.
+     */
+    public var totalAfterDiscount: Double
+    public var currency: String
+    public var expiresAtMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, discount: Double, 
+        /**
+         * Subtotal plus known shipping, minus the discount.
+         */totalAfterDiscount: Double, currency: String, expiresAtMs: Int64) {
+        self.code = code
+        self.discount = discount
+        self.totalAfterDiscount = totalAfterDiscount
+        self.currency = currency
+        self.expiresAtMs = expiresAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PromoQuote: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePromoQuote: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PromoQuote {
+        return
+            try PromoQuote(
+                code: FfiConverterString.read(from: &buf), 
+                discount: FfiConverterDouble.read(from: &buf), 
+                totalAfterDiscount: FfiConverterDouble.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf), 
+                expiresAtMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PromoQuote, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterDouble.write(value.discount, into: &buf)
+        FfiConverterDouble.write(value.totalAfterDiscount, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePromoQuote_lift(_ buf: RustBuffer) throws -> PromoQuote {
+    return try FfiConverterTypePromoQuote.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePromoQuote_lower(_ value: PromoQuote) -> RustBuffer {
+    return FfiConverterTypePromoQuote.lower(value)
+}
+
+
+/**
  * An internal promotion (banner, tile) shown or clicked.
  */
 public struct Promotion: Equatable, Hashable {
@@ -2510,6 +3328,148 @@ public func FfiConverterTypePromotion_lift(_ buf: RustBuffer) throws -> Promotio
 #endif
 public func FfiConverterTypePromotion_lower(_ value: Promotion) -> RustBuffer {
     return FfiConverterTypePromotion.lower(value)
+}
+
+
+/**
+ * What the app should do with an opened push.
+ */
+public struct PushAction: Equatable, Hashable {
+    public var messageId: String
+    public var campaignId: String?
+    public var sendId: String?
+    public var link: PushLink
+    /**
+     * The promo the push carried, now held.
+     */
+    public var promo: Promo?
+    /**
+     * Whether that promo may be used now.
+     */
+    public var promoActive: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(messageId: String, campaignId: String?, sendId: String?, link: PushLink, 
+        /**
+         * The promo the push carried, now held.
+         */promo: Promo?, 
+        /**
+         * Whether that promo may be used now.
+         */promoActive: Bool) {
+        self.messageId = messageId
+        self.campaignId = campaignId
+        self.sendId = sendId
+        self.link = link
+        self.promo = promo
+        self.promoActive = promoActive
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PushAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushAction: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushAction {
+        return
+            try PushAction(
+                messageId: FfiConverterString.read(from: &buf), 
+                campaignId: FfiConverterOptionString.read(from: &buf), 
+                sendId: FfiConverterOptionString.read(from: &buf), 
+                link: FfiConverterTypePushLink.read(from: &buf), 
+                promo: FfiConverterOptionTypePromo.read(from: &buf), 
+                promoActive: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PushAction, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.messageId, into: &buf)
+        FfiConverterOptionString.write(value.campaignId, into: &buf)
+        FfiConverterOptionString.write(value.sendId, into: &buf)
+        FfiConverterTypePushLink.write(value.link, into: &buf)
+        FfiConverterOptionTypePromo.write(value.promo, into: &buf)
+        FfiConverterBool.write(value.promoActive, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushAction_lift(_ buf: RustBuffer) throws -> PushAction {
+    return try FfiConverterTypePushAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushAction_lower(_ value: PushAction) -> RustBuffer {
+    return FfiConverterTypePushAction.lower(value)
+}
+
+
+/**
+ * The device's push token, as registered.
+ */
+public struct PushToken: Equatable, Hashable {
+    public var provider: PushProvider
+    public var token: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(provider: PushProvider, token: String) {
+        self.provider = provider
+        self.token = token
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PushToken: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushToken: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushToken {
+        return
+            try PushToken(
+                provider: FfiConverterTypePushProvider.read(from: &buf), 
+                token: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PushToken, into buf: inout [UInt8]) {
+        FfiConverterTypePushProvider.write(value.provider, into: &buf)
+        FfiConverterString.write(value.token, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushToken_lift(_ buf: RustBuffer) throws -> PushToken {
+    return try FfiConverterTypePushToken.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushToken_lower(_ value: PushToken) -> RustBuffer {
+    return FfiConverterTypePushToken.lower(value)
 }
 
 
@@ -2918,6 +3878,35 @@ enum BeckonError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     case Busy(message: String)
     
+    /**
+     * The push was not sent by Beckon: hand it to whatever else handles pushes.
+     */
+    case NotBeckonPush(message: String)
+    
+    /**
+     * A Beckon push too large or malformed to read; nothing was recorded.
+     */
+    case InvalidPush(message: String)
+    
+    /**
+     * A deep link that cannot be routed, or no routes are set.
+     */
+    case DeepLink(message: String)
+    
+    /**
+     * The promo code is not one this device holds.
+     */
+    case PromoUnknown(message: String)
+    
+    case PromoExpired(message: String)
+    
+    case PromoUsedUp(message: String)
+    
+    /**
+     * The promo does not apply to this cart (currency, minimum basket, empty cart).
+     */
+    case PromoNotEligible(message: String)
+    
 
     
 
@@ -2975,6 +3964,34 @@ public struct FfiConverterTypeBeckonError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 8: return .NotBeckonPush(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .InvalidPush(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 10: return .DeepLink(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 11: return .PromoUnknown(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 12: return .PromoExpired(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 13: return .PromoUsedUp(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 14: return .PromoNotEligible(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3000,6 +4017,20 @@ public struct FfiConverterTypeBeckonError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         case .Busy(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
+        case .NotBeckonPush(_ /* message is ignored*/):
+            writeInt(&buf, Int32(8))
+        case .InvalidPush(_ /* message is ignored*/):
+            writeInt(&buf, Int32(9))
+        case .DeepLink(_ /* message is ignored*/):
+            writeInt(&buf, Int32(10))
+        case .PromoUnknown(_ /* message is ignored*/):
+            writeInt(&buf, Int32(11))
+        case .PromoExpired(_ /* message is ignored*/):
+            writeInt(&buf, Int32(12))
+        case .PromoUsedUp(_ /* message is ignored*/):
+            writeInt(&buf, Int32(13))
+        case .PromoNotEligible(_ /* message is ignored*/):
+            writeInt(&buf, Int32(14))
 
         
         }
@@ -3020,6 +4051,178 @@ public func FfiConverterTypeBeckonError_lift(_ buf: RustBuffer) throws -> Beckon
 public func FfiConverterTypeBeckonError_lower(_ value: BeckonError) -> RustBuffer {
     return FfiConverterTypeBeckonError.lower(value)
 }
+
+
+/**
+ * A way of reaching the user.
+ */
+
+public enum Channel: Equatable, Hashable {
+    
+    case push
+    case inApp
+    case email
+    case sms
+    case whatsapp
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Channel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChannel: FfiConverterRustBuffer {
+    typealias SwiftType = Channel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Channel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .push
+        
+        case 2: return .inApp
+        
+        case 3: return .email
+        
+        case 4: return .sms
+        
+        case 5: return .whatsapp
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Channel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .push:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .inApp:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .email:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .sms:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .whatsapp:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChannel_lift(_ buf: RustBuffer) throws -> Channel {
+    return try FfiConverterTypeChannel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChannel_lower(_ value: Channel) -> RustBuffer {
+    return FfiConverterTypeChannel.lower(value)
+}
+
+
+
+
+public enum DiscountKind: Equatable, Hashable {
+    
+    /**
+     * `value` percent of the subtotal.
+     */
+    case percent
+    /**
+     * `value` in `currency`, at most the subtotal.
+     */
+    case fixed
+    /**
+     * The shipping cost.
+     */
+    case freeShipping
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DiscountKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDiscountKind: FfiConverterRustBuffer {
+    typealias SwiftType = DiscountKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DiscountKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .percent
+        
+        case 2: return .fixed
+        
+        case 3: return .freeShipping
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DiscountKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .percent:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .fixed:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .freeShipping:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDiscountKind_lift(_ buf: RustBuffer) throws -> DiscountKind {
+    return try FfiConverterTypeDiscountKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDiscountKind_lower(_ value: DiscountKind) -> RustBuffer {
+    return FfiConverterTypeDiscountKind.lower(value)
+}
+
 
 
 /**
@@ -3729,6 +4932,271 @@ public func FfiConverterTypeJsonValue_lower(_ value: JsonValue) -> RustBuffer {
 
 
 /**
+ * What the user said about a channel.
+ */
+
+public enum PermissionState: Equatable, Hashable {
+    
+    /**
+     * Nothing explicit: the default for every channel.
+     */
+    case subscribed
+    /**
+     * The user explicitly agreed.
+     */
+    case optedIn
+    /**
+     * The user said no.
+     */
+    case unsubscribed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PermissionState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePermissionState: FfiConverterRustBuffer {
+    typealias SwiftType = PermissionState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PermissionState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .subscribed
+        
+        case 2: return .optedIn
+        
+        case 3: return .unsubscribed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PermissionState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .subscribed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .optedIn:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unsubscribed:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePermissionState_lift(_ buf: RustBuffer) throws -> PermissionState {
+    return try FfiConverterTypePermissionState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePermissionState_lower(_ value: PermissionState) -> RustBuffer {
+    return FfiConverterTypePermissionState.lower(value)
+}
+
+
+
+/**
+ * What became of a push's deep link.
+ */
+
+public enum PushLink: Equatable, Hashable {
+    
+    /**
+     * No deep link: open the app where it is.
+     */
+    case none
+    /**
+     * Navigate there now.
+     */
+    case `open`(link: DeepLink
+    )
+    /**
+     * Delivered by `deepLinkRouterReady()` once the app's router is ready.
+     */
+    case pending(url: String
+    )
+    /**
+     * Cannot be routed; `reason` says why. The open and the promo are recorded.
+     */
+    case refused(url: String, reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PushLink: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushLink: FfiConverterRustBuffer {
+    typealias SwiftType = PushLink
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushLink {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .none
+        
+        case 2: return .`open`(link: try FfiConverterTypeDeepLink.read(from: &buf)
+        )
+        
+        case 3: return .pending(url: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .refused(url: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PushLink, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .none:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .`open`(link):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeDeepLink.write(link, into: &buf)
+            
+        
+        case let .pending(url):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(url, into: &buf)
+            
+        
+        case let .refused(url,reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(url, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushLink_lift(_ buf: RustBuffer) throws -> PushLink {
+    return try FfiConverterTypePushLink.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushLink_lower(_ value: PushLink) -> RustBuffer {
+    return FfiConverterTypePushLink.lower(value)
+}
+
+
+
+/**
+ * Who delivers a device's pushes.
+ */
+
+public enum PushProvider: Equatable, Hashable {
+    
+    /**
+     * Firebase Cloud Messaging (Android, and iOS apps that use Firebase).
+     */
+    case fcm
+    /**
+     * Apple Push Notification service.
+     */
+    case apns
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PushProvider: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushProvider: FfiConverterRustBuffer {
+    typealias SwiftType = PushProvider
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushProvider {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .fcm
+        
+        case 2: return .apns
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PushProvider, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .fcm:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .apns:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushProvider_lift(_ buf: RustBuffer) throws -> PushProvider {
+    return try FfiConverterTypePushProvider.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushProvider_lower(_ value: PushProvider) -> RustBuffer {
+    return FfiConverterTypePushProvider.lower(value)
+}
+
+
+
+/**
  * How a sync ended.
  */
 
@@ -3943,6 +5411,30 @@ fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -4015,6 +5507,30 @@ fileprivate struct FfiConverterOptionTypeSegmentListener: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDeepLink: FfiConverterRustBuffer {
+    typealias SwiftType = DeepLink?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDeepLink.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDeepLink.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeInAppMessage: FfiConverterRustBuffer {
     typealias SwiftType = InAppMessage?
 
@@ -4031,6 +5547,78 @@ fileprivate struct FfiConverterOptionTypeInAppMessage: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeInAppMessage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePromo: FfiConverterRustBuffer {
+    typealias SwiftType = Promo?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePromo.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePromo.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePromoQuote: FfiConverterRustBuffer {
+    typealias SwiftType = PromoQuote?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePromoQuote.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePromoQuote.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePushToken: FfiConverterRustBuffer {
+    typealias SwiftType = PushToken?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePushToken.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePushToken.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4056,6 +5644,56 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeChannelPermission: FfiConverterRustBuffer {
+    typealias SwiftType = [ChannelPermission]
+
+    public static func write(_ value: [ChannelPermission], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeChannelPermission.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChannelPermission] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ChannelPermission]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeChannelPermission.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDeepLinkRoute: FfiConverterRustBuffer {
+    typealias SwiftType = [DeepLinkRoute]
+
+    public static func write(_ value: [DeepLinkRoute], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDeepLinkRoute.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DeepLinkRoute] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DeepLinkRoute]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDeepLinkRoute.read(from: &buf))
         }
         return seq
     }
@@ -4114,6 +5752,31 @@ fileprivate struct FfiConverterSequenceTypeProduct: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePromo: FfiConverterRustBuffer {
+    typealias SwiftType = [Promo]
+
+    public static func write(_ value: [Promo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePromo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Promo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Promo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePromo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeSegmentChange: FfiConverterRustBuffer {
     typealias SwiftType = [SegmentChange]
 
@@ -4158,6 +5821,32 @@ fileprivate struct FfiConverterSequenceTypeJsonValue: FfiConverterRustBuffer {
             seq.append(try FfiConverterTypeJsonValue.read(from: &buf))
         }
         return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
+    public static func write(_ value: [String: String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterString.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: String] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: String]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterString.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
     }
 }
 
@@ -4247,6 +5936,45 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_user_id() != 40800) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_beckon_checksum_method_beckon_delete_local_data() != 65309) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_is_opted_out() != 20307) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_opt_in() != 47901) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_opt_out() != 23589) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_permission_history() != 9393) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_permissions() != 17320) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_push_permission() != 63420) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_push_token() != 8669) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_register_push_token() != 49726) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_remove_push_token() != 57843) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_device_profile() != 42898) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_permission() != 44050) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_push_permission() != 64897) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_beckon_checksum_method_beckon_in_app_message_clicked() != 9574) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4269,6 +5997,30 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_take_in_app_message() != 9033) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_active_promos() != 20146) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_apply_promo() != 47342) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_best_promo_for() != 25624) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_deep_link_router_ready() != 29722) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_handle_push() != 21581) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_handle_push_data() != 32467) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_open_deep_link() != 63605) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_deep_link_routes() != 8464) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_constructor_beckon_new() != 37627) {

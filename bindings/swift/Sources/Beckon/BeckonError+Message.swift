@@ -16,7 +16,14 @@ extension BeckonError: CustomStringConvertible {
              let .Storage(message),
              let .AlreadyOpen(message),
              let .ShutDown(message),
-             let .Busy(message):
+             let .Busy(message),
+             let .NotBeckonPush(message),
+             let .InvalidPush(message),
+             let .DeepLink(message),
+             let .PromoUnknown(message),
+             let .PromoExpired(message),
+             let .PromoUsedUp(message),
+             let .PromoNotEligible(message):
             return message
         }
     }

@@ -395,6 +395,71 @@ void uniffi_beckon_fn_method_beckon_track(uint64_t ptr, RustBuffer event, RustCa
 RustBuffer uniffi_beckon_fn_method_beckon_user_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_DELETE_LOCAL_DATA
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_DELETE_LOCAL_DATA
+void uniffi_beckon_fn_method_beckon_delete_local_data(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IS_OPTED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IS_OPTED_OUT
+int8_t uniffi_beckon_fn_method_beckon_is_opted_out(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_OPT_IN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_OPT_IN
+void uniffi_beckon_fn_method_beckon_opt_in(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_OPT_OUT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_OPT_OUT
+void uniffi_beckon_fn_method_beckon_opt_out(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PERMISSION_HISTORY
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PERMISSION_HISTORY
+RustBuffer uniffi_beckon_fn_method_beckon_permission_history(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PERMISSIONS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PERMISSIONS
+RustBuffer uniffi_beckon_fn_method_beckon_permissions(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PUSH_PERMISSION
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PUSH_PERMISSION
+RustBuffer uniffi_beckon_fn_method_beckon_push_permission(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PUSH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_PUSH_TOKEN
+RustBuffer uniffi_beckon_fn_method_beckon_push_token(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_REGISTER_PUSH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_REGISTER_PUSH_TOKEN
+void uniffi_beckon_fn_method_beckon_register_push_token(uint64_t ptr, RustBuffer provider, RustBuffer token, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_REMOVE_PUSH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_REMOVE_PUSH_TOKEN
+void uniffi_beckon_fn_method_beckon_remove_push_token(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEVICE_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEVICE_PROFILE
+void uniffi_beckon_fn_method_beckon_set_device_profile(uint64_t ptr, RustBuffer time_zone, RustBuffer country, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_PERMISSION
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_PERMISSION
+void uniffi_beckon_fn_method_beckon_set_permission(uint64_t ptr, RustBuffer channel, RustBuffer state, RustBuffer source, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_PUSH_PERMISSION
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_PUSH_PERMISSION
+void uniffi_beckon_fn_method_beckon_set_push_permission(uint64_t ptr, int8_t granted, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
 void uniffi_beckon_fn_method_beckon_in_app_message_clicked(uint64_t ptr, RustBuffer message_id, RustBuffer button_id, RustCallStatus *_Nonnull out_status
@@ -433,6 +498,46 @@ void uniffi_beckon_fn_method_beckon_set_segment_listener(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_TAKE_IN_APP_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_TAKE_IN_APP_MESSAGE
 RustBuffer uniffi_beckon_fn_method_beckon_take_in_app_message(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_ACTIVE_PROMOS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_ACTIVE_PROMOS
+RustBuffer uniffi_beckon_fn_method_beckon_active_promos(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_APPLY_PROMO
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_APPLY_PROMO
+RustBuffer uniffi_beckon_fn_method_beckon_apply_promo(uint64_t ptr, RustBuffer code, RustBuffer cart, RustBuffer shipping, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_BEST_PROMO_FOR
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_BEST_PROMO_FOR
+RustBuffer uniffi_beckon_fn_method_beckon_best_promo_for(uint64_t ptr, RustBuffer cart, RustBuffer shipping, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_DEEP_LINK_ROUTER_READY
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_DEEP_LINK_ROUTER_READY
+RustBuffer uniffi_beckon_fn_method_beckon_deep_link_router_ready(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_HANDLE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_HANDLE_PUSH
+RustBuffer uniffi_beckon_fn_method_beckon_handle_push(uint64_t ptr, RustBuffer payload, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_HANDLE_PUSH_DATA
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_HANDLE_PUSH_DATA
+RustBuffer uniffi_beckon_fn_method_beckon_handle_push_data(uint64_t ptr, RustBuffer data, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_OPEN_DEEP_LINK
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_OPEN_DEEP_LINK
+RustBuffer uniffi_beckon_fn_method_beckon_open_deep_link(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEEP_LINK_ROUTES
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEEP_LINK_ROUTES
+void uniffi_beckon_fn_method_beckon_set_deep_link_routes(uint64_t ptr, RustBuffer routes, RustBuffer allowed_hosts, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_BECKON_RUSTBUFFER_ALLOC
@@ -785,6 +890,84 @@ uint16_t uniffi_beckon_checksum_method_beckon_user_id(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_DELETE_LOCAL_DATA
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_DELETE_LOCAL_DATA
+uint16_t uniffi_beckon_checksum_method_beckon_delete_local_data(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IS_OPTED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IS_OPTED_OUT
+uint16_t uniffi_beckon_checksum_method_beckon_is_opted_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_OPT_IN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_OPT_IN
+uint16_t uniffi_beckon_checksum_method_beckon_opt_in(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_OPT_OUT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_OPT_OUT
+uint16_t uniffi_beckon_checksum_method_beckon_opt_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PERMISSION_HISTORY
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PERMISSION_HISTORY
+uint16_t uniffi_beckon_checksum_method_beckon_permission_history(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PERMISSIONS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PERMISSIONS
+uint16_t uniffi_beckon_checksum_method_beckon_permissions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PUSH_PERMISSION
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PUSH_PERMISSION
+uint16_t uniffi_beckon_checksum_method_beckon_push_permission(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PUSH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_PUSH_TOKEN
+uint16_t uniffi_beckon_checksum_method_beckon_push_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_REGISTER_PUSH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_REGISTER_PUSH_TOKEN
+uint16_t uniffi_beckon_checksum_method_beckon_register_push_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_REMOVE_PUSH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_REMOVE_PUSH_TOKEN
+uint16_t uniffi_beckon_checksum_method_beckon_remove_push_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEVICE_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEVICE_PROFILE
+uint16_t uniffi_beckon_checksum_method_beckon_set_device_profile(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_PERMISSION
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_PERMISSION
+uint16_t uniffi_beckon_checksum_method_beckon_set_permission(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_PUSH_PERMISSION
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_PUSH_PERMISSION
+uint16_t uniffi_beckon_checksum_method_beckon_set_push_permission(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_IN_APP_MESSAGE_CLICKED
 uint16_t uniffi_beckon_checksum_method_beckon_in_app_message_clicked(void
@@ -830,6 +1013,54 @@ uint16_t uniffi_beckon_checksum_method_beckon_set_segment_listener(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_TAKE_IN_APP_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_TAKE_IN_APP_MESSAGE
 uint16_t uniffi_beckon_checksum_method_beckon_take_in_app_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_ACTIVE_PROMOS
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_ACTIVE_PROMOS
+uint16_t uniffi_beckon_checksum_method_beckon_active_promos(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_APPLY_PROMO
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_APPLY_PROMO
+uint16_t uniffi_beckon_checksum_method_beckon_apply_promo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_BEST_PROMO_FOR
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_BEST_PROMO_FOR
+uint16_t uniffi_beckon_checksum_method_beckon_best_promo_for(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_DEEP_LINK_ROUTER_READY
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_DEEP_LINK_ROUTER_READY
+uint16_t uniffi_beckon_checksum_method_beckon_deep_link_router_ready(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_HANDLE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_HANDLE_PUSH
+uint16_t uniffi_beckon_checksum_method_beckon_handle_push(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_HANDLE_PUSH_DATA
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_HANDLE_PUSH_DATA
+uint16_t uniffi_beckon_checksum_method_beckon_handle_push_data(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_OPEN_DEEP_LINK
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_OPEN_DEEP_LINK
+uint16_t uniffi_beckon_checksum_method_beckon_open_deep_link(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEEP_LINK_ROUTES
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEEP_LINK_ROUTES
+uint16_t uniffi_beckon_checksum_method_beckon_set_deep_link_routes(void
     
 );
 #endif

@@ -106,4 +106,31 @@ final class ReadmeTests: BeckonTestCase {
         XCTAssertEqual(exported.filter { $0.name == "In-App Message Clicked" }.map { $0.properties["button_id"] }, [.string(button.id)])
         XCTAssertEqual(exported.filter { $0.name == "In-App Message Dismissed" }.count, 1)
     }
+
+    /// The push snippet, run against a live server with a push that cold-started the app.
+    func testTheReadmePushSnippetWorksAgainstALiveServer() throws {
+        let server = try startServer()
+        let beckon = try open(try tempDir(), serverUrl: server.url)
+        let token = Data((0..<32).map { UInt8($0 * 7 % 256) })
+        let userInfo = Pushes.userInfo(Pushes.payload(
+            "m-readme", deepLink: "shop://product/42?utm_source=push",
+            promo: Pushes.promo("WELCOME", ["kind": "fixed", "value": 5])))
+        ReadmeExamples.navigations = []
+        ReadmeExamples.totals = []
+
+        try ReadmeExamples.pushSection(beckon: beckon, deviceToken: token, userInfo: userInfo, cart: Pushes.cart(30))
+
+        XCTAssertEqual(ReadmeExamples.navigations.map(\.route), ["product"], "pending, then delivered once when ready")
+        XCTAssertEqual(ReadmeExamples.navigations.first?.params, ["id": "42"])
+        XCTAssertEqual(ReadmeExamples.totals.map(\.amount), [25])
+        XCTAssertEqual(ReadmeExamples.totals.map(\.currency), ["EUR"])
+        XCTAssertEqual(try beckon.pushToken(),
+                       PushToken(provider: .apns, token: token.map { String(format: "%02x", $0) }.joined()))
+        try flushAll(beckon)
+        let exported = try server.events()
+        XCTAssertEqual(exported.named("Push Opened").map { $0.properties["message_id"] }, ["m-readme"])
+        XCTAssertEqual(exported.named("Deep Link Opened").map { $0.properties["utm_source"] }, ["push"])
+        XCTAssertEqual(exported.named("Coupon Applied").map { $0.properties["coupon_id"] }, ["WELCOME"])
+        XCTAssertEqual(exported.named("Push Token Registered").count, 1)
+    }
 }

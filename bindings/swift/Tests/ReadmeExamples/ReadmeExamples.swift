@@ -51,12 +51,53 @@ public enum ReadmeExamples {
         ReadmeExamples.segments = segments
     }
 
+    /// "Pushes, deep links and promo codes": run by ReadmeTests against a live server,
+    /// with a push that cold-started the app (so its link waits for the router).
+    public static func pushSection(
+        beckon: Beckon, deviceToken: Data, userInfo: [AnyHashable: Any], cart: Cart
+    ) throws {
+        // README swift snippet 3 begin
+        // At start: the app's routes, and the hosts its universal links may come from.
+        try beckon.setDeepLinkRoutes(
+            routes: [DeepLinkRoute(name: "product", pattern: "shop://product/{id}"),
+                     DeepLinkRoute(name: "cart", pattern: "shop://cart")],
+            allowedHosts: ["shop.example"])
+        // application(_:didRegisterForRemoteNotificationsWithDeviceToken:)
+        try beckon.registerPushToken(provider: .apns, token: deviceToken.map { String(format: "%02x", $0) }.joined())
+
+        // userNotificationCenter(_:didReceive:…): userInfo is response.notification.request.content.userInfo
+        let action = try beckon.handlePush(userInfo)
+        if case let .open(link) = action.link { navigate(link.route, link.params) }
+
+        // Once the navigation is set up: the link of a push that started the app, once.
+        if let link = try beckon.deepLinkRouterReady() { navigate(link.route, link.params) }
+
+        // At checkout: the best code the shopper holds for this cart, applied once.
+        if let best = try beckon.bestPromo(for: cart) {
+            let quote = try beckon.applyPromo(best.code, to: cart)   // counts a use
+            showTotal(quote.totalAfterDiscount, quote.currency)
+        }
+        // README swift snippet 3 end
+    }
+
     /// What the snippets hand to the app's own code, for the test to look at.
     nonisolated(unsafe) public static var banners: [(title: String, body: String, buttons: [InAppButton])] = []
     nonisolated(unsafe) public static var segments: [String] = []
+    nonisolated(unsafe) public static var navigations: [(route: String, params: [String: String])] = []
+    nonisolated(unsafe) public static var totals: [(amount: Double, currency: String)] = []
 }
 
 /// The app's banner view in the README snippet.
 public func showBanner(_ title: String, _ body: String, _ buttons: [InAppButton]) {
     ReadmeExamples.banners.append((title, body, buttons))
+}
+
+/// The app's navigation in the README snippet.
+public func navigate(_ route: String, _ params: [String: String]) {
+    ReadmeExamples.navigations.append((route, params))
+}
+
+/// The app's checkout total in the README snippet.
+public func showTotal(_ amount: Double, _ currency: String) {
+    ReadmeExamples.totals.append((amount, currency))
 }

@@ -749,6 +749,32 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_user_id(
     ): Int
+    external fun uniffi_beckon_checksum_method_beckon_delete_local_data(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_is_opted_out(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_opt_in(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_opt_out(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_permission_history(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_permissions(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_push_permission(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_push_token(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_register_push_token(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_remove_push_token(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_device_profile(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_permission(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_push_permission(
+    ): Int
     external fun uniffi_beckon_checksum_method_beckon_in_app_message_clicked(
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_in_app_message_dismissed(
@@ -764,6 +790,22 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_beckon_checksum_method_beckon_set_segment_listener(
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_take_in_app_message(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_active_promos(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_apply_promo(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_best_promo_for(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_deep_link_router_ready(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_handle_push(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_handle_push_data(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_open_deep_link(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_deep_link_routes(
     ): Int
     external fun uniffi_beckon_checksum_constructor_beckon_new(
     ): Int
@@ -837,6 +879,32 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_user_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_delete_local_data(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_is_opted_out(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_beckon_fn_method_beckon_opt_in(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_opt_out(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_permission_history(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_permissions(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_push_permission(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_push_token(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_register_push_token(`ptr`: Long,`provider`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_remove_push_token(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_device_profile(`ptr`: Long,`timeZone`: RustBuffer.ByValue,`country`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_permission(`ptr`: Long,`channel`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`source`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_push_permission(`ptr`: Long,`granted`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_beckon_fn_method_beckon_in_app_message_clicked(`ptr`: Long,`messageId`: RustBuffer.ByValue,`buttonId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_in_app_message_dismissed(`ptr`: Long,`messageId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -853,6 +921,22 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_take_in_app_message(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_active_promos(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_apply_promo(`ptr`: Long,`code`: RustBuffer.ByValue,`cart`: RustBuffer.ByValue,`shipping`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_best_promo_for(`ptr`: Long,`cart`: RustBuffer.ByValue,`shipping`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_deep_link_router_ready(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_handle_push(`ptr`: Long,`payload`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_handle_push_data(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_open_deep_link(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_beckon_fn_method_beckon_set_deep_link_routes(`ptr`: Long,`routes`: RustBuffer.ByValue,`allowedHosts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun ffi_beckon_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_beckon_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1017,6 +1101,45 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_user_id() and 0xFFFF) != 40800) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_beckon_checksum_method_beckon_delete_local_data() and 0xFFFF) != 65309) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_is_opted_out() and 0xFFFF) != 20307) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_opt_in() and 0xFFFF) != 47901) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_opt_out() and 0xFFFF) != 23589) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_permission_history() and 0xFFFF) != 9393) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_permissions() and 0xFFFF) != 17320) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_push_permission() and 0xFFFF) != 63420) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_push_token() and 0xFFFF) != 8669) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_register_push_token() and 0xFFFF) != 49726) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_remove_push_token() and 0xFFFF) != 57843) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_device_profile() and 0xFFFF) != 42898) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_permission() and 0xFFFF) != 44050) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_push_permission() and 0xFFFF) != 64897) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_beckon_checksum_method_beckon_in_app_message_clicked() and 0xFFFF) != 9574) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1039,6 +1162,30 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_take_in_app_message() and 0xFFFF) != 9033) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_active_promos() and 0xFFFF) != 20146) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_apply_promo() and 0xFFFF) != 47342) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_best_promo_for() and 0xFFFF) != 25624) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_deep_link_router_ready() and 0xFFFF) != 29722) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_handle_push() and 0xFFFF) != 21581) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_handle_push_data() and 0xFFFF) != 32467) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_open_deep_link() and 0xFFFF) != 63605) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_deep_link_routes() and 0xFFFF) != 8464) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_constructor_beckon_new() and 0xFFFF) != 37627) {
@@ -1230,6 +1377,29 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
 }
 
 /**
@@ -1561,6 +1731,71 @@ public interface BeckonInterface {
     fun `userId`(): kotlin.String?
     
     /**
+     * Deletes everything Beckon keeps on the device and continues under a fresh
+     * anonymous id; only an opt-out stays. Waits for the deletion: do not call it on
+     * the main thread.
+     */
+    fun `deleteLocalData`()
+    
+    fun `isOptedOut`(): kotlin.Boolean
+    
+    /**
+     * Resumes collection and upload after `opt_out`.
+     */
+    fun `optIn`()
+    
+    /**
+     * Stops collection and upload until `opt_in`; queued events are discarded.
+     */
+    fun `optOut`()
+    
+    /**
+     * Every change made on this device or brought down from the server, oldest first.
+     */
+    fun `permissionHistory`(): List<ChannelPermission>
+    
+    /**
+     * Every channel's permission; a channel never set is `Subscribed` from `default`.
+     */
+    fun `permissions`(): List<ChannelPermission>
+    
+    /**
+     * The OS notification permission as last reported; `null`/`nil` before any report.
+     */
+    fun `pushPermission`(): kotlin.Boolean?
+    
+    fun `pushToken`(): PushToken?
+    
+    /**
+     * The token FCM or APNs gave this device (call it on every token refresh).
+     */
+    fun `registerPushToken`(`provider`: PushProvider, `token`: kotlin.String)
+    
+    /**
+     * Forgets the device's push token; the server stops sending to it.
+     */
+    fun `removePushToken`()
+    
+    /**
+     * The device's IANA time zone (`Europe/Lisbon`) and ISO 3166-1 alpha-2 country
+     * (`PT`), for sends in the user's local time; an empty string means unknown.
+     */
+    fun `setDeviceProfile`(`timeZone`: kotlin.String, `country`: kotlin.String)
+    
+    /**
+     * Records the user's decision about `channel`; `source` names where it was made
+     * (`app`, `settings_screen`). Reported to the server; in-app messages stop at once
+     * when in-app is no longer allowed.
+     */
+    fun `setPermission`(`channel`: Channel, `state`: PermissionState, `source`: kotlin.String)
+    
+    /**
+     * The OS notification permission as the app reads it; report it at every start
+     * and whenever it may have changed. Sent to the server only when it changes.
+     */
+    fun `setPushPermission`(`granted`: kotlin.Boolean)
+    
+    /**
      * The user tapped button `button_id` of message `message_id`.
      */
     fun `inAppMessageClicked`(`messageId`: kotlin.String, `buttonId`: kotlin.String)
@@ -1602,6 +1837,52 @@ public interface BeckonInterface {
      * Taking it counts it as shown.
      */
     fun `takeInAppMessage`(): InAppMessage?
+    
+    /**
+     * The promos that may be used now, soonest to expire first.
+     */
+    fun `activePromos`(): List<Promo>
+    
+    /**
+     * Applies promo `code` to `cart` at checkout, counting a use. Throws
+     * `PromoExpired`, `PromoUsedUp`, `PromoNotEligible` or `PromoUnknown`, saying why.
+     */
+    fun `applyPromo`(`code`: kotlin.String, `cart`: Cart, `shipping`: kotlin.Double? = null): PromoQuote
+    
+    /**
+     * The active promo taking the most off `cart`; `shipping`, when known, prices
+     * free-shipping promos.
+     */
+    fun `bestPromoFor`(`cart`: Cart, `shipping`: kotlin.Double? = null): PromoQuote?
+    
+    /**
+     * The app's router is ready. Returns the link of a push that opened the app
+     * before (once; then `null`/`nil`).
+     */
+    fun `deepLinkRouterReady`(): DeepLink?
+    
+    /**
+     * An opened push, as JSON: the FCM data map, an FCM message or the APNs
+     * `userInfo`. Records the open, keeps the promo and routes the deep link. Throws
+     * `NotBeckonPush` for pushes Beckon did not send.
+     */
+    fun `handlePush`(`payload`: kotlin.String): PushAction
+    
+    /**
+     * An opened push from its FCM data map (Android's `RemoteMessage.data`).
+     */
+    fun `handlePushData`(`data`: Map<kotlin.String, kotlin.String>): PushAction
+    
+    /**
+     * A universal/app link the OS opened the app with: routed and recorded.
+     */
+    fun `openDeepLink`(`url`: kotlin.String): DeepLink
+    
+    /**
+     * Sets the app's deep-link routes (the first match wins) and the hosts its
+     * universal/app links may come from (`shop.example`, `*.shop.example`).
+     */
+    fun `setDeepLinkRoutes`(`routes`: List<DeepLinkRoute>, `allowedHosts`: List<kotlin.String>)
     
     companion object
 }
@@ -1932,6 +2213,226 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
 
     
     /**
+     * Deletes everything Beckon keeps on the device and continues under a fresh
+     * anonymous id; only an opt-out stays. Waits for the deletion: do not call it on
+     * the main thread.
+     */
+    @Throws(BeckonException::class)override fun `deleteLocalData`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_delete_local_data(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    override fun `isOptedOut`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_is_opted_out(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Resumes collection and upload after `opt_out`.
+     */
+    @Throws(BeckonException::class)override fun `optIn`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_opt_in(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Stops collection and upload until `opt_in`; queued events are discarded.
+     */
+    @Throws(BeckonException::class)override fun `optOut`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_opt_out(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Every change made on this device or brought down from the server, oldest first.
+     */
+    @Throws(BeckonException::class)override fun `permissionHistory`(): List<ChannelPermission> {
+            return FfiConverterSequenceTypeChannelPermission.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_permission_history(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every channel's permission; a channel never set is `Subscribed` from `default`.
+     */
+    @Throws(BeckonException::class)override fun `permissions`(): List<ChannelPermission> {
+            return FfiConverterSequenceTypeChannelPermission.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_permissions(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The OS notification permission as last reported; `null`/`nil` before any report.
+     */
+    @Throws(BeckonException::class)override fun `pushPermission`(): kotlin.Boolean? {
+            return FfiConverterOptionalBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_push_permission(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    @Throws(BeckonException::class)override fun `pushToken`(): PushToken? {
+            return FfiConverterOptionalTypePushToken.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_push_token(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The token FCM or APNs gave this device (call it on every token refresh).
+     */
+    @Throws(BeckonException::class)override fun `registerPushToken`(`provider`: PushProvider, `token`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_register_push_token(
+        it,
+        
+        FfiConverterTypePushProvider.lower(`provider`),
+        FfiConverterString.lower(`token`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Forgets the device's push token; the server stops sending to it.
+     */
+    @Throws(BeckonException::class)override fun `removePushToken`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_remove_push_token(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The device's IANA time zone (`Europe/Lisbon`) and ISO 3166-1 alpha-2 country
+     * (`PT`), for sends in the user's local time; an empty string means unknown.
+     */
+    @Throws(BeckonException::class)override fun `setDeviceProfile`(`timeZone`: kotlin.String, `country`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_device_profile(
+        it,
+        
+        FfiConverterString.lower(`timeZone`),
+        FfiConverterString.lower(`country`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Records the user's decision about `channel`; `source` names where it was made
+     * (`app`, `settings_screen`). Reported to the server; in-app messages stop at once
+     * when in-app is no longer allowed.
+     */
+    @Throws(BeckonException::class)override fun `setPermission`(`channel`: Channel, `state`: PermissionState, `source`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_permission(
+        it,
+        
+        FfiConverterTypeChannel.lower(`channel`),
+        FfiConverterTypePermissionState.lower(`state`),
+        FfiConverterString.lower(`source`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The OS notification permission as the app reads it; report it at every start
+     * and whenever it may have changed. Sent to the server only when it changes.
+     */
+    @Throws(BeckonException::class)override fun `setPushPermission`(`granted`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_push_permission(
+        it,
+        
+        FfiConverterBoolean.lower(`granted`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * The user tapped button `button_id` of message `message_id`.
      */
     @Throws(BeckonException::class)override fun `inAppMessageClicked`(`messageId`: kotlin.String, `buttonId`: kotlin.String)
@@ -2067,6 +2568,157 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
     }
     )
     }
+    
+
+    
+    /**
+     * The promos that may be used now, soonest to expire first.
+     */
+    @Throws(BeckonException::class)override fun `activePromos`(): List<Promo> {
+            return FfiConverterSequenceTypePromo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_active_promos(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Applies promo `code` to `cart` at checkout, counting a use. Throws
+     * `PromoExpired`, `PromoUsedUp`, `PromoNotEligible` or `PromoUnknown`, saying why.
+     */
+    @Throws(BeckonException::class)override fun `applyPromo`(`code`: kotlin.String, `cart`: Cart, `shipping`: kotlin.Double?): PromoQuote {
+            return FfiConverterTypePromoQuote.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_apply_promo(
+        it,
+        
+        FfiConverterString.lower(`code`),
+        FfiConverterTypeCart.lower(`cart`),
+        FfiConverterOptionalDouble.lower(`shipping`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The active promo taking the most off `cart`; `shipping`, when known, prices
+     * free-shipping promos.
+     */
+    @Throws(BeckonException::class)override fun `bestPromoFor`(`cart`: Cart, `shipping`: kotlin.Double?): PromoQuote? {
+            return FfiConverterOptionalTypePromoQuote.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_best_promo_for(
+        it,
+        
+        FfiConverterTypeCart.lower(`cart`),
+        FfiConverterOptionalDouble.lower(`shipping`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The app's router is ready. Returns the link of a push that opened the app
+     * before (once; then `null`/`nil`).
+     */
+    @Throws(BeckonException::class)override fun `deepLinkRouterReady`(): DeepLink? {
+            return FfiConverterOptionalTypeDeepLink.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_deep_link_router_ready(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An opened push, as JSON: the FCM data map, an FCM message or the APNs
+     * `userInfo`. Records the open, keeps the promo and routes the deep link. Throws
+     * `NotBeckonPush` for pushes Beckon did not send.
+     */
+    @Throws(BeckonException::class)override fun `handlePush`(`payload`: kotlin.String): PushAction {
+            return FfiConverterTypePushAction.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_handle_push(
+        it,
+        
+        FfiConverterString.lower(`payload`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An opened push from its FCM data map (Android's `RemoteMessage.data`).
+     */
+    @Throws(BeckonException::class)override fun `handlePushData`(`data`: Map<kotlin.String, kotlin.String>): PushAction {
+            return FfiConverterTypePushAction.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_handle_push_data(
+        it,
+        
+        FfiConverterMapStringString.lower(`data`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A universal/app link the OS opened the app with: routed and recorded.
+     */
+    @Throws(BeckonException::class)override fun `openDeepLink`(`url`: kotlin.String): DeepLink {
+            return FfiConverterTypeDeepLink.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_open_deep_link(
+        it,
+        
+        FfiConverterString.lower(`url`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sets the app's deep-link routes (the first match wins) and the hosts its
+     * universal/app links may come from (`shop.example`, `*.shop.example`).
+     */
+    @Throws(BeckonException::class)override fun `setDeepLinkRoutes`(`routes`: List<DeepLinkRoute>, `allowedHosts`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_deep_link_routes(
+        it,
+        
+        FfiConverterSequenceTypeDeepLinkRoute.lower(`routes`),
+        FfiConverterSequenceString.lower(`allowedHosts`),_status)
+}
+    }
+    
     
 
     
@@ -2871,6 +3523,63 @@ public object FfiConverterTypeCart: FfiConverterRustBuffer<Cart> {
 
 
 /**
+ * One channel's permission: its state, where the change came from and when.
+ */
+data class ChannelPermission (
+    var `channel`: Channel
+    , 
+    var `state`: PermissionState
+    , 
+    /**
+     * `app`, `server`, `unsubscribe_link`...; `default` for a channel never set.
+     */
+    var `source`: kotlin.String
+    , 
+    /**
+     * Milliseconds since the Unix epoch; 0 for a channel never set.
+     */
+    var `updatedAtMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChannelPermission: FfiConverterRustBuffer<ChannelPermission> {
+    override fun read(buf: ByteBuffer): ChannelPermission {
+        return ChannelPermission(
+            FfiConverterTypeChannel.read(buf),
+            FfiConverterTypePermissionState.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChannelPermission) = (
+            FfiConverterTypeChannel.allocationSize(value.`channel`) +
+            FfiConverterTypePermissionState.allocationSize(value.`state`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterLong.allocationSize(value.`updatedAtMs`)
+    )
+
+    override fun write(value: ChannelPermission, buf: ByteBuffer) {
+            FfiConverterTypeChannel.write(value.`channel`, buf)
+            FfiConverterTypePermissionState.write(value.`state`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterLong.write(value.`updatedAtMs`, buf)
+    }
+}
+
+
+
+/**
  * A step of the checkout funnel.
  */
 data class CheckoutStep (
@@ -2992,6 +3701,125 @@ public object FfiConverterTypeCoupon: FfiConverterRustBuffer<Coupon> {
 
 
 /**
+ * A link matched to one of the app's routes.
+ */
+data class DeepLink (
+    var `route`: kotlin.String
+    , 
+    /**
+     * The link as received.
+     */
+    var `url`: kotlin.String
+    , 
+    /**
+     * Path placeholders and query parameters (UTM ones excluded), decoded.
+     */
+    var `params`: Map<kotlin.String, kotlin.String>
+    , 
+    var `utmSource`: kotlin.String?
+    , 
+    var `utmMedium`: kotlin.String?
+    , 
+    var `utmCampaign`: kotlin.String?
+    , 
+    var `utmTerm`: kotlin.String?
+    , 
+    var `utmContent`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeepLink: FfiConverterRustBuffer<DeepLink> {
+    override fun read(buf: ByteBuffer): DeepLink {
+        return DeepLink(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterMapStringString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeepLink) = (
+            FfiConverterString.allocationSize(value.`route`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterMapStringString.allocationSize(value.`params`) +
+            FfiConverterOptionalString.allocationSize(value.`utmSource`) +
+            FfiConverterOptionalString.allocationSize(value.`utmMedium`) +
+            FfiConverterOptionalString.allocationSize(value.`utmCampaign`) +
+            FfiConverterOptionalString.allocationSize(value.`utmTerm`) +
+            FfiConverterOptionalString.allocationSize(value.`utmContent`)
+    )
+
+    override fun write(value: DeepLink, buf: ByteBuffer) {
+            FfiConverterString.write(value.`route`, buf)
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterMapStringString.write(value.`params`, buf)
+            FfiConverterOptionalString.write(value.`utmSource`, buf)
+            FfiConverterOptionalString.write(value.`utmMedium`, buf)
+            FfiConverterOptionalString.write(value.`utmCampaign`, buf)
+            FfiConverterOptionalString.write(value.`utmTerm`, buf)
+            FfiConverterOptionalString.write(value.`utmContent`, buf)
+    }
+}
+
+
+
+/**
+ * A route the app registers: `name` is what it switches on, `pattern` the links it
+ * takes (`shop://product/{id}`, `https://shop.example/p/{id}`, `shop://cart`).
+ */
+data class DeepLinkRoute (
+    var `name`: kotlin.String
+    , 
+    var `pattern`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeepLinkRoute: FfiConverterRustBuffer<DeepLinkRoute> {
+    override fun read(buf: ByteBuffer): DeepLinkRoute {
+        return DeepLinkRoute(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeepLinkRoute) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`pattern`)
+    )
+
+    override fun write(value: DeepLinkRoute, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`pattern`, buf)
+    }
+}
+
+
+
+/**
  * Events dropped after they were stored, by reason. Every drop is counted.
  */
 data class DroppedEvents (
@@ -3009,6 +3837,11 @@ data class DroppedEvents (
      * Refused by the server (a 4xx batch, or events it rejected one by one).
      */
     var `rejectedByServer`: kotlin.ULong
+    , 
+    /**
+     * Not stored, or discarded from the queue, because the user opted out.
+     */
+    var `optedOut`: kotlin.ULong
     
 ){
     
@@ -3028,19 +3861,22 @@ public object FfiConverterTypeDroppedEvents: FfiConverterRustBuffer<DroppedEvent
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
     override fun allocationSize(value: DroppedEvents) = (
             FfiConverterULong.allocationSize(value.`queueFull`) +
             FfiConverterULong.allocationSize(value.`expired`) +
-            FfiConverterULong.allocationSize(value.`rejectedByServer`)
+            FfiConverterULong.allocationSize(value.`rejectedByServer`) +
+            FfiConverterULong.allocationSize(value.`optedOut`)
     )
 
     override fun write(value: DroppedEvents, buf: ByteBuffer) {
             FfiConverterULong.write(value.`queueFull`, buf)
             FfiConverterULong.write(value.`expired`, buf)
             FfiConverterULong.write(value.`rejectedByServer`, buf)
+            FfiConverterULong.write(value.`optedOut`, buf)
     }
 }
 
@@ -3512,6 +4348,160 @@ public object FfiConverterTypeProduct: FfiConverterRustBuffer<Product> {
 
 
 /**
+ * A promo code the shopper holds.
+ */
+data class Promo (
+    var `code`: kotlin.String
+    , 
+    var `kind`: DiscountKind
+    , 
+    /**
+     * The percent or the amount; none for free shipping.
+     */
+    var `value`: kotlin.Double?
+    , 
+    var `currency`: kotlin.String?
+    , 
+    var `expiresAtMs`: kotlin.Long
+    , 
+    /**
+     * Smallest subtotal, in `currency`, it applies to.
+     */
+    var `minBasket`: kotlin.Double?
+    , 
+    var `maxUses`: kotlin.UInt
+    , 
+    var `uses`: kotlin.UInt
+    , 
+    var `receivedAtMs`: kotlin.Long
+    , 
+    /**
+     * The push that brought it.
+     */
+    var `messageId`: kotlin.String?
+    , 
+    var `campaignId`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePromo: FfiConverterRustBuffer<Promo> {
+    override fun read(buf: ByteBuffer): Promo {
+        return Promo(
+            FfiConverterString.read(buf),
+            FfiConverterTypeDiscountKind.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Promo) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterTypeDiscountKind.allocationSize(value.`kind`) +
+            FfiConverterOptionalDouble.allocationSize(value.`value`) +
+            FfiConverterOptionalString.allocationSize(value.`currency`) +
+            FfiConverterLong.allocationSize(value.`expiresAtMs`) +
+            FfiConverterOptionalDouble.allocationSize(value.`minBasket`) +
+            FfiConverterUInt.allocationSize(value.`maxUses`) +
+            FfiConverterUInt.allocationSize(value.`uses`) +
+            FfiConverterLong.allocationSize(value.`receivedAtMs`) +
+            FfiConverterOptionalString.allocationSize(value.`messageId`) +
+            FfiConverterOptionalString.allocationSize(value.`campaignId`)
+    )
+
+    override fun write(value: Promo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterTypeDiscountKind.write(value.`kind`, buf)
+            FfiConverterOptionalDouble.write(value.`value`, buf)
+            FfiConverterOptionalString.write(value.`currency`, buf)
+            FfiConverterLong.write(value.`expiresAtMs`, buf)
+            FfiConverterOptionalDouble.write(value.`minBasket`, buf)
+            FfiConverterUInt.write(value.`maxUses`, buf)
+            FfiConverterUInt.write(value.`uses`, buf)
+            FfiConverterLong.write(value.`receivedAtMs`, buf)
+            FfiConverterOptionalString.write(value.`messageId`, buf)
+            FfiConverterOptionalString.write(value.`campaignId`, buf)
+    }
+}
+
+
+
+/**
+ * What a promo takes off a cart.
+ */
+data class PromoQuote (
+    var `code`: kotlin.String
+    , 
+    var `discount`: kotlin.Double
+    , 
+    /**
+     * Subtotal plus known shipping, minus the discount.
+     */
+    var `totalAfterDiscount`: kotlin.Double
+    , 
+    var `currency`: kotlin.String
+    , 
+    var `expiresAtMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePromoQuote: FfiConverterRustBuffer<PromoQuote> {
+    override fun read(buf: ByteBuffer): PromoQuote {
+        return PromoQuote(
+            FfiConverterString.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PromoQuote) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterDouble.allocationSize(value.`discount`) +
+            FfiConverterDouble.allocationSize(value.`totalAfterDiscount`) +
+            FfiConverterString.allocationSize(value.`currency`) +
+            FfiConverterLong.allocationSize(value.`expiresAtMs`)
+    )
+
+    override fun write(value: PromoQuote, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterDouble.write(value.`discount`, buf)
+            FfiConverterDouble.write(value.`totalAfterDiscount`, buf)
+            FfiConverterString.write(value.`currency`, buf)
+            FfiConverterLong.write(value.`expiresAtMs`, buf)
+    }
+}
+
+
+
+/**
  * An internal promotion (banner, tile) shown or clicked.
  */
 data class Promotion (
@@ -3557,6 +4547,114 @@ public object FfiConverterTypePromotion: FfiConverterRustBuffer<Promotion> {
             FfiConverterOptionalString.write(value.`creative`, buf)
             FfiConverterOptionalString.write(value.`name`, buf)
             FfiConverterOptionalString.write(value.`position`, buf)
+    }
+}
+
+
+
+/**
+ * What the app should do with an opened push.
+ */
+data class PushAction (
+    var `messageId`: kotlin.String
+    , 
+    var `campaignId`: kotlin.String?
+    , 
+    var `sendId`: kotlin.String?
+    , 
+    var `link`: PushLink
+    , 
+    /**
+     * The promo the push carried, now held.
+     */
+    var `promo`: Promo?
+    , 
+    /**
+     * Whether that promo may be used now.
+     */
+    var `promoActive`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushAction: FfiConverterRustBuffer<PushAction> {
+    override fun read(buf: ByteBuffer): PushAction {
+        return PushAction(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypePushLink.read(buf),
+            FfiConverterOptionalTypePromo.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PushAction) = (
+            FfiConverterString.allocationSize(value.`messageId`) +
+            FfiConverterOptionalString.allocationSize(value.`campaignId`) +
+            FfiConverterOptionalString.allocationSize(value.`sendId`) +
+            FfiConverterTypePushLink.allocationSize(value.`link`) +
+            FfiConverterOptionalTypePromo.allocationSize(value.`promo`) +
+            FfiConverterBoolean.allocationSize(value.`promoActive`)
+    )
+
+    override fun write(value: PushAction, buf: ByteBuffer) {
+            FfiConverterString.write(value.`messageId`, buf)
+            FfiConverterOptionalString.write(value.`campaignId`, buf)
+            FfiConverterOptionalString.write(value.`sendId`, buf)
+            FfiConverterTypePushLink.write(value.`link`, buf)
+            FfiConverterOptionalTypePromo.write(value.`promo`, buf)
+            FfiConverterBoolean.write(value.`promoActive`, buf)
+    }
+}
+
+
+
+/**
+ * The device's push token, as registered.
+ */
+data class PushToken (
+    var `provider`: PushProvider
+    , 
+    var `token`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushToken: FfiConverterRustBuffer<PushToken> {
+    override fun read(buf: ByteBuffer): PushToken {
+        return PushToken(
+            FfiConverterTypePushProvider.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PushToken) = (
+            FfiConverterTypePushProvider.allocationSize(value.`provider`) +
+            FfiConverterString.allocationSize(value.`token`)
+    )
+
+    override fun write(value: PushToken, buf: ByteBuffer) {
+            FfiConverterTypePushProvider.write(value.`provider`, buf)
+            FfiConverterString.write(value.`token`, buf)
     }
 }
 
@@ -3873,6 +4971,35 @@ sealed class BeckonException(message: String): kotlin.Exception(message) {
         
         class Busy(message: String) : BeckonException(message)
         
+    /**
+     * The push was not sent by Beckon: hand it to whatever else handles pushes.
+     */
+        class NotBeckonPush(message: String) : BeckonException(message)
+        
+    /**
+     * A Beckon push too large or malformed to read; nothing was recorded.
+     */
+        class InvalidPush(message: String) : BeckonException(message)
+        
+    /**
+     * A deep link that cannot be routed, or no routes are set.
+     */
+        class DeepLink(message: String) : BeckonException(message)
+        
+    /**
+     * The promo code is not one this device holds.
+     */
+        class PromoUnknown(message: String) : BeckonException(message)
+        
+        class PromoExpired(message: String) : BeckonException(message)
+        
+        class PromoUsedUp(message: String) : BeckonException(message)
+        
+    /**
+     * The promo does not apply to this cart (currency, minimum basket, empty cart).
+     */
+        class PromoNotEligible(message: String) : BeckonException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<BeckonException> {
         override fun lift(error_buf: RustBuffer.ByValue): BeckonException = FfiConverterTypeBeckonError.lift(error_buf)
@@ -3893,6 +5020,13 @@ public object FfiConverterTypeBeckonError : FfiConverterRustBuffer<BeckonExcepti
             5 -> BeckonException.AlreadyOpen(FfiConverterString.read(buf))
             6 -> BeckonException.ShutDown(FfiConverterString.read(buf))
             7 -> BeckonException.Busy(FfiConverterString.read(buf))
+            8 -> BeckonException.NotBeckonPush(FfiConverterString.read(buf))
+            9 -> BeckonException.InvalidPush(FfiConverterString.read(buf))
+            10 -> BeckonException.DeepLink(FfiConverterString.read(buf))
+            11 -> BeckonException.PromoUnknown(FfiConverterString.read(buf))
+            12 -> BeckonException.PromoExpired(FfiConverterString.read(buf))
+            13 -> BeckonException.PromoUsedUp(FfiConverterString.read(buf))
+            14 -> BeckonException.PromoNotEligible(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -3932,10 +5066,122 @@ public object FfiConverterTypeBeckonError : FfiConverterRustBuffer<BeckonExcepti
                 buf.putInt(7)
                 Unit
             }
+            is BeckonException.NotBeckonPush -> {
+                buf.putInt(8)
+                Unit
+            }
+            is BeckonException.InvalidPush -> {
+                buf.putInt(9)
+                Unit
+            }
+            is BeckonException.DeepLink -> {
+                buf.putInt(10)
+                Unit
+            }
+            is BeckonException.PromoUnknown -> {
+                buf.putInt(11)
+                Unit
+            }
+            is BeckonException.PromoExpired -> {
+                buf.putInt(12)
+                Unit
+            }
+            is BeckonException.PromoUsedUp -> {
+                buf.putInt(13)
+                Unit
+            }
+            is BeckonException.PromoNotEligible -> {
+                buf.putInt(14)
+                Unit
+            }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
 }
+
+
+
+/**
+ * A way of reaching the user.
+ */
+
+enum class Channel {
+    
+    PUSH,
+    IN_APP,
+    EMAIL,
+    SMS,
+    WHATSAPP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChannel: FfiConverterRustBuffer<Channel> {
+    override fun read(buf: ByteBuffer) = try {
+        Channel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Channel) = 4UL
+
+    override fun write(value: Channel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+enum class DiscountKind {
+    
+    /**
+     * `value` percent of the subtotal.
+     */
+    PERCENT,
+    /**
+     * `value` in `currency`, at most the subtotal.
+     */
+    FIXED,
+    /**
+     * The shipping cost.
+     */
+    FREE_SHIPPING;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDiscountKind: FfiConverterRustBuffer<DiscountKind> {
+    override fun read(buf: ByteBuffer) = try {
+        DiscountKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DiscountKind) = 4UL
+
+    override fun write(value: DiscountKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -5346,6 +6592,236 @@ public object FfiConverterTypeJsonValue : FfiConverterRustBuffer<JsonValue>{
 
 
 /**
+ * What the user said about a channel.
+ */
+
+enum class PermissionState {
+    
+    /**
+     * Nothing explicit: the default for every channel.
+     */
+    SUBSCRIBED,
+    /**
+     * The user explicitly agreed.
+     */
+    OPTED_IN,
+    /**
+     * The user said no.
+     */
+    UNSUBSCRIBED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePermissionState: FfiConverterRustBuffer<PermissionState> {
+    override fun read(buf: ByteBuffer) = try {
+        PermissionState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: PermissionState) = 4UL
+
+    override fun write(value: PermissionState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What became of a push's deep link.
+ */
+sealed class PushLink {
+    
+    /**
+     * No deep link: open the app where it is.
+     */
+    object None : PushLink()
+    
+    
+    /**
+     * Navigate there now.
+     */
+    data class Open(
+        val `link`: dev.beckon.DeepLink) : PushLink()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Delivered by `deepLinkRouterReady()` once the app's router is ready.
+     */
+    data class Pending(
+        val `url`: kotlin.String) : PushLink()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Cannot be routed; `reason` says why. The open and the promo are recorded.
+     */
+    data class Refused(
+        val `url`: kotlin.String, 
+        val `reason`: kotlin.String) : PushLink()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushLink : FfiConverterRustBuffer<PushLink>{
+    override fun read(buf: ByteBuffer): PushLink {
+        return when(buf.getInt()) {
+            1 -> PushLink.None
+            2 -> PushLink.Open(
+                FfiConverterTypeDeepLink.read(buf),
+                )
+            3 -> PushLink.Pending(
+                FfiConverterString.read(buf),
+                )
+            4 -> PushLink.Refused(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PushLink): ULong = when(value) {
+        is PushLink.None -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is PushLink.Open -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeDeepLink.allocationSize(value.`link`)
+            )
+        }
+        is PushLink.Pending -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`url`)
+            )
+        }
+        is PushLink.Refused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`url`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: PushLink, buf: ByteBuffer) {
+        when(value) {
+            is PushLink.None -> {
+                buf.putInt(1)
+                Unit
+            }
+            is PushLink.Open -> {
+                buf.putInt(2)
+                FfiConverterTypeDeepLink.write(value.`link`, buf)
+                Unit
+            }
+            is PushLink.Pending -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`url`, buf)
+                Unit
+            }
+            is PushLink.Refused -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`url`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Who delivers a device's pushes.
+ */
+
+enum class PushProvider {
+    
+    /**
+     * Firebase Cloud Messaging (Android, and iOS apps that use Firebase).
+     */
+    FCM,
+    /**
+     * Apple Push Notification service.
+     */
+    APNS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushProvider: FfiConverterRustBuffer<PushProvider> {
+    override fun read(buf: ByteBuffer) = try {
+        PushProvider.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: PushProvider) = 4UL
+
+    override fun write(value: PushProvider, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How a sync ended.
  */
 
@@ -5538,6 +7014,38 @@ public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -5634,6 +7142,38 @@ public object FfiConverterOptionalTypeSegmentListener: FfiConverterRustBuffer<Se
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeDeepLink: FfiConverterRustBuffer<DeepLink?> {
+    override fun read(buf: ByteBuffer): DeepLink? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDeepLink.read(buf)
+    }
+
+    override fun allocationSize(value: DeepLink?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDeepLink.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DeepLink?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDeepLink.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeInAppMessage: FfiConverterRustBuffer<InAppMessage?> {
     override fun read(buf: ByteBuffer): InAppMessage? {
         if (buf.get().toInt() == 0) {
@@ -5666,6 +7206,102 @@ public object FfiConverterOptionalTypeInAppMessage: FfiConverterRustBuffer<InApp
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypePromo: FfiConverterRustBuffer<Promo?> {
+    override fun read(buf: ByteBuffer): Promo? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePromo.read(buf)
+    }
+
+    override fun allocationSize(value: Promo?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePromo.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Promo?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePromo.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePromoQuote: FfiConverterRustBuffer<PromoQuote?> {
+    override fun read(buf: ByteBuffer): PromoQuote? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePromoQuote.read(buf)
+    }
+
+    override fun allocationSize(value: PromoQuote?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePromoQuote.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PromoQuote?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePromoQuote.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePushToken: FfiConverterRustBuffer<PushToken?> {
+    override fun read(buf: ByteBuffer): PushToken? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePushToken.read(buf)
+    }
+
+    override fun allocationSize(value: PushToken?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePushToken.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PushToken?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePushToken.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -5684,6 +7320,62 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeChannelPermission: FfiConverterRustBuffer<List<ChannelPermission>> {
+    override fun read(buf: ByteBuffer): List<ChannelPermission> {
+        val len = buf.getInt()
+        return List<ChannelPermission>(len) {
+            FfiConverterTypeChannelPermission.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ChannelPermission>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeChannelPermission.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ChannelPermission>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeChannelPermission.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDeepLinkRoute: FfiConverterRustBuffer<List<DeepLinkRoute>> {
+    override fun read(buf: ByteBuffer): List<DeepLinkRoute> {
+        val len = buf.getInt()
+        return List<DeepLinkRoute>(len) {
+            FfiConverterTypeDeepLinkRoute.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DeepLinkRoute>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDeepLinkRoute.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DeepLinkRoute>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDeepLinkRoute.write(it, buf)
         }
     }
 }
@@ -5750,6 +7442,34 @@ public object FfiConverterSequenceTypeProduct: FfiConverterRustBuffer<List<Produ
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePromo: FfiConverterRustBuffer<List<Promo>> {
+    override fun read(buf: ByteBuffer): List<Promo> {
+        val len = buf.getInt()
+        return List<Promo>(len) {
+            FfiConverterTypePromo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Promo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePromo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Promo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePromo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeSegmentChange: FfiConverterRustBuffer<List<SegmentChange>> {
     override fun read(buf: ByteBuffer): List<SegmentChange> {
         val len = buf.getInt()
@@ -5796,6 +7516,45 @@ public object FfiConverterSequenceTypeJsonValue: FfiConverterRustBuffer<List<Jso
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeJsonValue.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.String, kotlin.String>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.String> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, kotlin.String>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterString.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.String>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterString.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterString.write(v, buf)
         }
     }
 }

@@ -12,6 +12,7 @@ import dev.beckon.Product
 import dev.beckon.SegmentChange
 import dev.beckon.SegmentListener
 import dev.beckon.SyncOutcome
+import dev.beckon.track
 import java.io.File
 import kotlin.test.assertEquals
 import kotlin.test.assertNotEquals
@@ -111,6 +112,14 @@ class ScriptedScreen(vararg answers: Boolean) : InAppMessageListener {
 fun syncNow(beckon: Beckon) {
     val report = beckon.sync(BeckonTestBase.SYNC_TIMEOUT_MS)
     assertTrue(report.outcome == SyncOutcome.UPDATED || report.outcome == SyncOutcome.NOT_MODIFIED, "$report")
+}
+
+/** An order ends the cart abandonment; a new product in the cart starts another. */
+fun leaveAndReenterCartAbandoners(beckon: Beckon, orderId: String) {
+    beckon.track(ordered(orderId))
+    assertTrue("cart_abandoner" !in beckon.segments())
+    beckon.track(added("hat-$orderId", 20.0))
+    assertTrue("cart_abandoner" in beckon.segments())
 }
 
 /** A product added to the cart, in euros. */

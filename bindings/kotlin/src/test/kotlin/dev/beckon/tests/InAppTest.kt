@@ -6,7 +6,6 @@ import dev.beckon.FlushOutcome
 import dev.beckon.InAppButton
 import dev.beckon.SyncOutcome
 import dev.beckon.jsonOf
-import dev.beckon.support.ExportedEvent
 import dev.beckon.support.SyncProxy
 import dev.beckon.track
 import org.junit.Test
@@ -274,14 +273,4 @@ class InAppTest : BeckonTestBase() {
         leaveAndReenterCartAbandoners(beckon, "order-1")
         assertEquals(listOf("free-shipping"), screen.accepted().map { it.campaignId })
     }
-
-    /** An order ends the cart abandonment; a new product in the cart starts another. */
-    private fun leaveAndReenterCartAbandoners(beckon: Beckon, orderId: String) {
-        beckon.track(ordered(orderId))
-        assertTrue("cart_abandoner" !in beckon.segments())
-        beckon.track(added("hat-$orderId", 20.0))
-        assertTrue("cart_abandoner" in beckon.segments())
-    }
-
-    private fun List<ExportedEvent>.named(name: String) = filter { it.name == name }
 }
