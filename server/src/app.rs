@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use crate::routes::campaigns::Campaigns;
 use crate::routes::definitions::routes as definition_routes;
 use crate::routes::segments::Segments;
-use crate::routes::{batch, export, permissions, segment_members, sync, users};
+use crate::dispatch::SendsHandle;
+use crate::routes::{batch, export, permissions, segment_members, sends, sync, users};
 use crate::store::Store;
 use crate::{auth, encoding};
 
@@ -22,6 +23,7 @@ pub struct AppState {
     store: Store,
     app_keys: Arc<[String]>,
     admin_token: Arc<str>,
+    sends: SendsHandle,
 }
 
 impl AppState {
@@ -30,7 +32,14 @@ impl AppState {
             store,
             app_keys: app_keys.into(),
             admin_token: admin_token.into(),
+            sends: SendsHandle::default(),
         }
+    }
+
+    /// The same state, telling `runner` of the sends it stores.
+    pub fn with_sends(mut self, runner: SendsHandle) -> Self {
+        self.sends = runner;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -43,6 +52,10 @@ impl AppState {
 
     pub(crate) fn admin_token(&self) -> &str {
         &self.admin_token
+    }
+
+    pub(crate) fn sends(&self) -> &SendsHandle {
+        &self.sends
     }
 }
 
@@ -63,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(definition_routes::<Campaigns>())
         .merge(segment_members::routes())
         .merge(users::routes())
+        .merge(sends::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
 
     Router::new()

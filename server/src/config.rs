@@ -7,6 +7,7 @@ use crate::delivery::{
     ApnsConfig, DeliveryConfig, FcmConfig, KeySource, WebhookConfig, DEFAULT_APNS_BASE_URL,
     DEFAULT_FCM_BASE_URL,
 };
+use crate::dispatch::SendsConfig;
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct ServerConfig {
     pub builtin_segments: bool,
     /// Push and message providers; those left out are not used.
     pub delivery: DeliveryConfig,
+    /// How sends are delivered: clock, retries, deliveries in flight.
+    pub sends: SendsConfig,
 }
 
 impl ServerConfig {
@@ -40,6 +43,7 @@ impl ServerConfig {
             admin_token: admin_token.into(),
             builtin_segments: false,
             delivery: DeliveryConfig::default(),
+            sends: SendsConfig::default(),
         }
     }
 
@@ -180,6 +184,7 @@ impl Cli {
                     _ => None,
                 },
             },
+            sends: SendsConfig::default(),
         }
     }
 }

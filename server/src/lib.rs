@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod config;
 pub mod delivery;
+pub mod dispatch;
 mod encoding;
 mod error;
 mod etag;

@@ -9,6 +9,8 @@ use tokio::task::JoinHandle;
 
 use crate::app::{router, AppState};
 use crate::config::ServerConfig;
+use crate::delivery::{DeliveryConfigError, Providers};
+use crate::dispatch::{self, Runner};
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// How long shutdown waits for in-flight requests before dropping them.
@@ -18,6 +20,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub enum ServerError {
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("invalid provider configuration: {0}")]
+    Providers(DeliveryConfigError),
     #[error("cannot open the database {path}: {source}")]
     Store { path: String, source: StoreError },
     #[error("cannot listen on {addr}: {source}")]
@@ -33,6 +37,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Dropped with the server, it stops too.
+    runner: Option<Runner>,
 }
 
 impl RunningServer {
@@ -41,11 +47,15 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (for a bounded time)
-    /// and returns once the database is closed, so the same file can be opened again.
+    /// Stops accepting connections, lets in-flight requests and deliveries finish (for
+    /// a bounded time) and returns once the database is closed, so the same file can be
+    /// opened again.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(runner) = self.runner.take() {
+            runner.shutdown(SHUTDOWN_GRACE).await;
         }
         let Some(mut task) = self.task.take() else {
             return;
@@ -77,6 +87,9 @@ impl Drop for RunningServer {
 /// address in use) come back here rather than from a background task.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     config.check().map_err(ServerError::Config)?;
+    // Keys and URLs are checked now, so a bad one stops the server here rather than
+    // failing its first send.
+    let providers = Providers::new(config.delivery.clone()).map_err(ServerError::Providers)?;
     let path = config.db_path.clone();
     let backend = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await
@@ -106,7 +119,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
                 source,
             })?;
     }
-    let state = AppState::new(store, config.app_keys, config.admin_token);
+    let runner = dispatch::start(store.clone(), providers, config.sends.clone())
+        .await
+        .map_err(|source| ServerError::Store {
+            path: config.db_path.display().to_string(),
+            source,
+        })?;
+    let state =
+        AppState::new(store, config.app_keys, config.admin_token).with_sends(runner.handle());
     let (shutdown, stop) = oneshot::channel::<()>();
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         // A dropped sender (RunningServer dropped) stops the server too.
@@ -118,5 +138,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         addr,
         shutdown: Some(shutdown),
         task: Some(task),
+        runner: Some(runner),
     })
 }

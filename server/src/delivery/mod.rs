@@ -30,7 +30,7 @@ pub use providers::Providers;
 pub use retry::{parse_retry_after, retry_delay, RetryPolicy};
 
 pub use beckon::protocol::PushProvider;
-
-/// The most bytes a push may take on the wire, FCM and APNs alike (DESIGN.md §4). A
-/// larger one is refused before it is sent: the provider would refuse it anyway.
-pub const MAX_PUSH_BYTES: usize = 4096;
+/// The most bytes a push may take on the wire, FCM and APNs alike (DESIGN.md §4): the
+/// payload's own limit. A larger one is refused before it is sent: the provider would
+/// refuse it anyway.
+pub use beckon::protocol::MAX_PUSH_BYTES;

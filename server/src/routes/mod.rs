@@ -6,5 +6,6 @@ pub mod permissions;
 mod request;
 pub mod segment_members;
 pub mod segments;
+pub mod sends;
 pub mod sync;
 pub mod users;

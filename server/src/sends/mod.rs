@@ -30,7 +30,6 @@ pub use content::{Content, DeepLink, Message};
 pub use country_zone::main_zone;
 pub use local_time::{user_zone, Timing, UserZone, ZoneSource};
 pub use plan::{plan, Decision, Delivery};
-pub use promo::{Discount, Promo, MAX_PROMO_CODE_BYTES, MAX_PROMO_USES};
 pub use recipient::Recipient;
 pub use render::{render_send, RenderedSend};
 pub use request::{

@@ -1,63 +1,24 @@
-//! The promo a send carries: a code with its discount and conditions. The device
-//! activates it when the push is opened; here it is only read and checked.
+//! The promo a send carries, as written in the request, read into the wire type the
+//! push payload carries (`beckon::protocol::PromoOffer`). The device activates it when
+//! the push is opened; here it is only read and checked.
+//!
+//! The request keeps its own spelling (`{"percent": 10}`, `{"amount": 5}`,
+//! `"free_shipping"`) and reports every problem with its path; what it accepts is
+//! exactly what a [`PromoOffer`] can say and a device accepts.
 
 use beckon::messages::campaign::check_currency;
 use beckon::messages::Money;
+use beckon::protocol::{
+    Discount, FieldError, PromoOffer, MAX_PROMO_CODE_CHARS, MAX_PROMO_USES, PUSH_PAYLOAD_KEY,
+};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::problems::Problems;
 use super::schedule::parse_instant;
 
-/// Longest promo code, in bytes.
-pub const MAX_PROMO_CODE_BYTES: usize = 64;
-/// Most uses a promo may allow.
-pub const MAX_PROMO_USES: u32 = 1000;
-
-/// A validated promo.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Promo {
-    /// What the user types or the app applies at checkout (`XMAS10`).
-    pub code: String,
-    pub discount: Discount,
-    /// The currency of an amount discount and of the minimum basket.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// The code cannot be used from this instant on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-    /// The smallest basket the code applies to.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "money_amount"
-    )]
-    pub min_basket: Option<Money>,
-    /// How many times one user may apply it; unlimited when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_uses: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Discount {
-    /// Percent off the basket, above 0 and at most 100.
-    Percent(f64),
-    /// A fixed amount off, in the promo's currency.
-    #[serde(serialize_with = "money")]
-    Amount(Money),
-    FreeShipping,
-}
-
-fn money<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(m.to_decimal())
-}
-
-fn money_amount<S: serde::Serializer>(m: &Option<Money>, s: S) -> Result<S::Ok, S::Error> {
-    match m {
-        Some(m) => s.serialize_f64(m.to_decimal()),
-        None => s.serialize_none(),
-    }
-}
+/// Uses per user when the request names none (the payload's default).
+const DEFAULT_USES: u32 = 1;
 
 /// The promo as written in a send request.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,7 +47,7 @@ impl RawPromo {
         path: &str,
         now: DateTime<Utc>,
         problems: &mut Problems,
-    ) -> Option<Promo> {
+    ) -> Option<PromoOffer> {
         let at = |key: &str| format!("{path}.{key}");
         let mut ok = problems.check(&at("code"), check_code(&self.code));
         let currency = match &self.currency {
@@ -109,25 +70,27 @@ impl RawPromo {
             );
             ok = false;
         }
-        let amount = |key: &str, value: f64, problems: &mut Problems| -> Option<Money> {
+        let amount = |key: &str, value: f64, problems: &mut Problems| -> Option<f64> {
             let currency = currency.as_deref()?;
             if value.is_nan() || value <= 0.0 {
                 problems.add(&at(key), format!("{value} must be above zero"));
                 return None;
             }
-            let money = Money::from_decimal_exact(value, currency);
-            if money.is_none() {
+            if Money::from_decimal_exact(value, currency).is_none() {
                 problems.add(
                     &at(key),
                     format!(
                         "{value} is not an amount of {currency}: too large, or more decimals than the currency has"
                     ),
                 );
+                return None;
             }
-            money
+            Some(value)
         };
         let discount = match self.discount {
-            RawDiscount::Percent(p) if p > 0.0 && p <= 100.0 => Some(Discount::Percent(p)),
+            RawDiscount::Percent(p) if p > 0.0 && p <= 100.0 => {
+                Some(Discount::Percent { value: p })
+            }
             RawDiscount::Percent(p) => {
                 problems.add(
                     &at("discount.percent"),
@@ -135,14 +98,16 @@ impl RawPromo {
                 );
                 None
             }
-            RawDiscount::Amount(a) => amount("discount.amount", a, problems).map(Discount::Amount),
+            RawDiscount::Amount(a) => {
+                amount("discount.amount", a, problems).map(|value| Discount::Fixed { value })
+            }
             RawDiscount::FreeShipping => Some(Discount::FreeShipping),
         };
         let min_basket = match self.min_basket {
             Some(value) => {
-                let money = amount("min_basket", value, problems);
-                ok &= money.is_some();
-                money
+                let checked = amount("min_basket", value, problems);
+                ok &= checked.is_some();
+                checked
             }
             None => None,
         };
@@ -158,9 +123,14 @@ impl RawPromo {
                     None
                 }
             },
-            None => None,
+            None => {
+                problems.add(
+                    &at("expires_at"),
+                    "is required: the instant the code stops working",
+                );
+                None
+            }
         };
-        ok &= self.expires_at.is_none() || expires_at.is_some();
         if let Some(uses) = self.max_uses {
             if !(1..=MAX_PROMO_USES).contains(&uses) {
                 problems.add(
@@ -170,35 +140,55 @@ impl RawPromo {
                 ok = false;
             }
         }
-        let discount = discount?;
-        ok.then(|| Promo {
+        let offer = PromoOffer {
             code: self.code.clone(),
-            discount,
+            discount: discount?,
             currency,
-            expires_at,
+            expires_at: expires_at?,
             min_basket,
-            max_uses: self.max_uses,
-        })
+            max_uses: self.max_uses.unwrap_or(DEFAULT_USES),
+        };
+        if !ok {
+            return None;
+        }
+        // The payload's own check is the one devices run: should the two ever
+        // disagree, the send is refused here rather than every push failing later.
+        match offer.validate() {
+            Ok(()) => Some(offer),
+            Err(err) => {
+                problems.add(&request_path(path, &err), err.problem);
+                None
+            }
+        }
     }
 }
 
-/// Codes travel in pushes and are typed at checkout: 1 to 64 ASCII letters, digits,
-/// `_` and `-`.
+/// `beckon.promo.min_basket` → `content.promo.min_basket`.
+fn request_path(path: &str, err: &FieldError) -> String {
+    let wire_prefix = format!("{PUSH_PAYLOAD_KEY}.promo");
+    match err.field.strip_prefix(&wire_prefix) {
+        Some(rest) => format!("{path}{rest}"),
+        None => path.to_owned(),
+    }
+}
+
+/// Codes travel in pushes and are typed at checkout: 1 to 32 ASCII letters, digits,
+/// `_` and `-` (the payload's limit).
 fn check_code(code: &str) -> Result<(), String> {
     if code.is_empty() {
         return Err("must not be empty".into());
-    }
-    if code.len() > MAX_PROMO_CODE_BYTES {
-        return Err(format!(
-            "is {} bytes, over the {MAX_PROMO_CODE_BYTES}-byte limit",
-            code.len()
-        ));
     }
     if !code
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
     {
         return Err(format!("\"{code}\" may only have letters, digits, _ and -"));
+    }
+    if code.len() > MAX_PROMO_CODE_CHARS {
+        return Err(format!(
+            "is {} characters, over the {MAX_PROMO_CODE_CHARS}-character limit",
+            code.len()
+        ));
     }
     Ok(())
 }
@@ -213,7 +203,7 @@ mod tests {
         parse_instant("2026-12-01T00:00:00Z").unwrap()
     }
 
-    fn validate(v: Value) -> Result<Promo, Vec<String>> {
+    fn validate(v: Value) -> Result<PromoOffer, Vec<String>> {
         let raw: RawPromo = serde_json::from_value(v).map_err(|e| vec![e.to_string()])?;
         let mut problems = Problems::default();
         match raw.validate("content.promo", now(), &mut problems) {
@@ -223,45 +213,50 @@ mod tests {
     }
 
     #[test]
-    fn a_full_promo() {
+    fn a_full_promo_reads_into_the_payload_type() {
         let promo = validate(json!({
             "code": "XMAS-10",
             "discount": {"amount": 5.5},
             "currency": "EUR",
             "expires_at": "2026-12-31T23:59:59+01:00",
             "min_basket": 30,
-            "max_uses": 1
+            "max_uses": 3
         }))
         .unwrap();
-        assert_eq!(promo.code, "XMAS-10");
         assert_eq!(
-            promo.discount,
-            Discount::Amount(Money::from_minor(550, "EUR").unwrap())
+            promo,
+            PromoOffer {
+                code: "XMAS-10".into(),
+                discount: Discount::Fixed { value: 5.5 },
+                currency: Some("EUR".into()),
+                expires_at: parse_instant("2026-12-31T22:59:59Z").unwrap(),
+                min_basket: Some(30.0),
+                max_uses: 3,
+            }
         );
-        assert_eq!(promo.min_basket, Money::from_minor(3000, "EUR"));
-        assert_eq!(
-            promo.expires_at,
-            Some(parse_instant("2026-12-31T22:59:59Z").unwrap())
-        );
-        assert_eq!(promo.max_uses, Some(1));
+        assert_eq!(promo.validate(), Ok(()));
         assert_eq!(
             serde_json::to_value(&promo).unwrap(),
-            json!({"code": "XMAS-10", "discount": {"amount": 5.5}, "currency": "EUR",
-                   "expires_at": "2026-12-31T22:59:59Z", "min_basket": 30.0, "max_uses": 1})
+            json!({"code": "XMAS-10", "discount": {"kind": "fixed", "value": 5.5},
+                   "currency": "EUR", "expires_at": "2026-12-31T22:59:59Z",
+                   "min_basket": 30.0, "max_uses": 3})
         );
     }
 
     #[test]
-    fn percent_and_free_shipping_need_no_currency() {
-        let promo = validate(json!({"code": "TEN", "discount": {"percent": 12.5}})).unwrap();
-        assert_eq!(promo.discount, Discount::Percent(12.5));
+    fn percent_and_free_shipping_need_no_currency_and_uses_default_to_one() {
+        let promo = validate(
+            json!({"code": "TEN", "discount": {"percent": 12.5}, "expires_at": "2026-12-02T00:00:00Z"}),
+        )
+        .unwrap();
+        assert_eq!(promo.discount, Discount::Percent { value: 12.5 });
         assert_eq!(promo.currency, None);
-        let promo = validate(json!({"code": "SHIP", "discount": "free_shipping"})).unwrap();
+        assert_eq!(promo.max_uses, 1);
+        let promo = validate(
+            json!({"code": "SHIP", "discount": "free_shipping", "expires_at": "2026-12-02T00:00:00Z"}),
+        )
+        .unwrap();
         assert_eq!(promo.discount, Discount::FreeShipping);
-        assert_eq!(
-            serde_json::to_value(&promo).unwrap(),
-            json!({"code": "SHIP", "discount": "free_shipping"})
-        );
     }
 
     #[test]
@@ -281,48 +276,81 @@ mod tests {
                 "content.promo.currency: is required with an amount discount or a minimum basket",
                 "content.promo.discount.percent: 150 is outside 0 (exclusive) to 100",
                 "content.promo.expires_at: 2026-11-30T00:00:00Z is in the past",
-                "content.promo.max_uses: 0 is outside 1..=1000",
+                "content.promo.max_uses: 0 is outside 1..=100",
             ]
+        );
+        let errs = validate(json!({"code": "A", "discount": "free_shipping"})).unwrap_err();
+        assert_eq!(
+            errs,
+            ["content.promo.expires_at: is required: the instant the code stops working"]
         );
     }
 
     #[test]
     fn amounts_follow_the_currency() {
-        let errs = validate(json!({"code": "A", "discount": {"amount": 5.555}, "currency": "EUR"}))
-            .unwrap_err();
+        let expires = "2026-12-31T00:00:00Z";
+        let errs = validate(
+            json!({"code": "A", "discount": {"amount": 5.555}, "currency": "EUR", "expires_at": expires}),
+        )
+        .unwrap_err();
         assert_eq!(
             errs,
             ["content.promo.discount.amount: 5.555 is not an amount of EUR: too large, or more decimals than the currency has"]
         );
-        let errs = validate(json!({"code": "A", "discount": {"amount": 0}, "currency": "JPY"}))
-            .unwrap_err();
+        let errs = validate(
+            json!({"code": "A", "discount": {"amount": 0}, "currency": "JPY", "expires_at": expires}),
+        )
+        .unwrap_err();
         assert_eq!(
             errs,
             ["content.promo.discount.amount: 0 must be above zero"]
         );
-        let errs = validate(json!({"code": "A", "discount": "free_shipping", "currency": "eur"}))
-            .unwrap_err();
+        let errs = validate(
+            json!({"code": "A", "discount": "free_shipping", "currency": "eur", "expires_at": expires}),
+        )
+        .unwrap_err();
         assert_eq!(
             errs,
             ["content.promo.currency: \"eur\" is not a three-letter ISO 4217 code such as EUR"]
         );
-        let promo =
-            validate(json!({"code": "A", "discount": {"amount": 500}, "currency": "JPY"})).unwrap();
-        assert_eq!(
-            promo.discount,
-            Discount::Amount(Money::from_minor(500, "JPY").unwrap())
-        );
+        let promo = validate(
+            json!({"code": "A", "discount": {"amount": 500}, "currency": "JPY", "expires_at": expires}),
+        )
+        .unwrap();
+        assert_eq!(promo.discount, Discount::Fixed { value: 500.0 });
+        assert_eq!(promo.amount(500.0), Money::from_minor(500, "JPY"));
     }
 
     #[test]
-    fn unknown_fields_and_discount_kinds_are_refused() {
+    fn unknown_fields_discount_kinds_and_long_codes_are_refused() {
         let errs =
             validate(json!({"code": "A", "discount": "free_shipping", "codes": 1})).unwrap_err();
         assert!(errs[0].contains("unknown field `codes`"), "{errs:?}");
         let errs = validate(json!({"code": "A", "discount": {"bogo": 1}})).unwrap_err();
         assert!(errs[0].contains("unknown variant `bogo`"), "{errs:?}");
-        let long = "C".repeat(MAX_PROMO_CODE_BYTES + 1);
-        let errs = validate(json!({"code": long, "discount": "free_shipping"})).unwrap_err();
-        assert!(errs[0].ends_with("over the 64-byte limit"), "{errs:?}");
+        let long = "C".repeat(MAX_PROMO_CODE_CHARS + 1);
+        let errs = validate(
+            json!({"code": long, "discount": "free_shipping", "expires_at": "2026-12-31T00:00:00Z"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            ["content.promo.code: is 33 characters, over the 32-character limit"]
+        );
+        let errs = validate(json!({"code": "A", "discount": "free_shipping",
+                                   "expires_at": "2026-12-31T00:00:00Z", "max_uses": 101}))
+        .unwrap_err();
+        assert_eq!(errs, ["content.promo.max_uses: 101 is outside 1..=100"]);
+    }
+
+    #[test]
+    fn wire_paths_are_reported_under_the_request_path() {
+        let err = FieldError::new("beckon.promo.min_basket", "x");
+        assert_eq!(
+            request_path("content.promo", &err),
+            "content.promo.min_basket"
+        );
+        let err = FieldError::new("beckon.v", "x");
+        assert_eq!(request_path("content.promo", &err), "content.promo");
     }
 }

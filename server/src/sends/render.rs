@@ -129,7 +129,7 @@ mod tests {
                 "pt": {"title": "Olá {{first_name | você}}", "body": "{{cart_items}} esperam. Código {{promo_code}}"}
             },
             "deep_link": deep_link,
-            "promo": {"code": "VOLTA10", "discount": {"percent": 10}}
+            "promo": {"code": "VOLTA10", "discount": {"percent": 10}, "expires_at": "2026-12-31T23:59:59Z"}
         })
     }
 

@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use beckon::consent::Channel;
 use beckon::messages::{Campaign, CampaignStatus};
-use beckon::protocol::{check_id, FieldError};
+use beckon::protocol::{check_id, FieldError, PromoOffer};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::content::{read_content, read_deep_link, Content, RawContent};
 use super::problems::Problems;
-use super::promo::Promo;
 use super::schedule::{parse_clock, parse_instant, parse_local, Expiry, QuietHours, Schedule};
 
 /// The request format this build reads.
@@ -118,7 +117,7 @@ pub struct Send {
     audience: Audience,
     target: Target,
     content: Content,
-    promo: Option<Promo>,
+    promo: Option<PromoOffer>,
     channels: Vec<Channel>,
     schedule: Schedule,
     quiet_hours: Option<QuietHours>,
@@ -195,7 +194,8 @@ impl Send {
     pub fn content(&self) -> &Content {
         &self.content
     }
-    pub fn promo(&self) -> Option<&Promo> {
+    /// The promo the push carries, in the payload's own type.
+    pub fn promo(&self) -> Option<&PromoOffer> {
         self.promo.as_ref()
     }
     /// The channels to try, in order; never empty, no repeats.

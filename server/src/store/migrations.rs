@@ -126,6 +126,70 @@ const MIGRATIONS: &[&str] = &[
         linked_at    TEXT NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX device_memberships_by_user ON device_memberships (user_key, segment_id);",
+    // 4: sends and what became of them. `sends`: the request as accepted, its status
+    // (scheduled → running → done, or cancelled), when its audience was planned, and
+    // per-outcome counters kept in the same transactions as the deliveries they count.
+    // `deliveries`: one row per user and recipient (a push token, an address; '' when
+    // there is none), unique so that planning a send again after a crash adds only what
+    // is missing; `claimed` marks rows being delivered, released when a runner starts.
+    // `delivery_attempts`: every try at a provider, numbered per delivery. Every `*_at`
+    // column is fixed-width text, so comparing as text compares times.
+    "CREATE TABLE sends (
+        id           TEXT PRIMARY KEY,
+        request      TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('scheduled', 'running', 'done', 'cancelled')),
+        campaign_id  TEXT,
+        collapse_id  TEXT,
+        promo        TEXT,
+        planned_at   TEXT,
+        finished_at  TEXT,
+        error        TEXT,
+        users        INTEGER NOT NULL DEFAULT 0,
+        pending      INTEGER NOT NULL DEFAULT 0,
+        delivered    INTEGER NOT NULL DEFAULT 0,
+        skipped      INTEGER NOT NULL DEFAULT 0,
+        expired      INTEGER NOT NULL DEFAULT 0,
+        failed       INTEGER NOT NULL DEFAULT 0,
+        unregistered INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX sends_to_plan ON sends (created_at, id) WHERE planned_at IS NULL;
+    CREATE TABLE deliveries (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+        send_id             TEXT NOT NULL,
+        user_key            TEXT NOT NULL,
+        channel             TEXT CHECK (channel IN ('push', 'in_app', 'email', 'sms', 'whatsapp')),
+        provider            TEXT CHECK (provider IN ('fcm', 'apns')),
+        recipient           TEXT NOT NULL,
+        status              TEXT NOT NULL CHECK (status IN
+            ('pending', 'delivered', 'skipped', 'expired', 'failed', 'unregistered')),
+        reasons             TEXT NOT NULL,
+        message_id          TEXT UNIQUE,
+        scheduled_for       TEXT,
+        deliver_at          TEXT,
+        expires_at          TEXT,
+        time_zone           TEXT,
+        zone_source         TEXT,
+        held_by_quiet_hours INTEGER NOT NULL CHECK (held_by_quiet_hours IN (0, 1)),
+        content             TEXT,
+        detail              TEXT,
+        claimed             INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),
+        planned_at          TEXT NOT NULL,
+        finished_at         TEXT,
+        UNIQUE (send_id, user_key, recipient)
+    );
+    CREATE INDEX deliveries_by_send ON deliveries (send_id, id);
+    CREATE INDEX deliveries_due ON deliveries (deliver_at) WHERE status = 'pending' AND claimed = 0;
+    CREATE TABLE delivery_attempts (
+        delivery_id INTEGER NOT NULL,
+        number      INTEGER NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('delivered', 'unregistered', 'retry', 'failed')),
+        http_status INTEGER,
+        detail      TEXT,
+        PRIMARY KEY (delivery_id, number)
+    ) WITHOUT ROWID;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -182,6 +246,42 @@ mod tests {
         assert_eq!(count(&conn, "device_memberships"), 0);
         migrate(&mut conn).unwrap();
         assert_eq!(count(&conn, "events"), 1, "migrating again changes nothing");
+    }
+
+    #[test]
+    fn a_version_3_database_gains_the_send_tables_and_keeps_its_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v3.db")).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute(
+            "INSERT INTO push_tokens VALUES ('t', 'fcm', 'd', 'a', 'a', NULL, NULL)",
+            [],
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, latest_version());
+        let tokens: i64 = conn
+            .query_row("SELECT count(*) FROM push_tokens", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tokens, 1);
+        for table in ["sends", "deliveries", "delivery_attempts"] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
+        let bad_status = conn.execute(
+            "INSERT INTO sends (id, request, created_at, status) VALUES ('s', '{}', 't', 'paused')",
+            [],
+        );
+        assert!(bad_status.is_err(), "the schema refuses unknown statuses");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Storage behind a backend-neutral boundary.
 //!
 //! Handlers only see [`Store`]; a backend implements [`EventStore`],
-//! [`DefinitionStore`] and [`AudienceStore`]. SQLite is the one backend today; a PostgreSQL one (for several
+//! [`DefinitionStore`], [`AudienceStore`] and [`SendStore`]. SQLite is the one backend today; a PostgreSQL one (for several
 //! server instances on one database) slots in as another backend without touching the
 //! handlers.
 
@@ -19,6 +19,9 @@ mod memberships;
 mod migrations;
 mod permissions;
 mod profiles;
+mod sends;
+#[cfg(test)]
+mod sends_tests;
 mod sqlite;
 mod user_updates;
 mod writer;
@@ -27,6 +30,7 @@ use std::sync::Arc;
 
 use beckon::consent::Permission;
 use beckon::protocol::{ExportedEvent, WireEvent};
+use chrono::{DateTime, Utc};
 
 pub use audience::{Audience, AUDIENCE_CHUNK};
 #[cfg(test)]
@@ -36,6 +40,10 @@ pub use devices::{removal, Device, PushTarget, TokenRecord};
 pub use memberships::{user_key, MembershipReport};
 pub use permissions::{ChangeOrigin, PermissionChange};
 pub use profiles::Profile;
+pub use sends::{
+    Added, AttemptRecord, DeliveryContent, DeliveryRecord, DeliveryResult, DeliveryStatus,
+    DueDelivery, NewDelivery, NewSend, SendCounts, SendRecord, SendStatus,
+};
 pub use sqlite::SqliteStore;
 
 /// A storage backend. Its methods block: [`Store`] runs them on Tokio's blocking pool, so
@@ -119,10 +127,78 @@ pub trait AudienceStore: Send + Sync + 'static {
     fn device_segments(&self, user_key: &str) -> Result<Vec<String>, StoreError>;
 }
 
-/// Everything the handlers need from storage.
-pub trait Backend: EventStore + DefinitionStore + AudienceStore {}
+/// Sends, their deliveries and every delivery attempt. Planning and delivering are the
+/// send runner's (`crate::dispatch`); the admin API creates, reads and cancels.
+pub trait SendStore: Send + Sync + 'static {
+    /// Stores a new send as `scheduled`.
+    fn create_send(&self, send: &NewSend) -> Result<(), StoreError>;
 
-impl<T: EventStore + DefinitionStore + AudienceStore> Backend for T {}
+    fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError>;
+
+    /// The oldest send whose audience is not planned yet: new, or interrupted while
+    /// planning (planning it again adds only the deliveries it lacks).
+    fn next_to_plan(&self) -> Result<Option<SendRecord>, StoreError>;
+
+    /// `scheduled` → `running`; other states are left as they are.
+    fn start_planning(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Stores planned deliveries of a running send, atomically, with its counters. A
+    /// delivery already stored for the same user and recipient is left as it is; a
+    /// send no longer running stores nothing (`Added::open` is false).
+    fn add_deliveries(
+        &self,
+        send_id: &str,
+        deliveries: &[NewDelivery],
+        at: DateTime<Utc>,
+    ) -> Result<Added, StoreError>;
+
+    /// Every delivery of the audience is stored, or planning stopped with `error`. The
+    /// send is done at once when nothing is pending.
+    fn finish_planning(
+        &self,
+        id: &str,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Cancels an unfinished send: its pending deliveries not yet in flight are
+    /// skipped. A finished send is returned as it is; `None` for an unknown id.
+    fn cancel_send(&self, id: &str, at: DateTime<Utc>) -> Result<Option<SendRecord>, StoreError>;
+
+    /// Releases every delivery claim: whoever claimed them is gone. Returns how many.
+    fn release_claims(&self) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` unclaimed pending deliveries due at `now`, earliest first;
+    /// a claimed delivery is not handed out again until its result is recorded.
+    fn claim_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// When the earliest unclaimed pending delivery is due.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Stores how claimed deliveries ended, with their attempts, atomically; a send
+    /// with nothing left pending becomes done. A result still `pending` only releases
+    /// the claim (its attempts are kept).
+    fn record_results(
+        &self,
+        results: &[DeliveryResult],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// A page of the send's deliveries with their attempts: up to `limit` after id
+    /// `after`, in id order, only those with `status` when given.
+    fn deliveries(
+        &self,
+        send_id: &str,
+        after: i64,
+        limit: usize,
+        status: Option<DeliveryStatus>,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+}
+
+/// Everything the handlers need from storage.
+pub trait Backend: EventStore + DefinitionStore + AudienceStore + SendStore {}
+
+impl<T: EventStore + DefinitionStore + AudienceStore + SendStore> Backend for T {}
 
 /// Receives the event log one user at a time ([`Store::for_each_user`]).
 pub trait UserVisitor: Send + 'static {
@@ -296,6 +372,97 @@ impl Store {
     pub async fn device_segments(&self, user_key: String) -> Result<Vec<String>, StoreError> {
         let backend = Arc::clone(&self.backend);
         blocking(move || backend.device_segments(&user_key)).await
+    }
+}
+
+/// [`SendStore`] from async code.
+impl Store {
+    pub async fn create_send(&self, send: NewSend) -> Result<(), StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.create_send(&send)).await
+    }
+
+    pub async fn send(&self, id: String) -> Result<Option<SendRecord>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.send(&id)).await
+    }
+
+    pub async fn next_to_plan(&self) -> Result<Option<SendRecord>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.next_to_plan()).await
+    }
+
+    pub async fn start_planning(&self, id: String) -> Result<(), StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.start_planning(&id)).await
+    }
+
+    pub async fn add_deliveries(
+        &self,
+        send_id: String,
+        deliveries: Vec<NewDelivery>,
+        at: DateTime<Utc>,
+    ) -> Result<Added, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.add_deliveries(&send_id, &deliveries, at)).await
+    }
+
+    pub async fn finish_planning(
+        &self,
+        id: String,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.finish_planning(&id, error.as_deref(), at)).await
+    }
+
+    pub async fn cancel_send(
+        &self,
+        id: String,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendRecord>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.cancel_send(&id, at)).await
+    }
+
+    pub async fn release_claims(&self) -> Result<u64, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.release_claims()).await
+    }
+
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.claim_due(now, limit)).await
+    }
+
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.next_due()).await
+    }
+
+    pub async fn record_results(
+        &self,
+        results: Vec<DeliveryResult>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.record_results(&results, at)).await
+    }
+
+    pub async fn deliveries(
+        &self,
+        send_id: String,
+        after: i64,
+        limit: usize,
+        status: Option<DeliveryStatus>,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.deliveries(&send_id, after, limit, status)).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! thread, readers, definition changes and the checkpoint thread.
 
 mod audience_store;
+mod send_store;
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};

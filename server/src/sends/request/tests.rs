@@ -48,7 +48,7 @@ fn a_full_request() {
             "default_locale": "en",
             "variants": {"en": {"title": "Merry Christmas", "body": "Use {{promo_code}} today"}},
             "deep_link": "shop://sale/xmas?code={{promo_code}}",
-            "promo": {"code": "XMAS10", "discount": {"percent": 10}}
+            "promo": {"code": "XMAS10", "discount": {"percent": 10}, "expires_at": "2026-12-31T23:59:59Z"}
         }
     })));
     assert_eq!(
@@ -110,7 +110,7 @@ fn every_problem_is_reported_at_once() {
             "default_locale": "en",
             "variants": {"en": {"title": "", "body": "ok"}},
             "deep_link": "/relative",
-            "promo": {"code": "A B", "discount": "free_shipping"}
+            "promo": {"code": "A B", "discount": "free_shipping", "expires_at": "2026-12-31T23:59:59Z"}
         },
         "channels": ["push", "push"],
         "schedule": {"at": "yesterday"},
@@ -439,7 +439,7 @@ fn an_invalid_promo_does_not_also_blame_its_use() {
     let errs = refused(request_with(json!({"content": {
         "default_locale": "en",
         "variants": {"en": {"title": "t", "body": "Use {{promo_code}}"}},
-        "promo": {"code": "", "discount": "free_shipping"}
+        "promo": {"code": "", "discount": "free_shipping", "expires_at": "2026-12-31T23:59:59Z"}
     }})));
     assert_eq!(errs, ["content.promo.code: must not be empty"]);
 }
