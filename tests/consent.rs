@@ -446,6 +446,12 @@ fn the_push_token_follows_the_user_who_is_signed_in() {
     client.identify("ana", &Properties::new()).unwrap();
     // The anonymous user's choices became Ana's.
     assert_eq!(state(&client, Channel::Sms), PermissionState::OptedIn);
+    flush(&client);
+    let (_, signed_in) = server.admin_get("/v1/admin/users/ana");
+    assert_eq!(
+        signed_in["reachable"]["push"], true,
+        "signed in, Ana gets this install's pushes: {signed_in}"
+    );
     client.reset().unwrap();
     // Ana's are not the next user's.
     assert_eq!(state(&client, Channel::Sms), PermissionState::Subscribed);
@@ -476,7 +482,7 @@ fn the_push_token_follows_the_user_who_is_signed_in() {
                 None,
                 first_anonymous_id.clone()
             ),
-            (PUSH_TOKEN_REMOVED.into(), None, first_anonymous_id.clone()),
+            // Signing in keeps the device: its token is restated for Ana.
             (
                 PUSH_TOKEN_REGISTERED.into(),
                 ana.clone(),
@@ -508,6 +514,23 @@ fn the_push_token_follows_the_user_who_is_signed_in() {
         .map(|e| owner(e).1)
         .collect();
     assert_eq!(granted, [None, ana, None]);
+
+    // What the server made of it: the token is live on the install's new device
+    // record and on nobody's old one, so Ana's pushes stop at logout.
+    let live_tokens = |user_key: &str| {
+        let (status, view) = server.admin_get(&format!("/v1/admin/users/{user_key}"));
+        assert_eq!(status, 200, "{view}");
+        view["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["tokens"].as_array().unwrap().clone())
+            .filter(|t| t["removed_at"].is_null())
+            .map(|t| t["token"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(live_tokens("ana"), Vec::<String>::new());
+    assert_eq!(live_tokens(&second_anonymous_id), [FCM_TOKEN]);
 }
 
 #[derive(Default)]

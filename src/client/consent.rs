@@ -268,8 +268,8 @@ impl Client {
 
     /// Reports the device's push token and OS push permission for `identity`, and its
     /// recorded permissions with `with_permissions` (each at the time it was made, so
-    /// a later change on the server still wins). With `previous`, reports first that
-    /// its token is gone.
+    /// a later change on the server still wins). With `previous` on another device
+    /// (anonymous id), reports first that the token left it.
     fn report_device_state(
         &self,
         previous: Option<&Identity>,
@@ -287,8 +287,17 @@ impl Client {
             (stored_token(&store)?, store.push_permission()?, permissions)
         };
         let mut events = Vec::new();
+        // The server files a token under the device (the anonymous id), which follows
+        // the user of its latest event. A new anonymous id (logout) is a new device to
+        // it, so the old one must be told it lost the token; the same device only needs
+        // the registration restated for its new user.
         if let (Some(previous), Some(token)) = (previous, &token) {
-            events.push(self.token_event(previous, PUSH_TOKEN_REMOVED, token, now));
+            if previous.anonymous_id != identity.anonymous_id {
+                // A moment before the registration below: at the same instant the
+                // server lets a removal win, which would leave the token nowhere.
+                let before = now - chrono::TimeDelta::milliseconds(1);
+                events.push(self.token_event(previous, PUSH_TOKEN_REMOVED, token, before));
+            }
         }
         events.extend(
             permissions

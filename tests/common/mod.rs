@@ -105,6 +105,23 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Reads an admin route; returns the status and the JSON answer.
+    pub fn admin_get(&self, path: &str) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
