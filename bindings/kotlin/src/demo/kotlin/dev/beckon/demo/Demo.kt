@@ -1,7 +1,10 @@
 // The scripted shopping session behind `scripts/demo`: what an app does with Beckon,
 // through the Kotlin binding, against a local beckon-server.
 //
-//   java … dev.beckon.demo.DemoKt SERVER_URL APP_KEY ADMIN_TOKEN DATA_DIR
+//   java … dev.beckon.demo.DemoKt SERVER_URL APP_KEY ADMIN_TOKEN DATA_DIR FCM_URL
+//
+// FCM_URL is the local FCM stand-in the server delivers pushes through; the demo reads
+// back what it received, as a phone would be handed the notification.
 package dev.beckon.demo
 
 import dev.beckon.Beckon
@@ -9,14 +12,17 @@ import dev.beckon.BeckonConfig
 import dev.beckon.BeckonException
 import dev.beckon.Cart
 import dev.beckon.CheckoutStep
-import dev.beckon.Coupon
+import dev.beckon.DeepLinkRoute
 import dev.beckon.Event
 import dev.beckon.FlushOutcome
 import dev.beckon.Order
 import dev.beckon.Product
+import dev.beckon.PushLink
+import dev.beckon.PushProvider
 import dev.beckon.jsonOf
 import dev.beckon.support.EventExport
 import dev.beckon.support.ExportedEvent
+import dev.beckon.support.MiniJson
 import dev.beckon.track
 import dev.beckon.InAppMessage
 import dev.beckon.InAppMessageListener
@@ -25,6 +31,8 @@ import dev.beckon.SegmentListener
 import java.net.HttpURLConnection
 import java.net.URI
 import java.time.Instant
+import java.time.ZoneId
+import java.time.ZonedDateTime
 import java.time.temporal.ChronoUnit
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
@@ -62,6 +70,36 @@ private val FREE_SHIPPING_CAMPAIGN = """
      }}
 """.trimIndent()
 
+/// The FCM registration token Firebase would hand this install.
+private const val FCM_TOKEN = "demo-install-fcm-token:APA91bH-beckon-demo"
+
+/// The app's navigation: where deep links may lead.
+private val ROUTES = listOf(
+    DeepLinkRoute(name = "cart", pattern = "shop://cart"),
+    DeepLinkRoute(name = "product", pattern = "shop://product/{id}"),
+    DeepLinkRoute(name = "web_product", pattern = "https://shop.example/p/{id}"),
+)
+
+/// The push the marketing team sends to cart abandoners, with a promo code valid until
+/// midnight in Berlin; the server renders it per user with the shared template engine.
+private fun cartPush(expiresAt: String) = """
+    {"schema_version": 1,
+     "audience": {"segment": "cart_abandoner"},
+     "channels": ["push"],
+     "content": {
+       "default_locale": "en",
+       "variants": {
+         "en": {"title": "{{first_name | Hi}}, your cart misses you",
+                "body": "{{promo_code}}: 15% off {{cart_items}} until midnight"},
+         "de": {"title": "{{first_name | Hallo}}, dein Warenkorb vermisst dich",
+                "body": "{{promo_code}}: 15 % auf {{cart_items}} bis Mitternacht"}
+       },
+       "deep_link": "shop://cart?utm_source=beckon&utm_medium=push&utm_campaign=cart-rescue",
+       "promo": {"code": "CART15", "discount": {"percent": 15}, "expires_at": "$expiresAt", "max_uses": 1}
+     },
+     "collapse_id": "cart-rescue"}
+""".trimIndent()
+
 /// The app's in-app message view: prints the message and reports it as displayed.
 private class Screen : InAppMessageListener {
     val shown = LinkedBlockingQueue<InAppMessage>()
@@ -80,18 +118,19 @@ private class SegmentLog : SegmentListener {
 }
 
 fun main(args: Array<String>) {
-    if (args.size != 4) {
-        System.err.println("usage: DemoKt SERVER_URL APP_KEY ADMIN_TOKEN DATA_DIR")
+    if (args.size != 5) {
+        System.err.println("usage: DemoKt SERVER_URL APP_KEY ADMIN_TOKEN DATA_DIR FCM_URL")
         exitProcess(2)
     }
-    val (serverUrl, appKey, adminToken, dataDir) = args
+    val (serverUrl, appKey, adminToken, dataDir, fcmUrl) = args
 
     section("1. The marketing team creates an in-app campaign (POST /v1/admin/campaigns)")
     val created = adminPost(serverUrl, adminToken, "/v1/admin/campaigns", FREE_SHIPPING_CAMPAIGN)
     println("HTTP $created: free-shipping-nudge, shown once to shoppers entering cart_abandoner")
 
     section("2. Open Beckon and sync (GET /v1/sync)")
-    val beckon = Beckon(BeckonConfig(dataDir = dataDir, serverUrl = serverUrl, appKey = appKey))
+    val config = BeckonConfig(dataDir = dataDir, serverUrl = serverUrl, appKey = appKey)
+    var beckon = Beckon(config)
     println("data dir      $dataDir")
     println("server        $serverUrl")
     println("anonymous id  ${beckon.anonymousId()}")
@@ -100,6 +139,12 @@ fun main(args: Array<String>) {
     val screen = Screen()
     beckon.setInAppListener(screen)
     beckon.setSegmentListener(SegmentLog())
+    beckon.setDeepLinkRoutes(ROUTES, listOf("shop.example"))
+    beckon.deepLinkRouterReady()
+    beckon.setDeviceProfile("Europe/Berlin", "DE")
+    beckon.setPushPermission(true)
+    beckon.registerPushToken(PushProvider.FCM, FCM_TOKEN)
+    println("push          FCM token registered, OS permission granted, Europe/Berlin")
 
     section("3. A shopping session that ends with an abandoned cart")
     step("identify", "shopper-1042 (Ana, plan: gold)") {
@@ -139,7 +184,48 @@ fun main(args: Array<String>) {
     beckon.inAppMessageClicked(nudge.messageId, nudge.buttons.first().id)
     println("the shopper taps [${nudge.buttons.first().label}]: In-App Message Clicked recorded")
 
-    section("5. Back at the cart: checkout and order")
+    section("5. The shopper leaves; the server sends cart abandoners a push (POST /v1/admin/sends)")
+    // The server evaluates cart_abandoner over the events it holds, so upload them first.
+    beckon.flush(15_000)
+    val berlin = ZoneId.of("Europe/Berlin")
+    val midnight = ZonedDateTime.now(berlin).toLocalDate().plusDays(1).atStartOfDay(berlin).toInstant()
+    val (sendStatus, sendAnswer) = admin(serverUrl, adminToken, "/v1/admin/sends", "POST", cartPush(midnight.toString()))
+    if (sendStatus != 201) {
+        System.err.println("demo: POST /v1/admin/sends answered $sendStatus: $sendAnswer")
+        exitProcess(1)
+    }
+    println("HTTP $sendStatus: ${MiniJson.parseObject(sendAnswer)["id"]}, promo CART15 (15 %) until $midnight")
+    val sendId = MiniJson.parseObject(sendAnswer)["id"]
+    val delivered = awaitPush(fcmUrl, FCM_TOKEN) {
+        adminGet(serverUrl, adminToken, "/v1/admin/sends/$sendId/deliveries") +
+            "\nthe user as the server knows them: " + adminGet(serverUrl, adminToken, "/v1/admin/users/shopper-1042")
+    }
+    println("FCM delivered to this install:")
+    println("  title     ${delivered["title"]}")
+    println("  body      ${delivered["body"]}")
+    @Suppress("UNCHECKED_CAST")
+    val data = delivered["data"] as Map<String, String>
+    println("  data      ${data.keys.sorted()} (${data.values.sumOf { it.length }} bytes)")
+
+    section("6. The shopper taps it: the app cold-starts on the cart, the code applied")
+    beckon.shutdown()
+    beckon.close()
+    beckon = Beckon(config)
+    // The app hands Firebase's data map over before its navigation is set up.
+    val action = beckon.handlePushData(data)
+    println("handlePushData   Push Opened recorded (message ${action.messageId}, send ${action.sendId})")
+    println("                 link ${describe(action.link)}, promo ${action.promo?.code} active=${action.promoActive}")
+    beckon.setDeepLinkRoutes(ROUTES, listOf("shop.example"))
+    val landing = beckon.deepLinkRouterReady()
+    if (landing == null || landing.route != "cart") {
+        System.err.println("demo: the push did not lead to the cart: $landing")
+        exitProcess(1)
+    }
+    println("router ready     -> route '${landing.route}' (utm_campaign=${landing.utmCampaign}); Deep Link Opened recorded")
+    println("again?           ${beckon.deepLinkRouterReady() ?: "nothing: delivered exactly once"}")
+    beckon.setInAppListener(screen)
+
+    section("7. Back at the cart: checkout and order")
     step("add to cart", "${trailRunner.name} ×1") {
         beckon.track(Event.ProductAdded(cartId = "cart-9", product = trailRunner.copy(quantity = 1)))
     }
@@ -153,27 +239,29 @@ fun main(args: Array<String>) {
     step("checkout step", "1: shipping (standard, free)") {
         beckon.track(Event.CheckoutStepCompleted(step = CheckoutStep(checkoutId = "checkout-77", step = 1, shippingMethod = "standard")))
     }
-    step("coupon", "SPRING10 entered and applied") {
-        val coupon = Coupon(couponId = "SPRING10", couponName = "Spring sale", cartId = "cart-9", discount = 12.74)
-        beckon.track(Event.CouponEntered(coupon = coupon))
-        beckon.track(Event.CouponApplied(coupon = coupon))
+    val checkoutCart = Cart(cartId = "cart-9", products = cart, currency = "EUR")
+    val best = beckon.bestPromoFor(checkoutCart)
+    val quote = beckon.applyPromo(best?.code ?: "CART15", checkoutCart)
+    println("  %-16s %s".format("promo", "${quote.code} from the push: -%.2f %s, Coupon Applied recorded".format(quote.discount, quote.currency)))
+    try {
+        beckon.applyPromo("CART15", checkoutCart)
+    } catch (e: BeckonException.PromoUsedUp) {
+        println("  %-16s %s".format("promo again", "refused: ${e.message}"))
     }
     step("payment", "card") {
         beckon.track(Event.PaymentInfoEntered(orderId = "order-1001", step = CheckoutStep(checkoutId = "checkout-77", step = 2, paymentMethod = "card")))
     }
-    step("order completed", "order-1001, 114.66 EUR") {
+    step("order completed", "order-1001, %.2f EUR".format(quote.totalAfterDiscount)) {
         beckon.track(
             Event.OrderCompleted(
                 order = Order(
                     orderId = "order-1001",
                     checkoutId = "checkout-77",
                     subtotal = 127.40,
-                    discount = 12.74,
+                    discount = quote.discount,
                     shipping = 0.0,
-                    tax = 18.31,
-                    total = 114.66,
-                    revenue = 96.35,
-                    coupon = "SPRING10",
+                    total = quote.totalAfterDiscount,
+                    coupon = quote.code,
                     currency = "EUR",
                     products = cart,
                 ),
@@ -182,7 +270,7 @@ fun main(args: Array<String>) {
     }
     println("  segments now     ${beckon.segments()}")
 
-    section("6. A mistake the SDK refuses")
+    section("8. A mistake the SDK refuses")
     println("track(ProductViewed(productId = \"\", price = NaN)):")
     try {
         beckon.track(Event.ProductViewed(product = Product(productId = "", price = Double.NaN)))
@@ -193,13 +281,13 @@ fun main(args: Array<String>) {
         println("  nothing was stored; the rejection is counted in stats().rejectedAtTrack")
     }
 
-    section("7. Recorded on the device (stats before flush)")
+    section("9. Recorded on the device (stats before flush)")
     val before = beckon.stats()
     println("queued events      ${before.queuedEvents} (${before.queuedBytes} bytes in SQLite)")
     println("rejected at track  ${before.rejectedAtTrack}")
     println("uploaded so far    ${before.uploadedEvents} (the queue flushes itself at 20 events or every 30 s)")
 
-    section("8. Uploaded (flush)")
+    section("10. Uploaded (flush)")
     val report = beckon.flush(15_000)
     println("outcome   ${report.outcome}")
     println("uploaded  ${report.uploaded}")
@@ -209,7 +297,7 @@ fun main(args: Array<String>) {
     val after = beckon.stats()
     println("stats     uploaded ${after.uploadedEvents} events in ${after.uploadedBatches} batch(es), ${after.queuedEvents} queued")
 
-    section("9. Exported by the server (GET /v1/events, NDJSON)")
+    section("11. Exported by the server (GET /v1/events, NDJSON)")
     val exported = EventExport(serverUrl, adminToken).all()
     println("%-24s  %-26s  %s".format("timestamp (corrected)", "event", "key properties"))
     for (event in exported) {
@@ -218,10 +306,10 @@ fun main(args: Array<String>) {
     }
     println()
     val unique = exported.map { it.id }.toSet().size
-    println("${exported.size} events on the server ($unique distinct ids); user ${exported.firstOrNull()?.userId}, anonymous id ${beckon.anonymousId()}")
+    println("${exported.size} events on the server ($unique distinct ids); user ${exported.lastOrNull()?.userId}, anonymous id ${beckon.anonymousId()}")
 
 
-    section("10. Segments on the server (device reports and the server's own evaluation)")
+    section("12. Segments on the server (device reports and the server's own evaluation)")
     for (segment in listOf("cart_abandoner", "first_time_customer")) {
         println("%-20s %s".format(segment, adminGet(serverUrl, adminToken, "/v1/admin/segments/$segment/size")))
     }
@@ -233,6 +321,27 @@ fun main(args: Array<String>) {
         System.err.println("demo: the server does not hold what was uploaded")
         exitProcess(1)
     }
+}
+
+/// Waits for the FCM stand-in to have accepted a message for `token`.
+private fun awaitPush(fcmUrl: String, token: String, deliveries: () -> String): Map<String, Any?> {
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15)
+    while (System.nanoTime() < deadline) {
+        val listed = URI("$fcmUrl/mock/received").toURL().readText()
+        @Suppress("UNCHECKED_CAST")
+        val mine = (MiniJson.parse(listed) as List<Map<String, Any?>>).firstOrNull { it["token"] == token }
+        if (mine != null) return mine
+        Thread.sleep(100)
+    }
+    System.err.println("demo: no push reached FCM for this install; the server's deliveries: ${deliveries()}")
+    exitProcess(1)
+}
+
+private fun describe(link: PushLink): String = when (link) {
+    is PushLink.None -> "none"
+    is PushLink.Open -> "open ${link.link.route}"
+    is PushLink.Pending -> "pending until the router is ready (${link.url})"
+    is PushLink.Refused -> "refused: ${link.reason}"
 }
 
 private fun section(title: String) {
@@ -254,7 +363,8 @@ private fun label(event: ExportedEvent): String = when (event.type) {
 private val KEYS = listOf(
     "query", "product_id", "name", "price", "quantity", "cart_id", "list_id", "wishlist_name", "checkout_id",
     "step", "shipping_method", "payment_method", "order_id", "coupon_id", "discount", "total", "revenue",
-    "currency", "tab", "segment_id", "campaign_id", "button_id",
+    "currency", "tab", "segment_id", "campaign_id", "button_id", "message_id", "route", "promo_code",
+    "channel", "state", "provider", "granted",
 )
 
 private fun keyProperties(event: ExportedEvent): String {
