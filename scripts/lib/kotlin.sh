@@ -35,5 +35,6 @@ kotlin_run() {
   local jar=$1 main=$2 libdir=$3
   shift 3
   java -Djna.library.path="$libdir" -Dbeckon.server.binary="${BECKON_SERVER_BINARY:-$BECKON_ROOT/target/debug/beckon-server}" \
+    -Dbeckon.providers.binary="${BECKON_PROVIDERS_BINARY:-$BECKON_ROOT/target/debug/beckon-mock-providers}" \
     -cp "$jar:$JNA_JAR:$JUNIT_JAR:$HAMCREST_JAR:$KOTLIN_TEST_JARS" "$main" "$@"
 }

@@ -164,6 +164,7 @@ class ServerProcess private constructor(
             workDir: Path,
             appKey: String = "test-app-key",
             adminToken: String = "test-admin-token",
+            environment: Map<String, String> = emptyMap(),
         ): ServerProcess {
             val binary = binary()
             check(binary.canExecute()) { "beckon-server binary not found at ${binary.absolutePath}" }
@@ -176,7 +177,10 @@ class ServerProcess private constructor(
                 "--admin-token", adminToken,
             )
                 // The tests rely on a new database starting with the built-in segments.
-                .apply { environment().remove("BECKON_NO_BUILTIN_SEGMENTS") }
+                .apply {
+                    environment().remove("BECKON_NO_BUILTIN_SEGMENTS")
+                    environment().putAll(environment)
+                }
                 .redirectError(ProcessBuilder.Redirect.appendTo(log))
                 .redirectInput(ProcessBuilder.Redirect.PIPE)
                 .start()
@@ -203,5 +207,67 @@ class ServerProcess private constructor(
         }
 
         private fun File.readTextOrEmpty() = if (exists()) readText().takeLast(4000) else ""
+    }
+}
+
+/**
+ * Local stand-ins for FCM, APNs and the messaging webhook (`beckon-mock-providers`),
+ * checking what the real providers check. [environment] is what a `beckon-server`
+ * needs to deliver through them; [fcmReceived] lists what FCM accepted.
+ */
+class ProviderStandIns private constructor(
+    private val process: Process,
+    val environment: Map<String, String>,
+) : AutoCloseable {
+    val fcmUrl: String get() = environment.getValue("BECKON_FCM_BASE_URL")
+
+    /** The messages FCM accepted, oldest first: `token`, `title`, `body`, `data`. */
+    @Suppress("UNCHECKED_CAST")
+    fun fcmReceived(): List<Map<String, Any?>> =
+        MiniJson.parse(URI("$fcmUrl/mock/received").toURL().readText()) as List<Map<String, Any?>>
+
+    override fun close() {
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
+    }
+
+    companion object {
+        /** `-Dbeckon.providers.binary=…`, else `target/debug/beckon-mock-providers`. */
+        fun binary(): File =
+            File(System.getProperty("beckon.providers.binary") ?: "target/debug/beckon-mock-providers")
+
+        fun start(workDir: Path): ProviderStandIns {
+            val binary = binary()
+            check(binary.canExecute()) { "beckon-mock-providers not found at ${binary.absolutePath}" }
+            val log = workDir.resolve("providers.log").toFile()
+            val process = ProcessBuilder(binary.absolutePath, workDir.toString())
+                .redirectError(ProcessBuilder.Redirect.appendTo(log))
+                .start()
+            process.outputStream.close()
+            val stdout = process.inputStream.bufferedReader()
+            // It prints `KEY=value` lines, then `beckon-mock-providers ready`.
+            val environment = java.util.concurrent.CompletableFuture.supplyAsync<Map<String, String>?> {
+                val lines = HashMap<String, String>()
+                var line = stdout.readLine()
+                while (line != null && line != "beckon-mock-providers ready") {
+                    line.split('=', limit = 2).takeIf { it.size == 2 }?.let { lines[it[0]] = it[1] }
+                    line = stdout.readLine()
+                }
+                if (line == null) null else lines
+            }
+            val ready = try {
+                environment.get(60, TimeUnit.SECONDS)
+            } catch (e: Exception) {
+                null
+            }
+            if (ready == null) {
+                process.destroyForcibly()
+                throw IllegalStateException("beckon-mock-providers did not start: ${if (log.exists()) log.readText() else ""}")
+            }
+            Thread({ stdout.use { r -> while (r.readLine() != null) Unit } }, "beckon-mock-providers-stdout")
+                .apply { isDaemon = true }
+                .start()
+            return ProviderStandIns(process, ready)
+        }
     }
 }

@@ -4,6 +4,7 @@ import dev.beckon.Beckon
 import dev.beckon.BeckonConfig
 import dev.beckon.FlushPolicy
 import dev.beckon.support.ExportedEvent
+import dev.beckon.support.ProviderStandIns
 import dev.beckon.support.ServerProcess
 import dev.beckon.support.SyncProxy
 import org.junit.After
@@ -39,6 +40,20 @@ abstract class BeckonTestBase {
         val server = ServerProcess.start(tempDir("beckon-server"), appKey = APP_KEY, adminToken = ADMIN_TOKEN)
         cleanups.add { server.close() }
         return server
+    }
+
+    /** A `beckon-server` that delivers pushes through fresh [ProviderStandIns]. */
+    fun startServerWithProviders(): Pair<ServerProcess, ProviderStandIns> {
+        val providers = ProviderStandIns.start(tempDir("beckon-providers"))
+        cleanups.add { providers.close() }
+        val server = ServerProcess.start(
+            tempDir("beckon-server"),
+            appKey = APP_KEY,
+            adminToken = ADMIN_TOKEN,
+            environment = providers.environment,
+        )
+        cleanups.add { server.close() }
+        return server to providers
     }
 
     /** A [SyncProxy] in front of [upstream], stopped after the test. */
