@@ -3,8 +3,10 @@
 //!
 //! A user is a user key: the `user_id` of the events when present, else their
 //! `anonymous_id` (`store::user_key`). Events are not stitched across keys, so what a
-//! user did before logging in counts for the anonymous id only. The server holds no
-//! channel permissions yet, so `permission` rules see every channel as unsubscribed.
+//! user did before logging in counts for the anonymous id only. `permission` rules read
+//! the permission changes devices reported among those events (the shared
+//! `UserHistory::record_wire`), as the device does; a change made through the admin API
+//! reaches them once the device has synced it and reported it back.
 
 use beckon::protocol::WireEvent;
 use beckon::segments::{Explanation, SegmentSet, UserHistory};
