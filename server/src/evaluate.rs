@@ -5,8 +5,8 @@
 //! `anonymous_id` (`store::user_key`). Events are not stitched across keys, so what a
 //! user did before logging in counts for the anonymous id only. `permission` rules read
 //! the permission changes devices reported among those events (the shared
-//! `UserHistory::record_wire`), as the device does; a change made through the admin API
-//! reaches them once the device has synced it and reported it back.
+//! `UserHistory::record_wire`); a change made through the admin API is not among those
+//! events, so until the next device report these rules see the device's last word.
 
 use beckon::protocol::WireEvent;
 use beckon::segments::{Explanation, SegmentSet, UserHistory};
