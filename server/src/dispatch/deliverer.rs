@@ -93,7 +93,10 @@ async fn dispatch(
     users.sort();
     users.dedup();
     let audiences: HashMap<String, Audience> = match ctx.store.audiences(users).await {
-        Ok(audiences) => audiences.into_iter().map(|a| (a.user_key.clone(), a)).collect(),
+        Ok(audiences) => audiences
+            .into_iter()
+            .map(|a| (a.user_key.clone(), a))
+            .collect(),
         Err(err) => {
             release(results, due).await;
             return Err(err);
@@ -241,10 +244,21 @@ async fn write_results(ctx: Arc<Context>, mut outcomes: mpsc::Receiver<Settled>)
                 settled.result
             })
             .collect();
+        // Tokens first: once a send reads done, the tokens it found gone are gone.
+        for (token, reason) in tokens {
+            match ctx.store.drop_push_token(token, reason).await {
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "cannot drop an unregistered token"),
+            }
+        }
         let mut tries = 0;
         loop {
             tries += 1;
-            match ctx.store.record_results(results.clone(), ctx.clock.now()).await {
+            match ctx
+                .store
+                .record_results(results.clone(), ctx.clock.now())
+                .await
+            {
                 Ok(()) => break,
                 Err(err) if tries < RESULT_TRIES => {
                     tracing::error!(error = %err, "cannot store delivery outcomes; trying again");
@@ -255,12 +269,6 @@ async fn write_results(ctx: Arc<Context>, mut outcomes: mpsc::Receiver<Settled>)
                         "cannot store delivery outcomes; they are delivered again after a restart");
                     break;
                 }
-            }
-        }
-        for (token, reason) in tokens {
-            match ctx.store.drop_push_token(token, reason).await {
-                Ok(_) => {}
-                Err(err) => tracing::error!(error = %err, "cannot drop an unregistered token"),
             }
         }
     }

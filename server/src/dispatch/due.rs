@@ -24,7 +24,10 @@ pub fn withdrawn(due: &DueDelivery, audience: &Audience) -> Option<String> {
             PermissionState::Subscribed => "subscribed, needs an explicit opt-in".to_owned(),
             other => other.to_string(),
         };
-        return Some(format!("{}: not permitted when it was due ({why})", due.channel));
+        return Some(format!(
+            "{}: not permitted when it was due ({why})",
+            due.channel
+        ));
     }
     if due.channel == Channel::Push {
         match audience
@@ -124,7 +127,10 @@ mod tests {
 
     #[test]
     fn a_push_still_permitted_and_reachable_goes_out() {
-        assert_eq!(withdrawn(&due(Channel::Push), &audience(None, Some(true))), None);
+        assert_eq!(
+            withdrawn(&due(Channel::Push), &audience(None, Some(true))),
+            None
+        );
         assert_eq!(
             withdrawn(
                 &due(Channel::Push),
@@ -138,7 +144,10 @@ mod tests {
     fn a_change_since_planning_withdraws_the_delivery() {
         let push = due(Channel::Push);
         assert_eq!(
-            withdrawn(&push, &audience(Some(PermissionState::Unsubscribed), Some(true))),
+            withdrawn(
+                &push,
+                &audience(Some(PermissionState::Unsubscribed), Some(true))
+            ),
             Some("push: not permitted when it was due (unsubscribed)".into())
         );
         assert_eq!(
@@ -152,7 +161,9 @@ mod tests {
         // SMS needs an explicit opt-in, which a user with nothing set has not given.
         assert_eq!(
             withdrawn(&due(Channel::Sms), &audience(None, None)),
-            Some("sms: not permitted when it was due (subscribed, needs an explicit opt-in)".into())
+            Some(
+                "sms: not permitted when it was due (subscribed, needs an explicit opt-in)".into()
+            )
         );
         assert_eq!(withdrawn(&due(Channel::Email), &audience(None, None)), None);
     }
@@ -165,7 +176,10 @@ mod tests {
             nap(Some(now() + TimeDelta::seconds(5)), now(), longest),
             Duration::from_secs(5)
         );
-        assert_eq!(nap(Some(now() + TimeDelta::hours(5)), now(), longest), longest);
+        assert_eq!(
+            nap(Some(now() + TimeDelta::hours(5)), now(), longest),
+            longest
+        );
         assert_eq!(
             nap(Some(now() - TimeDelta::seconds(5)), now(), longest),
             Duration::ZERO

@@ -136,7 +136,10 @@ pub async fn start(
 ) -> Result<Runner, StoreError> {
     let released = store.release_claims().await?;
     if released > 0 {
-        tracing::warn!(released, "deliveries in flight when the server last stopped are delivered again");
+        tracing::warn!(
+            released,
+            "deliveries in flight when the server last stopped are delivered again"
+        );
     }
     let plan_wake = Arc::new(Notify::new());
     let ctx = Arc::new(Context {

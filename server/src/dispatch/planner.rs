@@ -70,7 +70,9 @@ async fn plan_send(
     };
     let set = match segment_set(&catalog, send.target()) {
         Ok(set) => set,
-        Err(why) => return give_up(ctx, id, format!("its audience cannot be evaluated: {why}")).await,
+        Err(why) => {
+            return give_up(ctx, id, format!("its audience cannot be evaluated: {why}")).await
+        }
     };
     tracing::info!(send = %id, "planning a send");
     let (out, chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
@@ -94,7 +96,9 @@ async fn plan_send(
     if !complete {
         return Ok(());
     }
-    ctx.store.finish_planning(id.clone(), None, ctx.clock.now()).await?;
+    ctx.store
+        .finish_planning(id.clone(), None, ctx.clock.now())
+        .await?;
     ctx.deliver_wake.notify_one();
     tracing::info!(send = %id, users, "send planned");
     Ok(())
@@ -142,5 +146,7 @@ async fn plan_chunk(
 /// accepted): it ends with the reason and whatever was already planned.
 async fn give_up(ctx: &Context, id: String, why: String) -> Result<(), StoreError> {
     tracing::warn!(send = %id, reason = %why, "a send cannot be planned");
-    ctx.store.finish_planning(id, Some(why), ctx.clock.now()).await
+    ctx.store
+        .finish_planning(id, Some(why), ctx.clock.now())
+        .await
 }
