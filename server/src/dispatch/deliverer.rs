@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use super::due::{expired, nap, withdrawn};
+use super::due::{expired, nap, needs_recheck, withdrawn};
 use super::outbound::{attempt_record, outbound, settle, SendExtras};
 use super::{stopped, Context, ERROR_PAUSE, MAX_NAP};
 use crate::delivery::Outbound;
@@ -89,17 +89,26 @@ async fn dispatch(
     results: &mpsc::Sender<Settled>,
     extras: &mut HashMap<String, Arc<SendExtras>>,
 ) -> Result<(), StoreError> {
-    let mut users: Vec<String> = due.iter().map(|d| d.user_key.clone()).collect();
+    let claimed_at = ctx.clock.now();
+    let mut users: Vec<String> = due
+        .iter()
+        .filter(|d| needs_recheck(d, claimed_at))
+        .map(|d| d.user_key.clone())
+        .collect();
     users.sort();
     users.dedup();
-    let audiences: HashMap<String, Audience> = match ctx.store.audiences(users).await {
-        Ok(audiences) => audiences
-            .into_iter()
-            .map(|a| (a.user_key.clone(), a))
-            .collect(),
-        Err(err) => {
-            release(results, due).await;
-            return Err(err);
+    let audiences: HashMap<String, Audience> = if users.is_empty() {
+        HashMap::new()
+    } else {
+        match ctx.store.audiences(users).await {
+            Ok(audiences) => audiences
+                .into_iter()
+                .map(|a| (a.user_key.clone(), a))
+                .collect(),
+            Err(err) => {
+                release(results, due).await;
+                return Err(err);
+            }
         }
     };
     let mut due = due.into_iter();
@@ -116,6 +125,8 @@ async fn dispatch(
         }
         if let Some(why) = audiences
             .get(&delivery.user_key)
+            // Only those that waited were read again; the others stand as planned.
+            .filter(|_| needs_recheck(&delivery, claimed_at))
             .and_then(|audience| withdrawn(&delivery, audience))
         {
             finish(results, &delivery, DeliveryStatus::Skipped, why).await;

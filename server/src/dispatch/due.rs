@@ -5,13 +5,24 @@
 use std::time::Duration;
 
 use beckon::consent::{allows, Channel, PermissionState};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::store::{Audience, DueDelivery};
+
+/// A delivery that waited longer than this since it was planned is checked again
+/// against the user's permission and devices before it goes. Sooner, the check made
+/// when it was planned stands: a device's own change takes about as long to arrive
+/// (its upload queue flushes every 30 seconds).
+pub const RECHECK_AFTER: TimeDelta = TimeDelta::seconds(60);
 
 /// Whether the delivery can no longer go out (the server was down past its expiry).
 pub fn expired(due: &DueDelivery, now: DateTime<Utc>) -> bool {
     due.expires_at.is_some_and(|expiry| now >= expiry)
+}
+
+/// Whether the delivery waited long enough since planning to be checked again.
+pub fn needs_recheck(due: &DueDelivery, now: DateTime<Utc>) -> bool {
+    now - due.planned_at > RECHECK_AFTER
 }
 
 /// Why a delivery planned earlier must not go out now, by what the user permits and
@@ -59,7 +70,6 @@ pub fn nap(next_due: Option<DateTime<Utc>>, now: DateTime<Utc>, longest: Duratio
 mod tests {
     use beckon::consent::Permission;
     use beckon::protocol::PushProvider;
-    use chrono::TimeDelta;
 
     use super::*;
     use crate::store::{DeliveryContent, PushTarget};
@@ -85,6 +95,7 @@ mod tests {
                 body: "b".into(),
                 deep_link: None,
             },
+            planned_at: now() - TimeDelta::hours(3),
         }
     }
 
@@ -123,6 +134,15 @@ mod tests {
             ..due(Channel::Push)
         };
         assert!(!expired(&forever, now() + TimeDelta::days(400)));
+    }
+
+    #[test]
+    fn only_a_delivery_that_waited_is_checked_again() {
+        let mut d = due(Channel::Push);
+        assert!(needs_recheck(&d, now()), "planned three hours before");
+        d.planned_at = now() - TimeDelta::seconds(5);
+        assert!(!needs_recheck(&d, now()), "planned moments ago");
+        assert!(needs_recheck(&d, now() + RECHECK_AFTER));
     }
 
     #[test]

@@ -180,6 +180,7 @@ mod tests {
                 body: "Use XMAS10".into(),
                 deep_link: Some("shop://cart?code=XMAS10".into()),
             },
+            planned_at: at("2026-12-01T10:00:00Z"),
         }
     }
 

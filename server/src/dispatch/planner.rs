@@ -24,7 +24,13 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         let trouble = match ctx.store.next_to_plan().await {
             Ok(Some(send)) => {
                 let id = send.id.clone();
-                match plan_send(&ctx, send, &stop).await {
+                // Stopping drops the planning where it is; the next start plans the
+                // send again, adding only what is missing.
+                let planned = tokio::select! {
+                    planned = plan_send(&ctx, send) => planned,
+                    _ = stopped(&mut stop) => return,
+                };
+                match planned {
                     Ok(()) => continue,
                     Err(err) => {
                         tracing::error!(send = %id, error = %err, "planning a send failed; trying again");
@@ -47,13 +53,8 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Plans one send to the end, or until the server stops (it is planned again on the
-/// next start, adding only what is missing) or an admin cancels it.
-async fn plan_send(
-    ctx: &Context,
-    record: SendRecord,
-    stop: &watch::Receiver<bool>,
-) -> Result<(), StoreError> {
+/// Plans one send to the end, or until an admin cancels it.
+async fn plan_send(ctx: &Context, record: SendRecord) -> Result<(), StoreError> {
     let id = record.id.clone();
     ctx.store.start_planning(id.clone()).await?;
     let catalog = ctx.store.catalog().await?;
@@ -79,11 +80,12 @@ async fn plan_send(
     let scanning = scan(&ctx.store, send.target().clone(), set, ctx.clock.now(), out);
     let planning = {
         let (send, id) = (&send, &id);
-        // Owns the receiver: when planning stops early, the scan sees it closed.
+        // Owns the receiver: when planning stops early (or is dropped), the scan sees
+        // it closed.
         async move {
             let mut chunks = chunks;
             while let Some(chunk) = chunks.recv().await {
-                if *stop.borrow() || !plan_chunk(ctx, send, id, chunk).await? {
+                if !plan_chunk(ctx, send, id, chunk).await? {
                     return Ok::<bool, StoreError>(false);
                 }
             }
