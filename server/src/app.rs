@@ -8,11 +8,11 @@ use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::dispatch::SendsHandle;
 use crate::error::ApiError;
 use crate::routes::campaigns::Campaigns;
 use crate::routes::definitions::routes as definition_routes;
 use crate::routes::segments::Segments;
-use crate::dispatch::SendsHandle;
 use crate::routes::{batch, export, permissions, segment_members, sends, sync, users};
 use crate::store::Store;
 use crate::{auth, encoding};

@@ -36,10 +36,12 @@ pub fn segment_set(catalog: &Catalog, target: &Target) -> Result<Option<SegmentS
     if needed.is_empty() {
         return Ok(None);
     }
-    SegmentSet::new(needed.into_values().collect()).map(Some).map_err(|errors| {
-        let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        problems.join("; ")
-    })
+    SegmentSet::new(needed.into_values().collect())
+        .map(Some)
+        .map_err(|errors| {
+            let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            problems.join("; ")
+        })
 }
 
 /// Walks the event log once, sending every admitted user on `out` in chunks of
@@ -147,12 +149,18 @@ mod tests {
         let catalog = Catalog::new(vec![
             record(
                 "buyer",
-                segment("buyer", json!({"count": {"event": "Order Completed"}, "at_least": 1})),
+                segment(
+                    "buyer",
+                    json!({"count": {"event": "Order Completed"}, "at_least": 1}),
+                ),
                 Status::Active,
             ),
             record(
                 "loyal",
-                segment("loyal", json!({"all": [{"segment": "buyer"}, {"count": {"event": "Order Completed"}, "at_least": 3}]})),
+                segment(
+                    "loyal",
+                    json!({"all": [{"segment": "buyer"}, {"count": {"event": "Order Completed"}, "at_least": 3}]}),
+                ),
                 Status::Active,
             ),
             record(
@@ -160,7 +168,11 @@ mod tests {
                 serde_json::to_value(templates::inactive(30)).unwrap(),
                 Status::Active,
             ),
-            record("old", segment("old", json!({"count": {"event": "X"}, "at_least": 1})), Status::Archived),
+            record(
+                "old",
+                segment("old", json!({"count": {"event": "X"}, "at_least": 1})),
+                Status::Archived,
+            ),
         ]);
         let target = Target::Segments {
             any_of: vec!["loyal".into()],

@@ -97,8 +97,15 @@ mod tests {
         assert_eq!(clock.now(), at("2026-12-01T13:00:00Z"));
         let copy = clock.clone();
         copy.set(at("2026-12-24T09:00:00Z"));
-        assert_eq!(clock.now(), at("2026-12-24T09:00:00Z"), "clones share the time");
-        assert_eq!(format!("{clock:?}"), "SendClock::Manual(2026-12-24 09:00:00 UTC)");
+        assert_eq!(
+            clock.now(),
+            at("2026-12-24T09:00:00Z"),
+            "clones share the time"
+        );
+        assert_eq!(
+            format!("{clock:?}"),
+            "SendClock::Manual(2026-12-24 09:00:00 UTC)"
+        );
     }
 
     #[test]

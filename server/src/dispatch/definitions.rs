@@ -63,9 +63,24 @@ mod tests {
         let catalog = Catalog::new(vec![
             record(Kind::Segment, "vip", Status::Active, json!({})),
             record(Kind::Segment, "old", Status::Archived, json!({})),
-            record(Kind::Campaign, "xmas", Status::Active, campaign("xmas", "active")),
-            record(Kind::Campaign, "gone", Status::Archived, campaign("gone", "archived")),
-            record(Kind::Campaign, "broken", Status::Active, json!({"id": "broken"})),
+            record(
+                Kind::Campaign,
+                "xmas",
+                Status::Active,
+                campaign("xmas", "active"),
+            ),
+            record(
+                Kind::Campaign,
+                "gone",
+                Status::Archived,
+                campaign("gone", "archived"),
+            ),
+            record(
+                Kind::Campaign,
+                "broken",
+                Status::Active,
+                json!({"id": "broken"}),
+            ),
         ]);
         let definitions = CatalogDefinitions(&catalog);
         assert_eq!(definitions.segment("vip"), Ok(()));

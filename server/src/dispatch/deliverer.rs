@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use super::due::{expired, nap, withdrawn};
+use super::due::{expired, nap, needs_recheck, withdrawn};
 use super::outbound::{attempt_record, outbound, settle, SendExtras};
 use super::{stopped, Context, ERROR_PAUSE, MAX_NAP};
 use crate::delivery::Outbound;
@@ -89,14 +89,26 @@ async fn dispatch(
     results: &mpsc::Sender<Settled>,
     extras: &mut HashMap<String, Arc<SendExtras>>,
 ) -> Result<(), StoreError> {
-    let mut users: Vec<String> = due.iter().map(|d| d.user_key.clone()).collect();
+    let claimed_at = ctx.clock.now();
+    let mut users: Vec<String> = due
+        .iter()
+        .filter(|d| needs_recheck(d, claimed_at))
+        .map(|d| d.user_key.clone())
+        .collect();
     users.sort();
     users.dedup();
-    let audiences: HashMap<String, Audience> = match ctx.store.audiences(users).await {
-        Ok(audiences) => audiences.into_iter().map(|a| (a.user_key.clone(), a)).collect(),
-        Err(err) => {
-            release(results, due).await;
-            return Err(err);
+    let audiences: HashMap<String, Audience> = if users.is_empty() {
+        HashMap::new()
+    } else {
+        match ctx.store.audiences(users).await {
+            Ok(audiences) => audiences
+                .into_iter()
+                .map(|a| (a.user_key.clone(), a))
+                .collect(),
+            Err(err) => {
+                release(results, due).await;
+                return Err(err);
+            }
         }
     };
     let mut due = due.into_iter();
@@ -113,6 +125,8 @@ async fn dispatch(
         }
         if let Some(why) = audiences
             .get(&delivery.user_key)
+            // Only those that waited were read again; the others stand as planned.
+            .filter(|_| needs_recheck(&delivery, claimed_at))
             .and_then(|audience| withdrawn(&delivery, audience))
         {
             finish(results, &delivery, DeliveryStatus::Skipped, why).await;
@@ -241,10 +255,21 @@ async fn write_results(ctx: Arc<Context>, mut outcomes: mpsc::Receiver<Settled>)
                 settled.result
             })
             .collect();
+        // Tokens first: once a send reads done, the tokens it found gone are gone.
+        for (token, reason) in tokens {
+            match ctx.store.drop_push_token(token, reason).await {
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "cannot drop an unregistered token"),
+            }
+        }
         let mut tries = 0;
         loop {
             tries += 1;
-            match ctx.store.record_results(results.clone(), ctx.clock.now()).await {
+            match ctx
+                .store
+                .record_results(results.clone(), ctx.clock.now())
+                .await
+            {
                 Ok(()) => break,
                 Err(err) if tries < RESULT_TRIES => {
                     tracing::error!(error = %err, "cannot store delivery outcomes; trying again");
@@ -255,12 +280,6 @@ async fn write_results(ctx: Arc<Context>, mut outcomes: mpsc::Receiver<Settled>)
                         "cannot store delivery outcomes; they are delivered again after a restart");
                     break;
                 }
-            }
-        }
-        for (token, reason) in tokens {
-            match ctx.store.drop_push_token(token, reason).await {
-                Ok(_) => {}
-                Err(err) => tracing::error!(error = %err, "cannot drop an unregistered token"),
             }
         }
     }

@@ -5,13 +5,24 @@
 use std::time::Duration;
 
 use beckon::consent::{allows, Channel, PermissionState};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::store::{Audience, DueDelivery};
+
+/// A delivery that waited longer than this since it was planned is checked again
+/// against the user's permission and devices before it goes. Sooner, the check made
+/// when it was planned stands: a device's own change takes about as long to arrive
+/// (its upload queue flushes every 30 seconds).
+pub const RECHECK_AFTER: TimeDelta = TimeDelta::seconds(60);
 
 /// Whether the delivery can no longer go out (the server was down past its expiry).
 pub fn expired(due: &DueDelivery, now: DateTime<Utc>) -> bool {
     due.expires_at.is_some_and(|expiry| now >= expiry)
+}
+
+/// Whether the delivery waited long enough since planning to be checked again.
+pub fn needs_recheck(due: &DueDelivery, now: DateTime<Utc>) -> bool {
+    now - due.planned_at > RECHECK_AFTER
 }
 
 /// Why a delivery planned earlier must not go out now, by what the user permits and
@@ -24,7 +35,10 @@ pub fn withdrawn(due: &DueDelivery, audience: &Audience) -> Option<String> {
             PermissionState::Subscribed => "subscribed, needs an explicit opt-in".to_owned(),
             other => other.to_string(),
         };
-        return Some(format!("{}: not permitted when it was due ({why})", due.channel));
+        return Some(format!(
+            "{}: not permitted when it was due ({why})",
+            due.channel
+        ));
     }
     if due.channel == Channel::Push {
         match audience
@@ -56,7 +70,6 @@ pub fn nap(next_due: Option<DateTime<Utc>>, now: DateTime<Utc>, longest: Duratio
 mod tests {
     use beckon::consent::Permission;
     use beckon::protocol::PushProvider;
-    use chrono::TimeDelta;
 
     use super::*;
     use crate::store::{DeliveryContent, PushTarget};
@@ -82,6 +95,7 @@ mod tests {
                 body: "b".into(),
                 deep_link: None,
             },
+            planned_at: now() - TimeDelta::hours(3),
         }
     }
 
@@ -123,8 +137,20 @@ mod tests {
     }
 
     #[test]
+    fn only_a_delivery_that_waited_is_checked_again() {
+        let mut d = due(Channel::Push);
+        assert!(needs_recheck(&d, now()), "planned three hours before");
+        d.planned_at = now() - TimeDelta::seconds(5);
+        assert!(!needs_recheck(&d, now()), "planned moments ago");
+        assert!(needs_recheck(&d, now() + RECHECK_AFTER));
+    }
+
+    #[test]
     fn a_push_still_permitted_and_reachable_goes_out() {
-        assert_eq!(withdrawn(&due(Channel::Push), &audience(None, Some(true))), None);
+        assert_eq!(
+            withdrawn(&due(Channel::Push), &audience(None, Some(true))),
+            None
+        );
         assert_eq!(
             withdrawn(
                 &due(Channel::Push),
@@ -138,7 +164,10 @@ mod tests {
     fn a_change_since_planning_withdraws_the_delivery() {
         let push = due(Channel::Push);
         assert_eq!(
-            withdrawn(&push, &audience(Some(PermissionState::Unsubscribed), Some(true))),
+            withdrawn(
+                &push,
+                &audience(Some(PermissionState::Unsubscribed), Some(true))
+            ),
             Some("push: not permitted when it was due (unsubscribed)".into())
         );
         assert_eq!(
@@ -152,7 +181,9 @@ mod tests {
         // SMS needs an explicit opt-in, which a user with nothing set has not given.
         assert_eq!(
             withdrawn(&due(Channel::Sms), &audience(None, None)),
-            Some("sms: not permitted when it was due (subscribed, needs an explicit opt-in)".into())
+            Some(
+                "sms: not permitted when it was due (subscribed, needs an explicit opt-in)".into()
+            )
         );
         assert_eq!(withdrawn(&due(Channel::Email), &audience(None, None)), None);
     }
@@ -165,7 +196,10 @@ mod tests {
             nap(Some(now() + TimeDelta::seconds(5)), now(), longest),
             Duration::from_secs(5)
         );
-        assert_eq!(nap(Some(now() + TimeDelta::hours(5)), now(), longest), longest);
+        assert_eq!(
+            nap(Some(now() + TimeDelta::hours(5)), now(), longest),
+            longest
+        );
         assert_eq!(
             nap(Some(now() - TimeDelta::seconds(5)), now(), longest),
             Duration::ZERO

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 pub use audience::segment_set;
 pub use clock::SendClock;
 pub use definitions::CatalogDefinitions;
-pub use due::{expired, nap, withdrawn};
+pub use due::{expired, nap, needs_recheck, withdrawn, RECHECK_AFTER};
 pub use outbound::{attempt_record, outbound, push_payload, settle, SendExtras};
 pub use rows::{deliveries, is_known, recipient, unknown_user, IN_APP_NEEDS_A_CAMPAIGN};
 
@@ -136,7 +136,10 @@ pub async fn start(
 ) -> Result<Runner, StoreError> {
     let released = store.release_claims().await?;
     if released > 0 {
-        tracing::warn!(released, "deliveries in flight when the server last stopped are delivered again");
+        tracing::warn!(
+            released,
+            "deliveries in flight when the server last stopped are delivered again"
+        );
     }
     let plan_wake = Arc::new(Notify::new());
     let ctx = Arc::new(Context {

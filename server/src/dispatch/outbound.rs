@@ -180,6 +180,7 @@ mod tests {
                 body: "Use XMAS10".into(),
                 deep_link: Some("shop://cart?code=XMAS10".into()),
             },
+            planned_at: at("2026-12-01T10:00:00Z"),
         }
     }
 
@@ -212,7 +213,10 @@ mod tests {
         assert_eq!(payload.message_id, "m-1");
         assert_eq!(payload.send_id.as_deref(), Some("send-1"));
         assert_eq!(payload.campaign_id.as_deref(), Some("xmas"));
-        assert_eq!(payload.deep_link.as_deref(), Some("shop://cart?code=XMAS10"));
+        assert_eq!(
+            payload.deep_link.as_deref(),
+            Some("shop://cart?code=XMAS10")
+        );
         assert_eq!(payload.promo, extras().promo);
     }
 
@@ -242,7 +246,10 @@ mod tests {
             panic!("not a webhook")
         };
         assert_eq!(channel, WebhookChannel::Email);
-        assert_eq!((address.as_str(), user_key.as_str()), ("ana@shop.example", "ana"));
+        assert_eq!(
+            (address.as_str(), user_key.as_str()),
+            ("ana@shop.example", "ana")
+        );
         assert_eq!(subject.as_deref(), Some("Oi Ana"));
         assert_eq!(body, "Use XMAS10");
         assert_eq!(data["message_id"], "m-1");

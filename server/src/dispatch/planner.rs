@@ -24,7 +24,13 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         let trouble = match ctx.store.next_to_plan().await {
             Ok(Some(send)) => {
                 let id = send.id.clone();
-                match plan_send(&ctx, send, &stop).await {
+                // Stopping drops the planning where it is; the next start plans the
+                // send again, adding only what is missing.
+                let planned = tokio::select! {
+                    planned = plan_send(&ctx, send) => planned,
+                    _ = stopped(&mut stop) => return,
+                };
+                match planned {
                     Ok(()) => continue,
                     Err(err) => {
                         tracing::error!(send = %id, error = %err, "planning a send failed; trying again");
@@ -47,13 +53,8 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Plans one send to the end, or until the server stops (it is planned again on the
-/// next start, adding only what is missing) or an admin cancels it.
-async fn plan_send(
-    ctx: &Context,
-    record: SendRecord,
-    stop: &watch::Receiver<bool>,
-) -> Result<(), StoreError> {
+/// Plans one send to the end, or until an admin cancels it.
+async fn plan_send(ctx: &Context, record: SendRecord) -> Result<(), StoreError> {
     let id = record.id.clone();
     ctx.store.start_planning(id.clone()).await?;
     let catalog = ctx.store.catalog().await?;
@@ -70,18 +71,21 @@ async fn plan_send(
     };
     let set = match segment_set(&catalog, send.target()) {
         Ok(set) => set,
-        Err(why) => return give_up(ctx, id, format!("its audience cannot be evaluated: {why}")).await,
+        Err(why) => {
+            return give_up(ctx, id, format!("its audience cannot be evaluated: {why}")).await
+        }
     };
     tracing::info!(send = %id, "planning a send");
     let (out, chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
     let scanning = scan(&ctx.store, send.target().clone(), set, ctx.clock.now(), out);
     let planning = {
         let (send, id) = (&send, &id);
-        // Owns the receiver: when planning stops early, the scan sees it closed.
+        // Owns the receiver: when planning stops early (or is dropped), the scan sees
+        // it closed.
         async move {
             let mut chunks = chunks;
             while let Some(chunk) = chunks.recv().await {
-                if *stop.borrow() || !plan_chunk(ctx, send, id, chunk).await? {
+                if !plan_chunk(ctx, send, id, chunk).await? {
                     return Ok::<bool, StoreError>(false);
                 }
             }
@@ -94,7 +98,9 @@ async fn plan_send(
     if !complete {
         return Ok(());
     }
-    ctx.store.finish_planning(id.clone(), None, ctx.clock.now()).await?;
+    ctx.store
+        .finish_planning(id.clone(), None, ctx.clock.now())
+        .await?;
     ctx.deliver_wake.notify_one();
     tracing::info!(send = %id, users, "send planned");
     Ok(())
@@ -142,5 +148,7 @@ async fn plan_chunk(
 /// accepted): it ends with the reason and whatever was already planned.
 async fn give_up(ctx: &Context, id: String, why: String) -> Result<(), StoreError> {
     tracing::warn!(send = %id, reason = %why, "a send cannot be planned");
-    ctx.store.finish_planning(id, Some(why), ctx.clock.now()).await
+    ctx.store
+        .finish_planning(id, Some(why), ctx.clock.now())
+        .await
 }

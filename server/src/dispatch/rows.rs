@@ -47,7 +47,9 @@ pub fn recipient(audience: Audience, history: UserHistory) -> Recipient {
 /// Whether the server knows anything of the user: a send to a key it never heard of
 /// goes nowhere, not even in-app.
 pub fn is_known(audience: &Audience) -> bool {
-    audience.profile.is_some() || !audience.permissions.is_empty() || !audience.push_targets.is_empty()
+    audience.profile.is_some()
+        || !audience.permissions.is_empty()
+        || !audience.push_targets.is_empty()
 }
 
 /// The row of a user the server has never heard of.
@@ -267,7 +269,10 @@ mod tests {
     #[test]
     fn the_store_view_becomes_the_planning_view() {
         let user = recipient(
-            audience(&[("t1", Some(true)), ("t2", None)], json!({"first_name": "Ana"})),
+            audience(
+                &[("t1", Some(true)), ("t2", None)],
+                json!({"first_name": "Ana"}),
+            ),
             UserHistory::new(),
         );
         assert_eq!(user.user_key, "ana");
@@ -280,7 +285,11 @@ mod tests {
             .iter()
             .map(|t| (t.token.as_str(), t.os_granted))
             .collect();
-        assert_eq!(granted, [("t1", true), ("t2", false)], "unknown means not granted");
+        assert_eq!(
+            granted,
+            [("t1", true), ("t2", false)],
+            "unknown means not granted"
+        );
         let nobody = Audience {
             profile: None,
             push_targets: vec![],
@@ -295,7 +304,10 @@ mod tests {
         let s = send(json!({"channels": ["push", "email"]}));
         let rows = rows(
             &s,
-            audience(&[("t1", Some(true)), ("t2", Some(true)), ("t3", Some(false))], json!({"first_name": "Ana"})),
+            audience(
+                &[("t1", Some(true)), ("t2", Some(true)), ("t3", Some(false))],
+                json!({"first_name": "Ana"}),
+            ),
             None,
         );
         let tokens: Vec<(&str, Option<&str>)> = rows
@@ -318,7 +330,11 @@ mod tests {
     #[test]
     fn email_falls_back_with_the_reason_push_was_passed_over() {
         let s = send(json!({"channels": ["push", "email"]}));
-        let rows = rows(&s, audience(&[], json!({"email": "ana@shop.example"})), None);
+        let rows = rows(
+            &s,
+            audience(&[], json!({"email": "ana@shop.example"})),
+            None,
+        );
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].channel, Some(Channel::Email));
         assert_eq!(rows[0].recipient, "ana@shop.example");
@@ -344,7 +360,10 @@ mod tests {
         assert_eq!(rows[0].message_id, None);
         assert_eq!(
             rows[0].reasons,
-            ["push: unsubscribed", "sms: subscribed, needs an explicit opt-in"]
+            [
+                "push: unsubscribed",
+                "sms: subscribed, needs an explicit opt-in"
+            ]
         );
     }
 
@@ -354,7 +373,11 @@ mod tests {
         let with_campaign = rows(&s, audience(&[], json!({})), Some("xmas"));
         assert_eq!(with_campaign[0].status, DeliveryStatus::Delivered);
         assert_eq!(with_campaign[0].channel, Some(Channel::InApp));
-        assert!(with_campaign[0].detail.as_deref().unwrap().contains("\"xmas\" is live"));
+        assert!(with_campaign[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("\"xmas\" is live"));
         let without = rows(&s, audience(&[], json!({})), None);
         assert_eq!(without[0].status, DeliveryStatus::Skipped);
         assert_eq!(
@@ -374,8 +397,14 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].status, DeliveryStatus::Expired);
         assert_eq!(rows[0].channel, Some(Channel::Push));
-        assert_eq!(rows[0].deliver_at, Some("2026-12-02T11:00:00Z".parse().unwrap()));
-        assert_eq!(rows[0].expires_at, Some("2026-12-02T06:00:00Z".parse().unwrap()));
+        assert_eq!(
+            rows[0].deliver_at,
+            Some("2026-12-02T11:00:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            rows[0].expires_at,
+            Some("2026-12-02T06:00:00Z".parse().unwrap())
+        );
         assert_eq!(rows[0].message_id, None);
     }
 

@@ -220,6 +220,8 @@ pub struct DueDelivery {
     pub deliver_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub content: DeliveryContent,
+    /// When it was planned (and the user's permission and devices last checked).
+    pub planned_at: DateTime<Utc>,
 }
 
 /// One try at a provider.
@@ -485,7 +487,7 @@ pub(super) fn claim_due(
 ) -> Result<Vec<DueDelivery>, StoreError> {
     let mut select = tx.prepare_cached(
         "SELECT id, send_id, user_key, channel, provider, recipient, message_id, deliver_at,
-            expires_at, content
+            expires_at, content, planned_at
         FROM deliveries
         WHERE status = 'pending' AND claimed = 0 AND deliver_at <= ?1
         ORDER BY deliver_at, id LIMIT ?2",
@@ -727,6 +729,7 @@ fn read_due(row: &Row<'_>) -> Result<DueDelivery, StoreError> {
     let channel = channel(row.get(3)?, TABLE)?
         .ok_or_else(|| corrupt(TABLE, "a pending delivery without a channel"))?;
     let deliver_at: String = row.get(7)?;
+    let planned_at: String = row.get(10)?;
     Ok(DueDelivery {
         id: row.get(0)?,
         send_id: row.get(1)?,
@@ -741,6 +744,7 @@ fn read_due(row: &Row<'_>) -> Result<DueDelivery, StoreError> {
         expires_at: optional_time(row.get(8)?, TABLE)?,
         content: content(row.get(9)?, TABLE)?
             .ok_or_else(|| corrupt(TABLE, "a pending delivery without content"))?,
+        planned_at: time(&planned_at, TABLE)?,
     })
 }
 
