@@ -388,9 +388,7 @@ mod tests {
     use chrono::TimeDelta;
 
     fn open() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn).unwrap();
-        conn
+        super::super::migrations::test_database()
     }
 
     fn at(minute: i64) -> DateTime<Utc> {

@@ -74,8 +74,7 @@ mod tests {
 
     #[test]
     fn only_the_first_user_inherits_and_the_later_change_still_wins() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn).unwrap();
+        let conn = super::super::migrations::test_database();
         let device = ChangeOrigin::Device {
             event_id: "e".into(),
         };

@@ -192,6 +192,14 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
 ];
 
+/// An in-memory database at the latest schema, for the store's unit tests.
+#[cfg(test)]
+pub(super) fn test_database() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database");
+    migrate(&mut conn).expect("the schema applies");
+    conn
+}
+
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
 }

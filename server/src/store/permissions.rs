@@ -221,9 +221,7 @@ mod tests {
     use beckon::consent::PermissionState::{self, *};
 
     fn open() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn).unwrap();
-        conn
+        super::super::migrations::test_database()
     }
 
     fn change(channel: Channel, state: PermissionState, minute: u32) -> Permission {

@@ -374,9 +374,7 @@ mod tests {
     use serde_json::json;
 
     fn open() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn).unwrap();
-        conn
+        super::super::migrations::test_database()
     }
 
     fn at(minute: i64) -> DateTime<Utc> {
