@@ -765,6 +765,7 @@ async fn a_local_time_send_with_quiet_hours_plans_each_user_in_their_own_zone() 
             zone: Some("Europe/Lisbon"),
             fcm: token("t-lisbon"),
             os: Some(true),
+            orders: 1,
             ..User::default()
         },
         User {
@@ -772,6 +773,7 @@ async fn a_local_time_send_with_quiet_hours_plans_each_user_in_their_own_zone() 
             zone: Some("America/Sao_Paulo"),
             fcm: token("t-sp"),
             os: Some(true),
+            orders: 1,
             ..User::default()
         },
         User {
@@ -779,6 +781,7 @@ async fn a_local_time_send_with_quiet_hours_plans_each_user_in_their_own_zone() 
             zone: Some("Asia/Tokyo"),
             fcm: token("t-tokyo"),
             os: Some(true),
+            orders: 1,
             ..User::default()
         },
         User {
@@ -786,18 +789,21 @@ async fn a_local_time_send_with_quiet_hours_plans_each_user_in_their_own_zone() 
             country: Some("IN"),
             fcm: token("t-india"),
             os: Some(true),
+            orders: 1,
             ..User::default()
         },
         User {
             id: "nowhere",
             fcm: token("t-nowhere"),
             os: Some(true),
+            orders: 1,
             ..User::default()
         },
     ])
     .await;
+    // Reporting a token is not activity (segments read what shoppers did): one order each.
     let segment = json!({"schema": 1, "id": "everyone", "name": "Everyone",
-                         "rule": {"count": {"event": "Push Token Registered"}, "at_least": 1}});
+                         "rule": {"count": {"event": "Order Completed"}, "at_least": 1}});
     let (status, body) = h.post(SEGMENTS, &segment).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
