@@ -181,7 +181,7 @@ pub struct DeliveryContent {
 }
 
 /// One planned delivery.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewDelivery {
     pub user_key: String,
     /// `None` when no channel was usable.
@@ -248,25 +248,13 @@ pub struct DeliveryResult {
     pub attempts: Vec<AttemptRecord>,
 }
 
-/// A stored delivery with its attempts, as the admin API shows it.
+/// A stored delivery with its attempts, as the admin API shows it: what was planned,
+/// and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeliveryRecord {
     pub id: i64,
-    pub user_key: String,
-    pub channel: Option<Channel>,
-    pub provider: Option<PushProvider>,
-    pub recipient: String,
-    pub status: DeliveryStatus,
-    pub reasons: Vec<String>,
-    pub message_id: Option<String>,
-    pub scheduled_for: Option<DateTime<Utc>>,
-    pub deliver_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub time_zone: Option<String>,
-    pub zone_source: Option<String>,
-    pub held_by_quiet_hours: bool,
-    pub content: Option<DeliveryContent>,
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub planned: NewDelivery,
     pub planned_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub attempts: Vec<AttemptRecord>,
@@ -755,23 +743,25 @@ fn read_delivery(row: &Row<'_>) -> Result<DeliveryRecord, StoreError> {
     let planned_at: String = row.get(16)?;
     Ok(DeliveryRecord {
         id: row.get(0)?,
-        user_key: row.get(1)?,
-        channel: channel(row.get(2)?, TABLE)?,
-        provider: provider(row.get(3)?, TABLE)?,
-        recipient: row.get(4)?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| corrupt(TABLE, format!("status {status:?}")))?,
-        reasons: serde_json::from_str(&reasons)
-            .map_err(|err| corrupt(TABLE, format!("reasons: {err}")))?,
-        message_id: row.get(7)?,
-        scheduled_for: optional_time(row.get(8)?, TABLE)?,
-        deliver_at: optional_time(row.get(9)?, TABLE)?,
-        expires_at: optional_time(row.get(10)?, TABLE)?,
-        time_zone: row.get(11)?,
-        zone_source: row.get(12)?,
-        held_by_quiet_hours: row.get(13)?,
-        content: content(row.get(14)?, TABLE)?,
-        detail: row.get(15)?,
+        planned: NewDelivery {
+            user_key: row.get(1)?,
+            channel: channel(row.get(2)?, TABLE)?,
+            provider: provider(row.get(3)?, TABLE)?,
+            recipient: row.get(4)?,
+            status: DeliveryStatus::parse(&status)
+                .ok_or_else(|| corrupt(TABLE, format!("status {status:?}")))?,
+            reasons: serde_json::from_str(&reasons)
+                .map_err(|err| corrupt(TABLE, format!("reasons: {err}")))?,
+            message_id: row.get(7)?,
+            scheduled_for: optional_time(row.get(8)?, TABLE)?,
+            deliver_at: optional_time(row.get(9)?, TABLE)?,
+            expires_at: optional_time(row.get(10)?, TABLE)?,
+            time_zone: row.get(11)?,
+            zone_source: row.get(12)?,
+            held_by_quiet_hours: row.get(13)?,
+            content: content(row.get(14)?, TABLE)?,
+            detail: row.get(15)?,
+        },
         planned_at: time(&planned_at, TABLE)?,
         finished_at: optional_time(row.get(17)?, TABLE)?,
         attempts: Vec::new(),

@@ -353,14 +353,14 @@ fn deliveries_page_by_id_and_filter_by_status() {
     let users: Vec<&str> = first
         .iter()
         .chain(&rest)
-        .map(|d| d.user_key.as_str())
+        .map(|d| d.planned.user_key.as_str())
         .collect();
     assert_eq!(users, ["u0", "u1", "u2", "u3", "u4"]);
     let skipped_only = store
         .deliveries("s1", 0, 10, Some(DeliveryStatus::Skipped))
         .unwrap();
     assert_eq!(skipped_only.len(), 2);
-    assert_eq!(skipped_only[0].reasons, ["push: unsubscribed"]);
-    assert_eq!(skipped_only[0].channel, None);
+    assert_eq!(skipped_only[0].planned.reasons, ["push: unsubscribed"]);
+    assert_eq!(skipped_only[0].planned.channel, None);
     assert!(store.deliveries("nope", 0, 10, None).unwrap().is_empty());
 }
