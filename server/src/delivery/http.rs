@@ -61,6 +61,22 @@ impl Reply {
             .and_then(|v| parse_retry_after(v, now))
     }
 
+    /// What an answer that says nothing about the token itself means: throttling and
+    /// server errors are retried (after `Retry-After` when given), the rest is final.
+    pub(crate) fn retry_or_fail(&self, now: DateTime<Utc>, detail: String) -> Outcome {
+        match self.status {
+            429 | 500..=599 => Outcome::Retry {
+                after: self.retry_after(now),
+                status: Some(self.status),
+                detail,
+            },
+            status => Outcome::Failed {
+                status: Some(status),
+                detail,
+            },
+        }
+    }
+
     /// The body, shortened for an outcome's detail.
     pub(crate) fn body_excerpt(&self) -> String {
         excerpt(&self.body)

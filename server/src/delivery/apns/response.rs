@@ -31,15 +31,7 @@ pub(crate) fn classify(reply: &Reply, now: DateTime<Utc>) -> Verdict {
         (403, "ExpiredProviderToken") => return Verdict::StaleCredentials(detail),
         // 410 is Unregistered or ExpiredToken: either way the token is dead.
         (410, _) | (400, "BadDeviceToken") => Outcome::Unregistered { detail },
-        (429, _) | (500..=599, _) => Outcome::Retry {
-            after: reply.retry_after(now),
-            status: Some(status),
-            detail,
-        },
-        _ => Outcome::Failed {
-            status: Some(status),
-            detail,
-        },
+        _ => reply.retry_or_fail(now, detail),
     };
     Verdict::Done(outcome)
 }

@@ -92,15 +92,7 @@ pub(crate) fn classify(reply: &Reply, now: DateTime<Utc>) -> Verdict {
         {
             Outcome::Unregistered { detail }
         }
-        429 | 500..=599 => Outcome::Retry {
-            after: reply.retry_after(now),
-            status: Some(status),
-            detail,
-        },
-        _ => Outcome::Failed {
-            status: Some(status),
-            detail,
-        },
+        _ => reply.retry_or_fail(now, detail),
     };
     Verdict::Done(outcome)
 }

@@ -28,15 +28,13 @@ pub(crate) fn classify(reply: &Reply, message_id: &str, now: DateTime<Utc>) -> O
         },
         // The receiver says the address is gone for good.
         410 => Outcome::Unregistered { detail: detail() },
-        408 | 429 | 500..=599 => Outcome::Retry {
+        // A receiver timing out on its side is worth another try too.
+        408 => Outcome::Retry {
             after: reply.retry_after(now),
             status: Some(status),
             detail: detail(),
         },
-        _ => Outcome::Failed {
-            status: Some(status),
-            detail: detail(),
-        },
+        _ => reply.retry_or_fail(now, detail()),
     }
 }
 
