@@ -151,12 +151,8 @@ impl Client {
         let (held, server_now, recorded) = {
             let mut store = self.recorder.store();
             // Opted out, the shopper still lands where the push points and keeps its
-            // promo; only the record of the open is not collected. Read under the
-            // store's lock, as opting out empties the queue under it.
-            let recorded = !self.recorder.consent.is_opted_out();
-            if !recorded {
-                store.bump(Counter::DroppedOptedOut, payloads.len() as u64)?;
-            }
+            // promo; only the record of the open is not collected.
+            let recorded = self.recorder.collects(&mut store, payloads.len() as u64)?;
             let first = store.record_push_open(
                 &payload.message_id,
                 now.timestamp_millis(),

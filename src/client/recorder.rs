@@ -135,10 +135,7 @@ impl Recorder {
         let at = event.timestamp.timestamp_millis();
         let queued = {
             let mut store = self.store();
-            // Read under the store's lock, which opting out holds while it empties the
-            // queue: no event can land after the queue was emptied.
-            if self.consent.is_opted_out() {
-                store.bump(Counter::DroppedOptedOut, 1)?;
+            if !self.collects(&mut store, 1)? {
                 return Ok(None);
             }
             match keep {
@@ -151,6 +148,18 @@ impl Recorder {
             self.uploader.nudge();
         }
         Ok(Some(payload))
+    }
+
+    /// Whether `events` about to be written through `store` (the locked store) may be
+    /// collected; when the user opted out they are counted as dropped instead. Read
+    /// under the store's lock, which opting out holds while it empties the queue: no
+    /// event can land after the queue was emptied.
+    pub(crate) fn collects(&self, store: &mut Store, events: u64) -> Result<bool, StoreError> {
+        if self.consent.is_opted_out() {
+            store.bump(Counter::DroppedOptedOut, events)?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// Commits a change of device state with the events reporting it (`write` gets
@@ -190,8 +199,7 @@ impl Recorder {
     ) -> Result<(), ClientError> {
         let payloads = reports.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let mut store = self.store();
-        if self.consent.is_opted_out() {
-            store.bump(Counter::DroppedOptedOut, payloads.len() as u64)?;
+        if !self.collects(&mut store, payloads.len() as u64)? {
             return Ok(());
         }
         store.apply_membership_changes(now.timestamp_millis(), changes, &payloads)?;
@@ -208,8 +216,7 @@ impl Recorder {
     ) -> Result<(), ClientError> {
         let payload = encode(event)?;
         let mut store = self.store();
-        if self.consent.is_opted_out() {
-            store.bump(Counter::DroppedOptedOut, 1)?;
+        if !self.collects(&mut store, 1)? {
             return Ok(());
         }
         store.enqueue_impression(campaign_id, event.timestamp.timestamp_millis(), &payload)?;
