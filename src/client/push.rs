@@ -107,30 +107,31 @@ impl Client {
         let (link, pending) = match &payload.deep_link {
             None => (LinkAction::None, None),
             Some(url) => {
-                let router = self.push.router.read().unwrap_or_else(|p| p.into_inner());
-                if self.push.router_ready.load(Ordering::SeqCst) {
-                    match router.route(url) {
-                        Ok(link) => (LinkAction::Open(link), None),
-                        Err(error) => (refused(url, error), None),
+                let routed = self
+                    .push
+                    .router
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .route(url);
+                let ready = self.push.router_ready.load(Ordering::SeqCst);
+                match routed {
+                    Ok(link) if ready => (LinkAction::Open(link), None),
+                    // Before the router is ready the link is checked against the routes
+                    // already known, so a link that can never be routed is not kept;
+                    // without routes yet, it is checked when the router is ready.
+                    Err(error) if ready || error != DeepLinkError::NoRoutes => {
+                        (refused(url, error), None)
                     }
-                } else {
-                    // Checked now when the routes are known, so a link that can never
-                    // be routed is not kept; otherwise when the router is ready.
-                    match router.route(url) {
-                        Err(error) if error != DeepLinkError::NoRoutes => {
-                            (refused(url, error), None)
-                        }
-                        _ => (
-                            LinkAction::Pending { url: url.clone() },
-                            Some(PendingLink {
-                                url: url.clone(),
-                                message_id: Some(payload.message_id.clone()),
-                                campaign_id: payload.campaign_id.clone(),
-                                send_id: payload.send_id.clone(),
-                                received_at_ms: now.timestamp_millis(),
-                            }),
-                        ),
-                    }
+                    _ => (
+                        LinkAction::Pending { url: url.clone() },
+                        Some(PendingLink {
+                            url: url.clone(),
+                            message_id: Some(payload.message_id.clone()),
+                            campaign_id: payload.campaign_id.clone(),
+                            send_id: payload.send_id.clone(),
+                            received_at_ms: now.timestamp_millis(),
+                        }),
+                    ),
                 }
             }
         };
