@@ -10,6 +10,8 @@ use tracing::Level;
 
 use crate::dispatch::SendsHandle;
 use crate::error::ApiError;
+use crate::identity::Verifier;
+use crate::metrics::{self, Metrics, METRICS_PATH};
 use crate::routes::campaigns::Campaigns;
 use crate::routes::definitions::routes as definition_routes;
 use crate::routes::segments::Segments;
@@ -24,6 +26,8 @@ pub struct AppState {
     app_keys: Arc<[String]>,
     admin_token: Arc<str>,
     sends: SendsHandle,
+    identities: Arc<Verifier>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -33,7 +37,21 @@ impl AppState {
             app_keys: app_keys.into(),
             admin_token: admin_token.into(),
             sends: SendsHandle::default(),
+            identities: Arc::new(Verifier::off()),
+            metrics: Metrics::new(),
         }
+    }
+
+    /// The same state, verifying identities with `verifier`.
+    pub fn with_identities(mut self, verifier: Verifier) -> Self {
+        self.identities = Arc::new(verifier);
+        self
+    }
+
+    /// The same state, counting into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same state, telling `runner` of the sends it stores.
@@ -57,6 +75,14 @@ impl AppState {
     pub(crate) fn sends(&self) -> &SendsHandle {
         &self.sends
     }
+
+    pub(crate) fn identities(&self) -> &Verifier {
+        &self.identities
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
 }
 
 /// All routes. Layers run bottom-up: the credentials are checked before the encoding, and
@@ -77,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(segment_members::routes())
         .merge(users::routes())
         .merge(sends::routes())
+        .route(METRICS_PATH, get(metrics::metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
 
     Router::new()

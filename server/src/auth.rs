@@ -1,5 +1,7 @@
 //! Credentials: the app key on device routes, the admin bearer token on admin routes.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::HeaderValue;
@@ -10,18 +12,29 @@ use beckon::protocol::APP_KEY_HEADER;
 use crate::app::AppState;
 use crate::error::ApiError;
 
-pub async fn require_app_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The app key a device request was made with, once checked: handlers read it to
+/// apply that key's settings (identity verification).
+#[derive(Debug, Clone)]
+pub struct AppKey(pub Arc<str>);
+
+pub async fn require_app_key(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let given = req.headers().get(APP_KEY_HEADER).map(HeaderValue::as_bytes);
-    let known = given.is_some_and(|given| {
-        // Check every key without stopping early: timing must not tell which one matched.
-        state.app_keys().iter().fold(false, |found, key| {
-            found | constant_time_eq(key.as_bytes(), given)
+    // Check every key without stopping early: timing must not tell which one matched.
+    let matched = given.and_then(|given| {
+        state.app_keys().iter().fold(None, |found, key| {
+            let equal = constant_time_eq(key.as_bytes(), given);
+            found.or(equal.then_some(key))
         })
     });
-    if !known {
+    let Some(key) = matched else {
         return ApiError::unauthorized(format!("missing or unknown app key in {APP_KEY_HEADER}"))
             .into_response();
-    }
+    };
+    req.extensions_mut().insert(AppKey(Arc::from(key.as_str())));
     next.run(req).await
 }
 

@@ -8,6 +8,7 @@ use crate::delivery::{
     DEFAULT_FCM_BASE_URL,
 };
 use crate::dispatch::SendsConfig;
+use crate::identity::{Enforcement, IdentityConfig};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct ServerConfig {
     pub delivery: DeliveryConfig,
     /// How sends are delivered: clock, retries, deliveries in flight.
     pub sends: SendsConfig,
+    /// Verified identities: the app's secret and keys, and each app key's enforcement.
+    pub identity: IdentityConfig,
 }
 
 impl ServerConfig {
@@ -44,6 +47,7 @@ impl ServerConfig {
             builtin_segments: false,
             delivery: DeliveryConfig::default(),
             sends: SendsConfig::default(),
+            identity: IdentityConfig::default(),
         }
     }
 
@@ -69,7 +73,7 @@ impl ServerConfig {
         {
             return Err("the admin token must be non-empty printable ASCII without spaces".into());
         }
-        Ok(())
+        self.identity.check(&self.app_keys)
     }
 }
 
@@ -148,6 +152,48 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub webhook_secret: Option<String>,
+    /// How strictly requests must prove the users they name: `off`, `optional` or
+    /// `required` for every app key, or `APP_KEY=MODE` for one; repeat the flag or
+    /// list them comma-separated in the environment variable.
+    #[arg(
+        long = "verify-identities",
+        env = "BECKON_VERIFY_IDENTITIES",
+        value_delimiter = ',',
+        value_parser = parse_enforcement,
+        hide_env_values = true
+    )]
+    pub verify_identities: Vec<(Option<String>, Enforcement)>,
+    /// Secret the app's backend computes identity HMACs with (hex HMAC-SHA256 of the
+    /// user id); repeat during a rotation. Prefer the environment variable.
+    #[arg(
+        long = "identity-secret",
+        env = "BECKON_IDENTITY_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub identity_secrets: Vec<String>,
+    /// PEM public key (P-256 for ES256, RSA for RS256) the app's backend signs identity
+    /// JWTs with; repeat during a rotation.
+    #[arg(
+        long = "identity-jwt-key",
+        env = "BECKON_IDENTITY_JWT_KEYS",
+        value_delimiter = ','
+    )]
+    pub identity_jwt_keys: Vec<PathBuf>,
+    /// The `iss` every identity JWT must carry.
+    #[arg(long, env = "BECKON_IDENTITY_JWT_ISSUER")]
+    pub identity_jwt_issuer: Option<String>,
+    /// The `aud` every identity JWT must carry.
+    #[arg(long, env = "BECKON_IDENTITY_JWT_AUDIENCE")]
+    pub identity_jwt_audience: Option<String>,
+}
+
+/// `MODE` or `APP_KEY=MODE`.
+fn parse_enforcement(spec: &str) -> Result<(Option<String>, Enforcement), String> {
+    match spec.rsplit_once('=') {
+        Some((app_key, mode)) => Ok((Some(app_key.to_string()), mode.parse()?)),
+        None => Ok((None, spec.parse()?)),
+    }
 }
 
 impl Cli {
@@ -185,6 +231,27 @@ impl Cli {
                 },
             },
             sends: SendsConfig::default(),
+            identity: IdentityConfig {
+                hmac_secrets: self.identity_secrets,
+                jwt_keys: self
+                    .identity_jwt_keys
+                    .into_iter()
+                    .map(KeySource::File)
+                    .collect(),
+                jwt_issuer: self.identity_jwt_issuer,
+                jwt_audience: self.identity_jwt_audience,
+                default_enforcement: self
+                    .verify_identities
+                    .iter()
+                    .rev()
+                    .find_map(|(key, mode)| key.is_none().then_some(*mode))
+                    .unwrap_or_default(),
+                enforcement_by_app_key: self
+                    .verify_identities
+                    .into_iter()
+                    .filter_map(|(key, mode)| Some((key?, mode)))
+                    .collect(),
+            },
         }
     }
 }
@@ -292,6 +359,62 @@ mod tests {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert!(err.to_string().contains(missing), "{missing}: {err}");
         }
+    }
+
+    #[test]
+    fn identity_flags_configure_verification() {
+        let cli = Cli::try_parse_from([
+            "beckon-server",
+            "--app-key",
+            "ios,android",
+            "--admin-token",
+            "t",
+            "--verify-identities",
+            "optional",
+            "--verify-identities",
+            "ios=required",
+            "--identity-secret",
+            "0123456789abcdef-secret",
+            "--identity-jwt-key",
+            "/keys/backend.pem",
+            "--identity-jwt-issuer",
+            "https://shop.example",
+        ])
+        .unwrap();
+        let config = cli.into_config();
+        let identity = &config.identity;
+        assert_eq!(identity.enforcement("ios"), Enforcement::Required);
+        assert_eq!(identity.enforcement("android"), Enforcement::Optional);
+        assert_eq!(identity.hmac_secrets, ["0123456789abcdef-secret"]);
+        assert_eq!(
+            identity.jwt_keys,
+            [KeySource::File("/keys/backend.pem".into())]
+        );
+        assert_eq!(identity.jwt_issuer.as_deref(), Some("https://shop.example"));
+        assert_eq!(config.check(), Ok(()));
+
+        let bad_mode = Cli::try_parse_from([
+            "beckon-server",
+            "--app-key",
+            "k",
+            "--admin-token",
+            "t",
+            "--verify-identities",
+            "k=strict",
+        ]);
+        assert!(bad_mode.unwrap_err().to_string().contains("strict"));
+        let no_keys = Cli::try_parse_from([
+            "beckon-server",
+            "--app-key",
+            "k",
+            "--admin-token",
+            "t",
+            "--verify-identities",
+            "required",
+        ])
+        .unwrap()
+        .into_config();
+        assert!(no_keys.check().unwrap_err().contains("--identity-secret"));
     }
 
     #[test]

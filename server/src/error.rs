@@ -1,12 +1,12 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use beckon::protocol::{ErrorAnswer, ErrorBody, IdentityRefusal};
 
 /// An error answer of the HTTP API.
 ///
 /// Every error, whatever the route, has the same JSON shape so clients parse one thing:
-/// `{"error": {"code": "bad_request", "message": "..."}}`.
+/// `{"error": {"code": "bad_request", "message": "..."}}` ([`ErrorAnswer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// For people; wording may change.
     pub message: String,
+    /// The users whose identity token was refused, for the `identity_token_*` codes.
+    pub identity: Vec<IdentityRefusal>,
 }
 
 impl ApiError {
@@ -22,6 +24,29 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            identity: Vec::new(),
+        }
+    }
+
+    /// 401 for users whose identity token is missing, invalid or expired; the code is
+    /// the first one's problem. `refused` is never empty.
+    pub fn identity_refused(refused: Vec<IdentityRefusal>) -> Self {
+        let first = refused
+            .first()
+            .map_or(beckon::protocol::IdentityProblem::Missing, |r| r.problem);
+        let names: Vec<String> = refused
+            .iter()
+            .map(|r| format!("{:?} ({})", r.user_id, r.problem.as_str()))
+            .collect();
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: first.code(),
+            message: format!(
+                "no valid identity token for user {}: the app's backend signs user ids, \
+                 send the token it issued",
+                names.join(", ")
+            ),
+            identity: refused,
         }
     }
 
@@ -80,7 +105,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorAnswer {
+            error: ErrorBody {
+                code: self.code.to_string(),
+                message: self.message,
+                identity: self.identity,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

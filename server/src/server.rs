@@ -11,6 +11,7 @@ use crate::app::{router, AppState};
 use crate::config::ServerConfig;
 use crate::delivery::{DeliveryConfigError, Providers};
 use crate::dispatch::{self, Runner};
+use crate::identity::Verifier;
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// How long shutdown waits for in-flight requests before dropping them.
@@ -90,6 +91,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // Keys and URLs are checked now, so a bad one stops the server here rather than
     // failing its first send.
     let providers = Providers::new(config.delivery.clone()).map_err(ServerError::Providers)?;
+    let identities = Verifier::new(config.identity.clone()).map_err(ServerError::Config)?;
     let path = config.db_path.clone();
     let backend = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await
@@ -125,8 +127,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             path: config.db_path.display().to_string(),
             source,
         })?;
-    let state =
-        AppState::new(store, config.app_keys, config.admin_token).with_sends(runner.handle());
+    let state = AppState::new(store, config.app_keys, config.admin_token)
+        .with_sends(runner.handle())
+        .with_identities(identities);
     let (shutdown, stop) = oneshot::channel::<()>();
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         // A dropped sender (RunningServer dropped) stops the server too.

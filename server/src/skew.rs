@@ -4,7 +4,11 @@
 //! clock when the request left; the gap between it and the event time is measured on the
 //! same (wrong) clock, so it is trustworthy and can be replayed on the server clock.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
+
+/// How far ahead of the server's clock a corrected event time may be: an honest device
+/// only gets there when its clock jumped between the event and the upload.
+pub const MAX_AHEAD: TimeDelta = TimeDelta::minutes(5);
 
 /// `received_at − (sent_at − event_time)`: the event time on the server clock.
 ///
@@ -19,6 +23,20 @@ pub fn corrected_timestamp(
     let age = sent_at.signed_duration_since(event_time);
     let corrected = received_at.checked_sub_signed(age)?;
     (1..=9999).contains(&corrected.year()).then_some(corrected)
+}
+
+/// `Ok(corrected)` when it is at most [`MAX_AHEAD`] past `received_at`, else
+/// `Err(received_at)`: a device cannot claim an event happened after the server got
+/// it, and a claim far in the future would otherwise outrank every later change.
+pub fn clamp_to_receipt(
+    corrected: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, DateTime<Utc>> {
+    if corrected > received_at + MAX_AHEAD {
+        Err(received_at)
+    } else {
+        Ok(corrected)
+    }
 }
 
 #[cfg(test)]
@@ -66,6 +84,17 @@ mod tests {
             at("2024-05-01T10:00:00Z"),
         );
         assert_eq!(corrected, Some(at("2024-05-01T10:00:10Z")));
+    }
+
+    #[test]
+    fn only_times_well_ahead_of_receipt_are_clamped() {
+        let received = at("2024-05-01T10:00:00Z");
+        let near = received + MAX_AHEAD;
+        assert_eq!(clamp_to_receipt(near, received), Ok(near));
+        let past = at("2020-01-01T00:00:00Z");
+        assert_eq!(clamp_to_receipt(past, received), Ok(past));
+        let far = received + MAX_AHEAD + TimeDelta::milliseconds(1);
+        assert_eq!(clamp_to_receipt(far, received), Err(received));
     }
 
     #[test]

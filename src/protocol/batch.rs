@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +12,11 @@ use super::WireEvent;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub sent_at: DateTime<Utc>,
+    /// The identity token of each user id among the events, from the app's backend
+    /// (see [`super::identity`]); a server enforcing verified identities refuses a
+    /// batch naming a user without a valid one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub identity_tokens: BTreeMap<String, String>,
     pub batch: Vec<WireEvent>,
 }
 

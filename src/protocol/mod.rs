@@ -7,6 +7,7 @@ mod batch;
 mod consent;
 mod consent_report;
 mod export;
+mod identity;
 mod limits;
 mod push;
 mod retry;
@@ -17,6 +18,10 @@ pub use batch::{Batch, BatchResponse, EventRejection};
 pub use consent::*;
 pub use consent_report::{is_consent_report, ConsentReport, DEFAULT_DEVICE_SOURCE};
 pub use export::{ExportedEvent, EVENTS_PATH, NEXT_CURSOR_HEADER};
+pub use identity::{
+    check_identity_token, ErrorAnswer, ErrorBody, IdentityProblem, IdentityRefusal,
+    IDENTITY_TOKEN_HEADER, MAX_IDENTITY_TOKEN_BYTES,
+};
 pub use limits::*;
 pub use push::*;
 pub use retry::{backoff, parse_retry_after};

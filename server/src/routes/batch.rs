@@ -1,10 +1,12 @@
 //! `POST /v1/batch`: the device upload.
 
+use std::collections::BTreeMap;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::HeaderMap;
-use axum::Json;
+use axum::{Extension, Json};
 use beckon::protocol::{
     BatchResponse, ConsentReport, EventRejection, ExportedEvent, WireEvent, MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
@@ -14,9 +16,14 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::verify::verify_users;
 use crate::app::AppState;
+use crate::auth::AppKey;
 use crate::error::ApiError;
-use crate::skew::corrected_timestamp;
+use crate::identity::Enforcement;
+use crate::metrics::Metrics;
+use crate::skew::{clamp_to_receipt, corrected_timestamp};
+use crate::store::InsertRules;
 
 /// Largest request body after decompression: a full batch of events plus room for the
 /// envelope. Checked on the decompressed stream so a small gzip bomb cannot get past it.
@@ -28,12 +35,15 @@ pub const MAX_BODY_BYTES: usize = MAX_BATCH_BYTES + 16 * 1024;
 #[derive(Deserialize)]
 struct Envelope<'a> {
     sent_at: DateTime<Utc>,
+    #[serde(default)]
+    identity_tokens: BTreeMap<String, String>,
     #[serde(borrow)]
     batch: Vec<&'a RawValue>,
 }
 
 pub async fn upload(
     State(state): State<AppState>,
+    Extension(AppKey(app_key)): Extension<AppKey>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
@@ -58,19 +68,56 @@ pub async fn upload(
         )));
     }
 
+    let metrics = state.metrics();
+    let enforcement = state.identities().enforcement(&app_key);
     let mut accepted = Vec::with_capacity(envelope.batch.len());
+    // Positions in the batch of the accepted events, for refusals the store makes.
+    let mut positions = Vec::with_capacity(envelope.batch.len());
     let mut rejected = Vec::new();
     for (index, raw) in envelope.batch.iter().enumerate() {
-        match admit(raw, envelope.sent_at, received_at) {
-            Ok(event) => accepted.push(event),
+        let admitted = admit(raw, envelope.sent_at, received_at, metrics).and_then(|event| {
+            check_anonymous_id(&event.event, enforcement)?;
+            Ok(event)
+        });
+        match admitted {
+            Ok(event) => {
+                accepted.push(event);
+                positions.push(index);
+            }
             Err((id, error)) => rejected.push(EventRejection { index, id, error }),
         }
     }
+    verify_identities(
+        &state,
+        &app_key,
+        &envelope.identity_tokens,
+        &accepted,
+        received_at,
+    )?;
+
+    let rules = InsertRules {
+        separate_identities: enforcement == Enforcement::Required,
+    };
     let outcome = state
         .store()
-        .insert(accepted)
+        .insert_with(accepted, rules)
         .await
         .map_err(|err| ApiError::internal(&err))?;
+    for refused in &outcome.refused {
+        let index = positions[refused.index];
+        let id = readable_id(envelope.batch[index].get());
+        rejected.push(EventRejection {
+            index,
+            id,
+            error: refused.reason.clone(),
+        });
+    }
+    rejected.sort_by_key(|r| r.index);
+    metrics.events_accepted.inc_by(u64::from(outcome.accepted));
+    metrics
+        .events_duplicate
+        .inc_by(u64::from(outcome.duplicates));
+    metrics.events_rejected.inc_by(rejected.len() as u64);
     tracing::debug!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,
@@ -82,6 +129,46 @@ pub async fn upload(
         duplicates: outcome.duplicates,
         rejected,
     }))
+}
+
+/// Refuses the whole batch (401) when its app key requires verified identities and a
+/// user among its events has no valid token. The device keeps the batch and asks the
+/// app for a new token, so nothing is lost.
+fn verify_identities(
+    state: &AppState,
+    app_key: &str,
+    tokens: &BTreeMap<String, String>,
+    events: &[ExportedEvent],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mut users: BTreeMap<&str, u64> = BTreeMap::new();
+    for user_id in events.iter().filter_map(|e| e.event.user_id.as_deref()) {
+        *users.entry(user_id).or_default() += 1;
+    }
+    verify_users(
+        state,
+        app_key,
+        &users,
+        |user| tokens.get(user).map(String::as_str),
+        now,
+    )
+}
+
+/// With identities required, an anonymous id must be what the SDK makes: a random
+/// 128-bit UUID, which nobody can guess to act as another install.
+fn check_anonymous_id(
+    event: &WireEvent,
+    enforcement: Enforcement,
+) -> Result<(), (Option<String>, String)> {
+    if enforcement == Enforcement::Required && uuid::Uuid::parse_str(&event.anonymous_id).is_err() {
+        return Err((
+            Some(event.id.clone()),
+            "anonymous_id: must be a UUID (a random 128-bit value made by the SDK) when \
+             identities are verified"
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
@@ -105,6 +192,7 @@ fn admit(
     raw: &RawValue,
     sent_at: DateTime<Utc>,
     received_at: DateTime<Utc>,
+    metrics: &Metrics,
 ) -> Result<ExportedEvent, (Option<String>, String)> {
     let text = raw.get();
     let mut event: WireEvent = serde_json::from_str(text)
@@ -119,13 +207,17 @@ fn admit(
         event.id = id.hyphenated().to_string();
     }
     let original_timestamp = event.timestamp;
-    event.timestamp =
+    let corrected =
         corrected_timestamp(original_timestamp, sent_at, received_at).ok_or_else(|| {
             (
                 Some(event.id.clone()),
                 "timestamp: is out of range once corrected for the device clock".to_string(),
             )
         })?;
+    event.timestamp = clamp_to_receipt(corrected, received_at).unwrap_or_else(|clamped| {
+        metrics.event_times_clamped.inc();
+        clamped
+    });
     Ok(ExportedEvent {
         event,
         original_timestamp,
@@ -168,6 +260,7 @@ mod tests {
             &event,
             at("2024-05-01T10:00:00Z"),
             at("2024-05-01T11:00:00Z"),
+            &Metrics::new(),
         )
         .unwrap();
         assert_eq!(stored.event.id, "6f1c1a2e-8d47-4a53-9a51-2b1f0b7c7f10");
@@ -176,7 +269,25 @@ mod tests {
     }
 
     #[test]
+    fn a_time_far_ahead_of_the_server_is_stored_as_received_and_counted() {
+        // The batch a forger sends to pin a consent change forever: an event in the
+        // year 9000 with `sent_at` in 2020 would be corrected to the year 9006.
+        let event = raw(
+            r#"{"id":"6f1c1a2e-8d47-4a53-9a51-2b1f0b7c7f10","type":"track",
+            "name":"Cart Viewed","anonymous_id":"a","timestamp":"9000-01-01T00:00:00Z"}"#,
+        );
+        let metrics = Metrics::new();
+        let received = at("2026-12-07T10:00:00Z");
+        let stored = admit(&event, at("2020-01-01T00:00:00Z"), received, &metrics).unwrap();
+        assert_eq!(stored.event.timestamp, received);
+        assert_eq!(stored.original_timestamp, at("9000-01-01T00:00:00Z"));
+        assert_eq!(metrics.event_times_clamped.get(), 1);
+    }
+
+    #[test]
     fn reports_the_id_when_it_can_be_read() {
+        let metrics = Metrics::new();
+        let admit = |raw: &RawValue, a, b| admit(raw, a, b, &metrics);
         let now = Utc::now();
         let unparsable = raw(r#"{"id":"abc","type":"nope"}"#);
         let (id, error) = admit(&unparsable, now, now).unwrap_err();

@@ -9,3 +9,4 @@ pub mod segments;
 pub mod sends;
 pub mod sync;
 pub mod users;
+mod verify;

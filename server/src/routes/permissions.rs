@@ -2,17 +2,28 @@
 //! those made elsewhere (an unsubscribe link, another device) by the same rule as the
 //! server: the later change wins.
 
+use std::collections::BTreeMap;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::CACHE_CONTROL;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use beckon::protocol::{check_id, PermissionsDocument};
+use axum::{Extension, Json};
+use beckon::protocol::{
+    check_id, IdentityProblem, IdentityRefusal, PermissionsDocument, IDENTITY_TOKEN_HEADER,
+};
+use chrono::Utc;
 use serde::Deserialize;
 
 use super::request::internal;
+use super::verify::verify_users;
 use crate::app::AppState;
+use crate::auth::AppKey;
 use crate::error::ApiError;
+use crate::identity::Enforcement;
+use crate::metrics::Metrics;
+use crate::store::KeyKind;
 
 #[derive(Deserialize)]
 pub struct PermissionsQuery {
@@ -22,8 +33,14 @@ pub struct PermissionsQuery {
 
 /// The user is the `user_id` when given, else the `anonymous_id` (as events are keyed).
 /// A user the server knows nothing of has no permissions set: an empty list.
+///
+/// With identities verified for the app key, a `user_id` needs the user's token in
+/// [`IDENTITY_TOKEN_HEADER`], and an `anonymous_id` must be a UUID that is not a user's
+/// id.
 pub async fn permissions(
     State(state): State<AppState>,
+    Extension(AppKey(app_key)): Extension<AppKey>,
+    headers: HeaderMap,
     query: Result<Query<PermissionsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
@@ -37,6 +54,15 @@ pub async fn permissions(
         }
     };
     check_id(field, &user_key).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    if field == "user_id" {
+        let token = headers
+            .get(IDENTITY_TOKEN_HEADER)
+            .and_then(|value| value.to_str().ok());
+        let users = BTreeMap::from([(user_key.as_str(), 0)]);
+        verify_users(&state, &app_key, &users, |_| token, Utc::now())?;
+    } else if state.identities().enforcement(&app_key) == Enforcement::Required {
+        check_anonymous_key(&state, &user_key).await?;
+    }
     let permissions = state
         .store()
         .permissions(user_key.clone())
@@ -48,4 +74,33 @@ pub async fn permissions(
     };
     // Consent must never be served stale from a cache.
     Ok(([(CACHE_CONTROL, "no-store")], Json(document)).into_response())
+}
+
+/// Asked for by anonymous id with identities required: the id must be what the SDK
+/// makes (a UUID) and must not be a user's, whose permissions need the user's token.
+async fn check_anonymous_key(state: &AppState, key: &str) -> Result<(), ApiError> {
+    if uuid::Uuid::parse_str(key).is_err() {
+        return Err(ApiError::bad_request(
+            "anonymous_id: must be a UUID (a random 128-bit value made by the SDK) when \
+             identities are verified",
+        ));
+    }
+    if state
+        .store()
+        .key_kind(key.to_string())
+        .await
+        .map_err(internal)?
+        == Some(KeyKind::User)
+    {
+        Metrics::reason(
+            &state.metrics().identity_refused_requests,
+            IdentityProblem::Missing.as_str(),
+            1,
+        );
+        return Err(ApiError::identity_refused(vec![IdentityRefusal {
+            user_id: key.to_string(),
+            problem: IdentityProblem::Missing,
+        }]));
+    }
+    Ok(())
 }

@@ -172,11 +172,19 @@ fn a_server_change_is_recorded_and_later_device_changes_still_win() {
     older.state = OptedIn;
     older.updated_at = now - TimeDelta::minutes(1);
     assert!(!store.set_permission("u1", &older).unwrap());
+    // A device report claiming a later time, but received before the server's
+    // change, cannot outrank it: device times count up to their receipt at most.
+    let mut claimed = report("d1", Some("u1"), 0, permission(Channel::Email, OptedIn));
+    claimed.event.timestamp = now + TimeDelta::minutes(1);
+    claimed.received_at = now - TimeDelta::seconds(1);
+    store.insert(vec![claimed]).unwrap();
+    assert_eq!(states(&store, "u1"), [(Channel::Email, Unsubscribed)]);
     let mut device = report("d1", Some("u1"), 0, permission(Channel::Email, OptedIn));
     device.event.timestamp = now + TimeDelta::minutes(1);
+    device.received_at = now + TimeDelta::minutes(1);
     store.insert(vec![device]).unwrap();
     assert_eq!(states(&store, "u1"), [(Channel::Email, OptedIn)]);
-    assert_eq!(store.permission_history("u1").unwrap().len(), 3);
+    assert_eq!(store.permission_history("u1").unwrap().len(), 4);
 }
 
 #[test]

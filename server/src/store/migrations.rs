@@ -190,6 +190,20 @@ const MIGRATIONS: &[&str] = &[
         detail      TEXT,
         PRIMARY KEY (delivery_id, number)
     ) WITHOUT ROWID;",
+    // 5: the kind of every user key ever named, `user` (a user id) or `anonymous` (an
+    // install's anonymous id), so one can never be taken for the other
+    // (`identity_keys.rs`). Existing keys are read from the devices (anonymous ids) and
+    // the sign-ins (user ids); a key that is both keeps `user`.
+    "CREATE TABLE identity_keys (
+        key  TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('user', 'anonymous'))
+    ) WITHOUT ROWID;
+    INSERT INTO identity_keys (key, kind)
+        SELECT DISTINCT user_id, 'user' FROM anonymous_links WHERE true
+        ON CONFLICT (key) DO NOTHING;
+    INSERT INTO identity_keys (key, kind)
+        SELECT anonymous_id, 'anonymous' FROM devices WHERE true
+        ON CONFLICT (key) DO NOTHING;",
 ];
 
 /// An in-memory database at the latest schema, for the store's unit tests.
@@ -290,6 +304,43 @@ mod tests {
             [],
         );
         assert!(bad_status.is_err(), "the schema refuses unknown statuses");
+    }
+
+    #[test]
+    fn a_version_4_database_learns_the_kind_of_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v4.db")).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices VALUES ('install-1', 'alice', 't', 't', 't', NULL, NULL);
+             INSERT INTO devices VALUES ('install-2', 'install-2', 't', 't', 't', NULL, NULL);
+             INSERT INTO anonymous_links VALUES ('install-1', 'alice', 't');",
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        let kinds: Vec<(String, String)> = conn
+            .prepare("SELECT key, kind FROM identity_keys ORDER BY key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let kinds: Vec<(&str, &str)> = kinds
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("alice", "user"),
+                ("install-1", "anonymous"),
+                ("install-2", "anonymous")
+            ]
+        );
     }
 
     #[test]

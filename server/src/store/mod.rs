@@ -15,6 +15,7 @@ mod checkpoint;
 mod definitions;
 mod devices;
 mod identities;
+mod identity_keys;
 mod memberships;
 mod migrations;
 mod permissions;
@@ -37,6 +38,7 @@ pub use audience::{Audience, AUDIENCE_CHUNK};
 pub(crate) use definitions::sample_record;
 pub use definitions::{Catalog, Draft, Kind, Record, Status};
 pub use devices::{removal, Device, PushTarget, TokenRecord};
+pub use identity_keys::KeyKind;
 pub use memberships::{user_key, MembershipReport};
 pub use permissions::{ChangeOrigin, PermissionChange};
 pub use profiles::Profile;
@@ -56,7 +58,23 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// Device membership reports ([`MembershipReport`]) among the newly stored events
     /// are applied in the same transaction; a duplicate's report is not applied again.
-    fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError>;
+    ///
+    /// Events `rules` refuse are neither stored nor applied, and are listed in
+    /// [`InsertOutcome::refused`].
+    fn insert_with(
+        &self,
+        events: Vec<ExportedEvent>,
+        rules: InsertRules,
+    ) -> Result<InsertOutcome, StoreError>;
+
+    /// [`EventStore::insert_with`] with the default rules.
+    fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError> {
+        self.insert_with(events, InsertRules::default())
+    }
+
+    /// Whether `key` was first named as a user id or as an anonymous id; `None` when
+    /// no event named it.
+    fn key_kind(&self, key: &str) -> Result<Option<KeyKind>, StoreError>;
 
     /// Up to `limit` events stored after sequence number `after`, in store order.
     ///
@@ -205,11 +223,27 @@ pub trait UserVisitor: Send + 'static {
     fn visit(&mut self, user_key: &str, events: &[WireEvent]);
 }
 
-/// What [`EventStore::insert`] did with the events it was given.
+/// What [`EventStore::insert_with`] checks beyond what every event must hold.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsertRules {
+    /// Refuse an event naming a user id as an anonymous id or the other way round
+    /// (identities are verified for the request's app key).
+    pub separate_identities: bool,
+}
+
+/// What [`EventStore::insert_with`] did with the events it was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
     pub accepted: u32,
     pub duplicates: u32,
+    pub refused: Vec<Refused>,
+}
+
+/// An event the insert rules refused: its position among the events given, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub index: usize,
+    pub reason: String,
 }
 
 /// One page of the event log.
@@ -257,8 +291,21 @@ impl Store {
     }
 
     pub async fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError> {
+        self.insert_with(events, InsertRules::default()).await
+    }
+
+    pub async fn insert_with(
+        &self,
+        events: Vec<ExportedEvent>,
+        rules: InsertRules,
+    ) -> Result<InsertOutcome, StoreError> {
         let backend = Arc::clone(&self.backend);
-        blocking(move || backend.insert(events)).await
+        blocking(move || backend.insert_with(events, rules)).await
+    }
+
+    pub async fn key_kind(&self, key: String) -> Result<Option<KeyKind>, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || backend.key_kind(&key)).await
     }
 
     pub async fn page(

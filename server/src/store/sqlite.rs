@@ -17,10 +17,14 @@ use uuid::Uuid;
 
 use super::checkpoint::Checkpointer;
 use super::definitions::{self, Catalog, Draft, Kind, Record};
+use super::identity_keys::{self, Claims, KeyKind};
 use super::memberships::{self, MembershipReport};
-use super::user_updates::UserUpdates;
+use super::user_updates::{self, UserUpdates};
 use super::writer::Writer;
-use super::{by_user, migrations, DefinitionStore, EventStore, InsertOutcome, Page, StoreError};
+use super::{
+    by_user, migrations, DefinitionStore, EventStore, InsertOutcome, InsertRules, Page, Refused,
+    StoreError,
+};
 
 /// Long enough to ride out another process's checkpoint, short enough to surface a stuck
 /// lock as an error instead of a hung request.
@@ -120,12 +124,18 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 pub(super) fn insert_events(
     tx: &Transaction<'_>,
     events: &[ExportedEvent],
+    rules: InsertRules,
 ) -> Result<InsertOutcome, StoreError> {
     let mut outcome = InsertOutcome::default();
     let mut users = UserUpdates::default();
+    let mut claims = Claims::default();
     let mut insert = tx.prepare_cached(INSERT)?;
-    for stored in events {
+    for (index, stored) in events.iter().enumerate() {
         let e = &stored.event;
+        if let Some(reason) = claim_keys(tx, &mut claims, e, rules)? {
+            outcome.refused.push(Refused { index, reason });
+            continue;
+        }
         let id = Uuid::parse_str(&e.id).map_err(|_| StoreError::NotUuid(e.id.clone()))?;
         let changed = insert.execute(params![
             &id.as_bytes()[..],
@@ -143,7 +153,8 @@ pub(super) fn insert_events(
         ])?;
         if changed == 1 {
             outcome.accepted += 1;
-            if let Some(report) = MembershipReport::read(e) {
+            if let Some(mut report) = MembershipReport::read(e) {
+                report.at = user_updates::reported_at(stored);
                 memberships::apply(tx, &report, tx.last_insert_rowid())?;
             }
             users.record(tx, stored)?;
@@ -155,12 +166,54 @@ pub(super) fn insert_events(
     Ok(outcome)
 }
 
+/// Records the kinds of the event's keys (see `identity_keys`); with
+/// `separate_identities`, says why an event naming a key as the other kind is refused.
+fn claim_keys(
+    conn: &Connection,
+    claims: &mut Claims,
+    event: &WireEvent,
+    rules: InsertRules,
+) -> Result<Option<String>, StoreError> {
+    if rules.separate_identities {
+        if event.user_id.as_deref() == Some(event.anonymous_id.as_str()) {
+            return Ok(Some(
+                "user_id: must differ from anonymous_id when identities are verified".into(),
+            ));
+        }
+        if claims.known(conn, &event.anonymous_id)? == Some(KeyKind::User) {
+            return Ok(Some(
+                "anonymous_id: is a user's id, never an install's anonymous id".into(),
+            ));
+        }
+        if let Some(user_id) = &event.user_id {
+            if claims.known(conn, user_id)? == Some(KeyKind::Anonymous) {
+                return Ok(Some(
+                    "user_id: is an install's anonymous id, never a user's id".into(),
+                ));
+            }
+        }
+    }
+    claims.claim(conn, &event.anonymous_id, KeyKind::Anonymous)?;
+    if let Some(user_id) = &event.user_id {
+        claims.claim(conn, user_id, KeyKind::User)?;
+    }
+    Ok(None)
+}
+
 impl EventStore for SqliteStore {
-    fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError> {
+    fn insert_with(
+        &self,
+        events: Vec<ExportedEvent>,
+        rules: InsertRules,
+    ) -> Result<InsertOutcome, StoreError> {
         if events.is_empty() {
             return Ok(InsertOutcome::default());
         }
-        self.writer.insert(events)
+        self.writer.insert(events, rules)
+    }
+
+    fn key_kind(&self, key: &str) -> Result<Option<KeyKind>, StoreError> {
+        identity_keys::kind_of(&lock(&self.reader), key)
     }
 
     fn page(&self, after: u64, limit: usize, max_bytes: usize) -> Result<Page, StoreError> {
@@ -358,7 +411,8 @@ mod tests {
             outcome,
             InsertOutcome {
                 accepted: 3,
-                duplicates: 0
+                duplicates: 0,
+                refused: vec![]
             }
         );
         let page = store.page(0, 10, usize::MAX).unwrap();
@@ -375,7 +429,8 @@ mod tests {
             outcome,
             InsertOutcome {
                 accepted: 1,
-                duplicates: 1
+                duplicates: 1,
+                refused: vec![]
             }
         );
         let mut changed = first.clone();
@@ -385,7 +440,8 @@ mod tests {
             outcome,
             InsertOutcome {
                 accepted: 1,
-                duplicates: 1
+                duplicates: 1,
+                refused: vec![]
             }
         );
         let page = store.page(0, 10, usize::MAX).unwrap();

@@ -38,9 +38,9 @@ impl UserUpdates {
     pub fn record(&mut self, conn: &Connection, stored: &ExportedEvent) -> Result<(), StoreError> {
         let event = &stored.event;
         let user = user_key(event);
-        let at = event.timestamp;
+        let at = reported_at(stored);
         match ConsentReport::read(event) {
-            Ok(Some(report)) => apply_report(conn, event, report, stored.received_at)?,
+            Ok(Some(report)) => apply_report(conn, event, report, at, stored.received_at)?,
             Ok(None) => {}
             // The batch route refuses these; an event stored some other way is kept
             // but changes nothing.
@@ -117,15 +117,22 @@ impl UserUpdates {
     }
 }
 
+/// When a device's report counts as made, for every merge: its event time, but never
+/// later than when the server received it. Device clocks are claims; a report cannot
+/// outrank a change the server made before hearing of it (an admin's unsubscribe).
+pub(super) fn reported_at(stored: &ExportedEvent) -> DateTime<Utc> {
+    stored.event.timestamp.min(stored.received_at)
+}
+
 fn apply_report(
     conn: &Connection,
     event: &WireEvent,
     report: ConsentReport,
+    at: DateTime<Utc>,
     received_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let user = user_key(event);
     let device = event.anonymous_id.as_str();
-    let at = event.timestamp;
     match report {
         ConsentReport::PermissionChanged {
             channel,

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use beckon::protocol::ExportedEvent;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{sqlite, InsertOutcome, StoreError};
+use super::{sqlite, InsertOutcome, InsertRules, StoreError};
 
 /// Bounds a group so one commit, and the wait of the batches in it, stays short.
 const MAX_GROUP_EVENTS: usize = 10_000;
@@ -20,6 +20,7 @@ type Reply = Result<InsertOutcome, StoreError>;
 
 struct Job {
     events: Vec<ExportedEvent>,
+    rules: InsertRules,
     done: mpsc::SyncSender<Reply>,
 }
 
@@ -43,11 +44,16 @@ impl Writer {
     }
 
     /// Blocks until the events are committed (with whatever else was queued alongside).
-    pub fn insert(&self, events: Vec<ExportedEvent>) -> Reply {
+    pub fn insert(&self, events: Vec<ExportedEvent>, rules: InsertRules) -> Reply {
         let stopped = || StoreError::Task("the database writer has stopped".into());
         let (done, wait) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
-        jobs.send(Job { events, done }).map_err(|_| stopped())?;
+        jobs.send(Job {
+            events,
+            rules,
+            done,
+        })
+        .map_err(|_| stopped())?;
         wait.recv().map_err(|_| stopped())?
     }
 }
@@ -83,7 +89,8 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
             }
             Err(_) => {
                 for job in group {
-                    let reply = commit(&mut conn, std::slice::from_ref(&job)).map(|o| o[0]);
+                    let reply = commit(&mut conn, std::slice::from_ref(&job))
+                        .map(|mut outcomes| outcomes.remove(0));
                     let _ = job.done.send(reply);
                 }
             }
@@ -95,7 +102,7 @@ fn commit(conn: &mut Connection, group: &[Job]) -> Result<Vec<InsertOutcome>, St
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let outcomes = group
         .iter()
-        .map(|job| sqlite::insert_events(&tx, &job.events))
+        .map(|job| sqlite::insert_events(&tx, &job.events, job.rules))
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(outcomes)
