@@ -24,6 +24,89 @@ async fn uploads_at_least_20k_events_per_second() {
     let bodies: Vec<Vec<u8>> = (0..BATCHES)
         .map(|_| gzip(&serde_json::to_vec(&batch(events(PER_BATCH))).unwrap()))
         .collect();
+    let rate = upload_rate(&server, bodies).await;
+    assert_eq!(server.export_all().await.len(), BATCHES * PER_BATCH);
+    if !cfg!(debug_assertions) {
+        assert!(rate >= TARGET_EVENTS_PER_SECOND, "{rate:.0} events/s");
+    }
+}
+
+/// The same uploads with verified identities required, beside the same uploads without,
+/// in one run: every batch carries an RS256 JWT (the costliest check) for its user.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement: run in release with --ignored"]
+async fn verifying_identities_keeps_at_least_half_the_upload_rate() {
+    const USERS: usize = 50;
+    let tokens: Vec<String> = (0..USERS).map(|u| rs256_token(&format!("user-{u}"))).collect();
+    let bodies = |with_tokens: bool| -> Vec<Vec<u8>> {
+        (0..BATCHES)
+            .map(|b| {
+                let user = format!("user-{}", b % USERS);
+                let anonymous_id = uuid::Uuid::new_v4().to_string();
+                let events: Vec<serde_json::Value> = events(PER_BATCH)
+                    .into_iter()
+                    .map(|mut e| {
+                        e["user_id"] = serde_json::json!(user);
+                        e["anonymous_id"] = serde_json::json!(anonymous_id);
+                        e
+                    })
+                    .collect();
+                let mut body = batch(events);
+                if with_tokens {
+                    body["identity_tokens"] = serde_json::json!({ &user: tokens[b % USERS] });
+                }
+                gzip(&serde_json::to_vec(&body).unwrap())
+            })
+            .collect()
+    };
+    let plain = TestServer::start().await;
+    let verifying = TestServer::start_configured(false, |config| {
+        config.identity.jwt_keys = vec![beckon_server::delivery::KeySource::Inline(
+            include_str!("fixtures/identity/rs256-public.pem").into(),
+        )];
+        config.identity.set_enforcement(&["required".into()]).unwrap();
+    })
+    .await;
+    let mut rates = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        rates.0.push(upload_rate(&plain, bodies(false)).await);
+        rates.1.push(upload_rate(&verifying, bodies(true)).await);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (plain_rate, verifying_rate) = (median(&mut rates.0), median(&mut rates.1));
+    let ratio = verifying_rate / plain_rate;
+    println!(
+        "without verification {plain_rate:.0} events/s, with RS256 identity tokens \
+         {verifying_rate:.0} events/s: {ratio:.2}x"
+    );
+    assert_eq!(verifying.export_all().await.len(), 3 * BATCHES * PER_BATCH);
+    if !cfg!(debug_assertions) {
+        assert!(ratio >= 0.5, "{ratio:.2}x");
+    }
+}
+
+fn rs256_token(user_id: &str) -> String {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(
+        include_bytes!("fixtures/identity/rs256-private.pem"),
+    )
+    .unwrap();
+    let claims = serde_json::json!({
+        "sub": user_id,
+        "exp": (chrono::Utc::now() + chrono::TimeDelta::hours(1)).timestamp(),
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .unwrap()
+}
+
+/// Uploads the bodies over [`CONNECTIONS`] connections; events per second.
+async fn upload_rate(server: &TestServer, bodies: Vec<Vec<u8>>) -> f64 {
     let mut chunks: Vec<Vec<Vec<u8>>> = vec![Vec::new(); CONNECTIONS];
     for (i, body) in bodies.into_iter().enumerate() {
         chunks[i % CONNECTIONS].push(body);
@@ -57,11 +140,7 @@ async fn uploads_at_least_20k_events_per_second() {
         "uploaded {} events in {elapsed:?}: {rate:.0} events/s",
         BATCHES * PER_BATCH
     );
-
-    assert_eq!(server.export_all().await.len(), BATCHES * PER_BATCH);
-    if !cfg!(debug_assertions) {
-        assert!(rate >= TARGET_EVENTS_PER_SECOND, "{rate:.0} events/s");
-    }
+    rate
 }
 
 const EVALUATED_USERS: usize = 5_000;

@@ -22,6 +22,7 @@ pub struct TestServer {
     dir: TempDir,
     pub http: reqwest::Client,
     builtins: bool,
+    configure: fn(&mut ServerConfig),
 }
 
 impl TestServer {
@@ -35,23 +36,31 @@ impl TestServer {
     }
 
     async fn start_seeded(builtins: bool) -> Self {
+        Self::start_configured(builtins, |_| {}).await
+    }
+
+    /// A server whose configuration `configure` adjusts first (kept for restarts).
+    pub async fn start_configured(builtins: bool, configure: fn(&mut ServerConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(config(&dir, builtins)).await.expect("server starts");
+        let mut settings = config(&dir, builtins);
+        configure(&mut settings);
+        let server = start(settings).await.expect("server starts");
         Self {
             url: server.url(),
             server: Some(server),
             dir,
             http: reqwest::Client::new(),
             builtins,
+            configure,
         }
     }
 
     /// Stops the server and starts a new one on the same database file.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await;
-        let server = start(config(&self.dir, self.builtins))
-            .await
-            .expect("server restarts");
+        let mut settings = config(&self.dir, self.builtins);
+        (self.configure)(&mut settings);
+        let server = start(settings).await.expect("server restarts");
         self.url = server.url();
         self.server = Some(server);
     }
@@ -167,6 +176,28 @@ impl TestServer {
         let (status, record) = self.admin_post(collection, definition).await;
         assert_eq!(status, StatusCode::CREATED, "{record}");
         record
+    }
+
+    /// `GET /metrics` with the admin token: the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .admin(reqwest::Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
+    /// One sample of `/metrics` (`name` with its labels, as printed), 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| {
+                let (name, value) = line.rsplit_once(' ')?;
+                (name == sample).then(|| value.parse().unwrap())
+            })
+            .unwrap_or(0.0)
     }
 
     /// `GET /v1/sync` with the app key, conditional when `etag` is given.
