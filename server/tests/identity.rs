@@ -207,12 +207,8 @@ async fn a_user_id_needs_its_own_valid_token_to_be_written() {
 
     let stored = server.export_all().await;
     assert_eq!(stored.len(), 2, "nothing of the refused batches was stored");
-    let (status, document) = read_permissions(
-        &server,
-        "user_id=alice",
-        Some(&token("alice")),
-    )
-    .await;
+    let (status, document) =
+        read_permissions(&server, "user_id=alice", Some(&token("alice"))).await;
     assert_eq!(status, StatusCode::OK, "{document}");
     assert_eq!(channel_state(&document, "sms").as_deref(), Some("opted_in"));
     assert_eq!(
@@ -385,12 +381,8 @@ async fn anonymous_ids_must_be_random_and_can_never_be_a_users_id() {
 
     let answer = read_permissions(&server, &format!("anonymous_id={user_uuid}"), None).await;
     error_message(&answer, StatusCode::UNAUTHORIZED, "identity_token_missing");
-    let (status, document) = read_permissions(
-        &server,
-        &format!("user_id={user_uuid}"),
-        Some(&user_token),
-    )
-    .await;
+    let (status, document) =
+        read_permissions(&server, &format!("user_id={user_uuid}"), Some(&user_token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         channel_state(&document, "whatsapp").as_deref(),
@@ -521,7 +513,10 @@ async fn a_consent_change_dated_in_the_future_cannot_be_pinned() {
     forged["timestamp"] = json!("9000-01-01T00:00:00Z");
     let before = Utc::now();
     let (status, answer) = server
-        .send(&batch_sent_at("2020-01-01T00:00:00Z".parse().unwrap(), vec![forged]))
+        .send(&batch_sent_at(
+            "2020-01-01T00:00:00Z".parse().unwrap(),
+            vec![forged],
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let after = Utc::now();
@@ -532,10 +527,7 @@ async fn a_consent_change_dated_in_the_future_cannot_be_pinned() {
         "stored at its receipt: {time}"
     );
     assert_eq!(stored[0]["original_timestamp"], "9000-01-01T00:00:00Z");
-    assert_eq!(
-        server.metric("beckon_event_times_clamped_total").await,
-        1.0
-    );
+    assert_eq!(server.metric("beckon_event_times_clamped_total").await, 1.0);
 
     let (status, answer) = server
         .admin_put(

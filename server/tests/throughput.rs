@@ -37,7 +37,9 @@ async fn uploads_at_least_20k_events_per_second() {
 #[ignore = "a measurement: run in release with --ignored"]
 async fn verifying_identities_keeps_at_least_half_the_upload_rate() {
     const USERS: usize = 50;
-    let tokens: Vec<String> = (0..USERS).map(|u| rs256_token(&format!("user-{u}"))).collect();
+    let tokens: Vec<String> = (0..USERS)
+        .map(|u| rs256_token(&format!("user-{u}")))
+        .collect();
     let bodies = |with_tokens: bool| -> Vec<Vec<u8>> {
         (0..BATCHES)
             .map(|b| {
@@ -64,7 +66,10 @@ async fn verifying_identities_keeps_at_least_half_the_upload_rate() {
         config.identity.jwt_keys = vec![beckon_server::delivery::KeySource::Inline(
             include_str!("fixtures/identity/rs256-public.pem").into(),
         )];
-        config.identity.set_enforcement(&["required".into()]).unwrap();
+        config
+            .identity
+            .set_enforcement(&["required".into()])
+            .unwrap();
     })
     .await;
     let mut rates = (Vec::new(), Vec::new());
@@ -89,9 +94,9 @@ async fn verifying_identities_keeps_at_least_half_the_upload_rate() {
 }
 
 fn rs256_token(user_id: &str) -> String {
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(
-        include_bytes!("fixtures/identity/rs256-private.pem"),
-    )
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!(
+        "fixtures/identity/rs256-private.pem"
+    ))
     .unwrap();
     let claims = serde_json::json!({
         "sub": user_id,

@@ -204,6 +204,34 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO identity_keys (key, kind)
         SELECT anonymous_id, 'anonymous' FROM devices WHERE true
         ON CONFLICT (key) DO NOTHING;",
+    // 6: device reports could once claim any future time, and a change dated in the
+    // year 9000 outranked every later one, an admin's unsubscribe included. Times the
+    // audience tables hold beyond this migration's own time are brought back to it, so
+    // every change made from now on outranks them (event times are clamped on arrival
+    // from now on; the event log keeps what was received). `min` keeps NULL as NULL.
+    "CREATE TEMP TABLE repair_clock AS SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000000Z' AS now;
+    UPDATE permissions SET
+        updated_at = min(updated_at, (SELECT now FROM repair_clock));
+    UPDATE devices SET
+        user_key_at = min(user_key_at, (SELECT now FROM repair_clock)),
+        first_seen_at = min(first_seen_at, (SELECT now FROM repair_clock)),
+        last_seen_at = min(last_seen_at, (SELECT now FROM repair_clock)),
+        os_permission_at = min(os_permission_at, (SELECT now FROM repair_clock));
+    UPDATE push_tokens SET
+        registered_at = min(registered_at, (SELECT now FROM repair_clock)),
+        updated_at = min(updated_at, (SELECT now FROM repair_clock)),
+        removed_at = min(removed_at, (SELECT now FROM repair_clock));
+    UPDATE profiles SET
+        first_seen_at = min(first_seen_at, (SELECT now FROM repair_clock)),
+        last_seen_at = min(last_seen_at, (SELECT now FROM repair_clock)),
+        timezone_at = min(timezone_at, (SELECT now FROM repair_clock)),
+        locale_at = min(locale_at, (SELECT now FROM repair_clock)),
+        country_at = min(country_at, (SELECT now FROM repair_clock));
+    UPDATE user_traits SET
+        set_at = min(set_at, (SELECT now FROM repair_clock));
+    UPDATE device_memberships SET
+        reported_at = min(reported_at, (SELECT now FROM repair_clock));
+    DROP TABLE temp.repair_clock;",
 ];
 
 /// An in-memory database at the latest schema, for the store's unit tests.
@@ -341,6 +369,51 @@ mod tests {
                 ("install-2", "anonymous")
             ]
         );
+    }
+
+    #[test]
+    fn a_version_5_database_forgets_times_claimed_in_the_future() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v5.db")).unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let pinned = "9006-01-01T00:00:00.000000000Z";
+        let past = "2025-01-01T00:00:00.000000000Z";
+        conn.execute(
+            "INSERT INTO permissions VALUES ('victim', 'push', 'opted_in', 'app', ?1),
+                ('other', 'push', 'unsubscribed', 'app', ?2)",
+            [pinned, past],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO devices VALUES ('d', 'victim', ?1, ?2, ?1, 1, NULL)",
+            [pinned, past],
+        )
+        .unwrap();
+        let before = chrono::Utc::now();
+
+        migrate(&mut conn).unwrap();
+        let after = chrono::Utc::now();
+        let read = |sql: &str| -> Option<String> { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let repaired =
+            read("SELECT updated_at FROM permissions WHERE user_key = 'victim'").unwrap();
+        let repaired: chrono::DateTime<chrono::Utc> = repaired.parse().unwrap();
+        assert!(
+            before - chrono::TimeDelta::seconds(1) <= repaired && repaired <= after,
+            "{repaired}"
+        );
+        assert_eq!(
+            read("SELECT updated_at FROM permissions WHERE user_key = 'other'").as_deref(),
+            Some(past)
+        );
+        assert_eq!(
+            read("SELECT first_seen_at FROM devices").as_deref(),
+            Some(past)
+        );
+        assert_eq!(read("SELECT os_permission_at FROM devices"), None);
+        assert!(read("SELECT user_key_at FROM devices").unwrap() < pinned.to_string());
     }
 
     #[test]
