@@ -447,6 +447,49 @@ async fn a_push_token_reaches_a_user_only_from_an_install_verified_as_them() {
     let (_, alice) = server.admin_get(&format!("{USERS}/alice")).await;
     assert_eq!(tokens_of(&alice), ["fcm-alice"]);
 
+    // Nor can mallory, verified as herself, take alice's token to her own install.
+    let (status, answer) = post(
+        &server,
+        APP_KEY,
+        &[("mallory", &mallory_token)],
+        vec![register(&mallory_phone, "mallory", "fcm-alice")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["rejected"][0]["index"], 0, "{answer}");
+    let error = answer["rejected"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("token:"), "{error}");
+    let (_, alice) = server.admin_get(&format!("{USERS}/alice")).await;
+    assert_eq!(tokens_of(&alice), ["fcm-alice"]);
+
+    // A reinstall (a new install of the same user, which keeps the APNs token) takes it.
+    let reinstall = Uuid::new_v4().to_string();
+    let (status, answer) = post(
+        &server,
+        APP_KEY,
+        &[("alice", &alice_token)],
+        vec![register(&reinstall, "alice", "fcm-alice")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["rejected"], json!([]), "{answer}");
+    let (_, alice) = server.admin_get(&format!("{USERS}/alice")).await;
+    assert_eq!(tokens_of(&alice), ["fcm-alice"]);
+    let holder = alice["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["removed_at"].is_null())
+        })
+        .unwrap()["anonymous_id"]
+        .clone();
+    assert_eq!(holder, json!(reinstall));
+
     // The move the SDK makes on sign-in still works: alice's install, signed in as bob
     // with bob's token, takes its push token to bob.
     let bob_token = token("bob");
@@ -454,7 +497,7 @@ async fn a_push_token_reaches_a_user_only_from_an_install_verified_as_them() {
         &server,
         APP_KEY,
         &[("bob", &bob_token)],
-        vec![register(&alice_phone, "bob", "fcm-alice")],
+        vec![register(&reinstall, "bob", "fcm-alice")],
     )
     .await;
     assert_eq!(status, StatusCode::OK);

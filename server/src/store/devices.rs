@@ -135,6 +135,12 @@ const DEVICES: &str = "SELECT anonymous_id, first_seen_at, last_seen_at, os_perm
         os_permission_at
     FROM devices WHERE user_key = ?1 ORDER BY last_seen_at DESC, anonymous_id";
 
+/// Whose the token is now: the user key of the install holding it live, when that
+/// install is not `?2`.
+const OWNER_ELSEWHERE: &str = "SELECT d.user_key FROM push_tokens t
+    JOIN devices d ON d.anonymous_id = t.anonymous_id
+    WHERE t.token = ?1 AND t.removed_at IS NULL AND t.anonymous_id <> ?2";
+
 const TOKENS_OF_DEVICE: &str = "SELECT provider, token, registered_at, updated_at,
         removed_at, removed_reason
     FROM push_tokens WHERE anonymous_id = ?1 ORDER BY updated_at DESC, token";
@@ -215,6 +221,24 @@ pub(super) fn register_token(
         ])?;
     }
     Ok(!stale)
+}
+
+/// With identities verified: whether install `anonymous_id`, registering `token` for
+/// `user_key`, would take a token another install holds for someone else. A token moves
+/// between installs of one user (a reinstall keeps the APNs token) and follows its own
+/// install when it signs in as another user, but a registration never hands another
+/// user's token to this one.
+pub(super) fn would_take_from_another_user(
+    conn: &Connection,
+    anonymous_id: &str,
+    user_key: &str,
+    token: &str,
+) -> Result<bool, StoreError> {
+    let owner: Option<String> = conn
+        .prepare_cached(OWNER_ELSEWHERE)?
+        .query_row(params![token, anonymous_id], |row| row.get(0))
+        .optional()?;
+    Ok(owner.is_some_and(|owner| owner != user_key))
 }
 
 /// The device gave `token` up at `at`. Applies when the token is unknown or held by this

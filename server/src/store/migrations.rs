@@ -413,7 +413,7 @@ mod tests {
             Some(past)
         );
         assert_eq!(read("SELECT os_permission_at FROM devices"), None);
-        assert!(read("SELECT user_key_at FROM devices").unwrap() < pinned.to_string());
+        assert!(read("SELECT user_key_at FROM devices").unwrap().as_str() < pinned);
     }
 
     #[test]

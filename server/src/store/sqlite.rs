@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use beckon::protocol::{ExportedEvent, WireEvent, WireKind};
+use beckon::protocol::{ConsentReport, ExportedEvent, WireEvent, WireKind};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 use serde_json::{Map, Value};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::checkpoint::Checkpointer;
 use super::definitions::{self, Catalog, Draft, Kind, Record};
+use super::devices;
 use super::identity_keys::{self, Claims, KeyKind};
 use super::memberships::{self, MembershipReport};
 use super::user_updates::{self, UserUpdates};
@@ -132,7 +133,7 @@ pub(super) fn insert_events(
     let mut insert = tx.prepare_cached(INSERT)?;
     for (index, stored) in events.iter().enumerate() {
         let e = &stored.event;
-        if let Some(reason) = claim_keys(tx, &mut claims, e, rules)? {
+        if let Some(reason) = refusal(tx, &mut claims, e, rules)? {
             outcome.refused.push(Refused { index, reason });
             continue;
         }
@@ -167,14 +168,27 @@ pub(super) fn insert_events(
 }
 
 /// Records the kinds of the event's keys (see `identity_keys`); with
-/// `separate_identities`, says why an event naming a key as the other kind is refused.
-fn claim_keys(
+/// `separate_identities`, says why an event is refused: it names a key as the other
+/// kind, or registers a push token another user's install holds.
+fn refusal(
     conn: &Connection,
     claims: &mut Claims,
     event: &WireEvent,
     rules: InsertRules,
 ) -> Result<Option<String>, StoreError> {
     if rules.separate_identities {
+        if let Ok(Some(ConsentReport::PushTokenRegistered { token, .. })) =
+            ConsentReport::read(event)
+        {
+            let user = memberships::user_key(event);
+            if devices::would_take_from_another_user(conn, &event.anonymous_id, user, &token)? {
+                return Ok(Some(
+                    "token: another user's install holds this push token; it moves only \
+                     when that install signs in"
+                        .into(),
+                ));
+            }
+        }
         if event.user_id.as_deref() == Some(event.anonymous_id.as_str()) {
             return Ok(Some(
                 "user_id: must differ from anonymous_id when identities are verified".into(),
