@@ -319,10 +319,7 @@ async fn anonymous_ids_must_be_random_and_can_never_be_a_users_id() {
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 
-    let (status, answer) = post(
-        &server,
-        APP_KEY,
-        &[],
+    let forgeries = || {
         vec![
             // The forger's own install, anonymous: fine.
             event_of("Product Viewed", &Uuid::new_v4().to_string(), None),
@@ -336,26 +333,18 @@ async fn anonymous_ids_must_be_random_and_can_never_be_a_users_id() {
             event_of("Product Viewed", "victim", None),
             // Posing as the install through a user id.
             event_of("Product Viewed", &Uuid::new_v4().to_string(), Some(&phone)),
-        ],
-    )
-    .await;
+        ]
+    };
     // The last event names `phone` as a user without a token: the batch is refused.
+    let (status, answer) = post(&server, APP_KEY, &[], forgeries()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    // With a token the server signed for that name, each forgery is refused alone.
     let phone_token = token(&phone);
     let (status, answer) = post(
         &server,
         APP_KEY,
         &[(phone.as_str(), phone_token.as_str())],
-        vec![
-            event_of("Product Viewed", &Uuid::new_v4().to_string(), None),
-            report(
-                &opt(Channel::Whatsapp, PermissionState::OptedIn),
-                &user_uuid,
-                None,
-            ),
-            event_of("Product Viewed", "victim", None),
-            event_of("Product Viewed", &Uuid::new_v4().to_string(), Some(&phone)),
-        ],
+        forgeries(),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");

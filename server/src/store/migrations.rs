@@ -269,12 +269,21 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// A database file in `dir` at schema `version`, as a server of that version left it.
+    fn database_at(dir: &tempfile::TempDir, version: usize) -> Connection {
+        let conn = Connection::open(dir.path().join(format!("v{version}.db"))).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn
+    }
+
     #[test]
     fn a_version_1_database_gains_the_definition_tables_and_keeps_its_events() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("v1.db")).unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
+        let mut conn = database_at(&dir, 1);
         conn.execute(
             "INSERT INTO events (id, kind, anonymous_id, timestamp, original_timestamp,
                 sent_at, received_at) VALUES (x'01', 'track', 'a', 't', 't', 't', 't')",
@@ -301,11 +310,7 @@ mod tests {
     #[test]
     fn a_version_3_database_gains_the_send_tables_and_keeps_its_tokens() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("v3.db")).unwrap();
-        for sql in &MIGRATIONS[..3] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 3).unwrap();
+        let mut conn = database_at(&dir, 3);
         conn.execute(
             "INSERT INTO push_tokens VALUES ('t', 'fcm', 'd', 'a', 'a', NULL, NULL)",
             [],
@@ -337,11 +342,7 @@ mod tests {
     #[test]
     fn a_version_4_database_learns_the_kind_of_its_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("v4.db")).unwrap();
-        for sql in &MIGRATIONS[..4] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        let mut conn = database_at(&dir, 4);
         conn.execute_batch(
             "INSERT INTO devices VALUES ('install-1', 'alice', 't', 't', 't', NULL, NULL);
              INSERT INTO devices VALUES ('install-2', 'install-2', 't', 't', 't', NULL, NULL);
@@ -374,11 +375,7 @@ mod tests {
     #[test]
     fn a_version_5_database_forgets_times_claimed_in_the_future() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("v5.db")).unwrap();
-        for sql in &MIGRATIONS[..5] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 5).unwrap();
+        let mut conn = database_at(&dir, 5);
         let pinned = "9006-01-01T00:00:00.000000000Z";
         let past = "2025-01-01T00:00:00.000000000Z";
         conn.execute(
@@ -419,10 +416,7 @@ mod tests {
     #[test]
     fn a_version_2_database_gains_the_audience_tables_and_keeps_its_memberships() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("v2.db")).unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
-        conn.execute_batch(MIGRATIONS[1]).unwrap();
-        conn.pragma_update(None, "user_version", 2).unwrap();
+        let mut conn = database_at(&dir, 2);
         conn.execute(
             "INSERT INTO device_memberships VALUES ('vip', 'u1', 1, 't', 1)",
             [],
