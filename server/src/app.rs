@@ -12,6 +12,7 @@ use crate::dispatch::SendsHandle;
 use crate::error::ApiError;
 use crate::identity::Verifier;
 use crate::metrics::{self, Metrics, METRICS_PATH};
+use crate::readiness::{self, READYZ_PATH};
 use crate::routes::campaigns::Campaigns;
 use crate::routes::definitions::routes as definition_routes;
 use crate::routes::segments::Segments;
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route(PERMISSIONS_PATH, permissions)
         .merge(admin)
         .route("/healthz", get(healthz))
+        .route(READYZ_PATH, get(readiness::readyz))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(

@@ -1,8 +1,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::database::DEFAULT_STARTUP_CHECK;
 use crate::delivery::{
     ApnsConfig, DeliveryConfig, FcmConfig, KeySource, WebhookConfig, DEFAULT_APNS_BASE_URL,
     DEFAULT_FCM_BASE_URL,
@@ -17,6 +19,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// SQLite database file, created if missing.
     pub db_path: PathBuf,
+    /// How long the integrity check before serving may take; zero skips it.
+    pub startup_check: Duration,
     /// Keys accepted in the `x-beckon-app-key` header of device requests.
     pub app_keys: Vec<String>,
     /// Bearer token of the admin API.
@@ -42,6 +46,7 @@ impl ServerConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             db_path: db_path.into(),
+            startup_check: DEFAULT_STARTUP_CHECK,
             app_keys,
             admin_token: admin_token.into(),
             builtin_segments: false,
@@ -93,19 +98,38 @@ pub struct Cli {
     /// SQLite database file.
     #[arg(long = "db", env = "BECKON_DB", default_value = "beckon-server.db")]
     pub db_path: PathBuf,
+    /// Seconds the integrity check before serving (`PRAGMA quick_check`) may take; past
+    /// that the server starts with the file partly checked. 0 skips it.
+    #[arg(
+        long = "startup-check-seconds",
+        env = "BECKON_STARTUP_CHECK_SECONDS",
+        value_name = "SECONDS",
+        default_value = "5",
+        value_parser = parse_seconds
+    )]
+    pub startup_check: Duration,
+    /// Check the whole database file (`PRAGMA integrity_check`, read-only), print what
+    /// SQLite finds and exit: 0 sound, 1 damaged, 2 unreadable. Starts no server.
+    #[arg(long)]
+    pub check_database: bool,
     /// App key accepted from devices; repeat the flag, or list them comma-separated in the
     /// environment variable.
     #[arg(
         long = "app-key",
         env = "BECKON_APP_KEYS",
         value_delimiter = ',',
-        required = true,
+        required_unless_present = "check_database",
         hide_env_values = true
     )]
     pub app_keys: Vec<String>,
     /// Bearer token of the admin API (prefer the environment variable: flags show in `ps`).
-    #[arg(long, env = "BECKON_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: String,
+    #[arg(
+        long,
+        env = "BECKON_ADMIN_TOKEN",
+        required_unless_present = "check_database",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
     /// Log format on stderr; the level comes from RUST_LOG (default info).
     #[arg(long, env = "BECKON_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -188,6 +212,14 @@ pub struct Cli {
     pub identity_jwt_audience: Option<String>,
 }
 
+/// Whole or fractional seconds, as a duration.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
+}
+
 /// `MODE` or `APP_KEY=MODE`.
 fn parse_enforcement(spec: &str) -> Result<(Option<String>, Enforcement), String> {
     match spec.rsplit_once('=') {
@@ -201,8 +233,9 @@ impl Cli {
         ServerConfig {
             listen: self.listen,
             db_path: self.db_path,
+            startup_check: self.startup_check,
             app_keys: self.app_keys,
-            admin_token: self.admin_token,
+            admin_token: self.admin_token.unwrap_or_default(),
             builtin_segments: !self.no_builtin_segments,
             delivery: DeliveryConfig {
                 fcm: self.fcm_service_account.map(|path| FcmConfig {

@@ -1,7 +1,18 @@
+use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use beckon::protocol::{ErrorAnswer, ErrorBody, IdentityRefusal};
+
+use crate::store::StoreError;
+
+/// The code of answers the database could not give because it is damaged, or because
+/// a stored row cannot be read back.
+pub const STORAGE_CORRUPT: &str = "storage_corrupt";
+
+/// How long devices are asked to wait before sending again to a damaged database:
+/// repairing it takes an operator minutes at least, and it is their backoff's cap.
+const DAMAGED_RETRY_AFTER_SECONDS: u32 = 300;
 
 /// An error answer of the HTTP API.
 ///
@@ -16,6 +27,8 @@ pub struct ApiError {
     pub message: String,
     /// The users whose identity token was refused, for the `identity_token_*` codes.
     pub identity: Vec<IdentityRefusal>,
+    /// Seconds to wait before trying again, sent as `Retry-After`.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -25,6 +38,7 @@ impl ApiError {
             code,
             message: message.into(),
             identity: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -47,6 +61,7 @@ impl ApiError {
                 names.join(", ")
             ),
             identity: refused,
+            retry_after: None,
         }
     }
 
@@ -101,6 +116,45 @@ impl ApiError {
             "the server could not complete the request",
         )
     }
+
+    /// 503: the database is damaged, so nothing is stored until an operator repairs
+    /// it. Devices keep their events and send them again after `Retry-After`.
+    pub fn storage_damaged() -> Self {
+        Self {
+            retry_after: Some(DAMAGED_RETRY_AFTER_SECONDS),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                STORAGE_CORRUPT,
+                "the server's database is damaged: nothing is stored until an operator \
+                 checks it (beckon-server --check-database) and repairs it; try again later",
+            )
+        }
+    }
+}
+
+/// The one way a storage failure becomes an answer, whatever the route.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        if err.is_damage() {
+            // The store logged the damage, with what to do, when it first found it.
+            tracing::debug!(error = %err, "request refused: the database is damaged");
+            return Self::storage_damaged();
+        }
+        if err.is_unreadable_row() {
+            tracing::error!(
+                error = %err,
+                "request failed on an unreadable stored row; run beckon-server \
+                 --check-database to tell a damaged file from a value written badly"
+            );
+            return Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                STORAGE_CORRUPT,
+                "a stored record cannot be read back; the operator should check the \
+                 database (beckon-server --check-database)",
+            );
+        }
+        Self::internal(&err)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -112,7 +166,11 @@ impl IntoResponse for ApiError {
                 identity: self.identity,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -1,5 +1,5 @@
 //! The Beckon reference server: device batch upload and sync, admin events export,
-//! segments and campaigns, health.
+//! segments and campaigns, health and readiness.
 //!
 //! `main.rs` is a thin command line over [`start`]; tests and benchmarks start the same
 //! server in-process.
@@ -8,6 +8,7 @@ mod app;
 mod auth;
 mod catalog;
 mod config;
+mod database;
 pub mod delivery;
 pub mod dispatch;
 mod encoding;
@@ -18,6 +19,7 @@ pub mod identity;
 mod logging;
 pub mod metrics;
 mod paging;
+mod readiness;
 mod routes;
 pub mod sends;
 mod server;
@@ -28,6 +30,7 @@ mod sync_document;
 
 pub use app::{router, AppState};
 pub use config::{Cli, LogFormat, ServerConfig};
+pub use database::check_database;
 pub use error::ApiError;
 pub use logging::init_logging;
 pub use server::{start, RunningServer, ServerError};

@@ -1,12 +1,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use beckon_server::{init_logging, shutdown_signal, start, Cli};
+use beckon_server::{check_database, init_logging, shutdown_signal, start, Cli};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.check_database {
+        return ExitCode::from(check_database(&cli.db_path, &mut std::io::stdout()));
+    }
     init_logging(cli.log_format);
     let server = match start(cli.into_config()).await {
         Ok(server) => server,

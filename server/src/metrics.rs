@@ -173,6 +173,9 @@ impl Metrics {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    // The store knows; the gauge follows it whenever it is read.
+    let damaged = state.store().is_damaged();
+    state.metrics().storage_damaged.set(i64::from(damaged));
     let text = state.metrics().render();
     Ok((
         [(

@@ -9,10 +9,11 @@ use tokio::task::JoinHandle;
 
 use crate::app::{router, AppState};
 use crate::config::ServerConfig;
+use crate::database;
 use crate::delivery::{DeliveryConfigError, Providers};
 use crate::dispatch::{self, Runner};
 use crate::identity::Verifier;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// How long shutdown waits for in-flight requests before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -25,6 +26,12 @@ pub enum ServerError {
     Providers(DeliveryConfigError),
     #[error("cannot open the database {path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error("the database {path} is damaged; SQLite reports: {findings}. {repair}")]
+    Damaged {
+        path: String,
+        findings: String,
+        repair: String,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -92,15 +99,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // failing its first send.
     let providers = Providers::new(config.delivery.clone()).map_err(ServerError::Providers)?;
     let identities = Verifier::new(config.identity.clone()).map_err(ServerError::Config)?;
-    let path = config.db_path.clone();
-    let backend = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-        .await
-        .map_err(|err| StoreError::Task(err.to_string()))
-        .and_then(|opened| opened)
-        .map_err(|source| ServerError::Store {
-            path: config.db_path.display().to_string(),
-            source,
-        })?;
+    let backend = database::open(&config.db_path, config.startup_check).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

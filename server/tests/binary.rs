@@ -3,55 +3,11 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use beckon::protocol::APP_KEY_HEADER;
+use common::process::{command, listening, stderr_of, wait};
 use common::{batch, events, gzip};
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_beckon-server");
-
-fn command(dir: &tempfile::TempDir) -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "BECKON_LISTEN",
-        "BECKON_DB",
-        "BECKON_APP_KEYS",
-        "BECKON_ADMIN_TOKEN",
-        "BECKON_LOG_FORMAT",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn wait(child: &mut Child) -> std::process::ExitStatus {
-    tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the server exits in time")
-        .unwrap()
-}
-
-async fn stderr_of(child: &mut Child) -> String {
-    let mut text = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .await
-        .unwrap();
-    text
-}
+use tokio::io::AsyncReadExt;
 
 #[cfg(unix)]
 #[tokio::test]
@@ -65,19 +21,12 @@ async fn prints_its_address_serves_and_stops_cleanly_on_sigterm() {
         .env("BECKON_LOG_FORMAT", "json")
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line))
-        .await
-        .expect("the address line comes promptly")
-        .unwrap();
-    let url = line
-        .strip_suffix('\n')
-        .and_then(|l| l.strip_prefix("beckon-server listening on http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let port: u16 = url.parse().expect("a port");
+    let (base, mut stdout) = listening(&mut child).await;
+    let port: u16 = base
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected address {base:?}"));
     assert_ne!(port, 0, "the real bound port");
-    let base = format!("http://127.0.0.1:{port}");
 
     let http = reqwest::Client::new();
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();

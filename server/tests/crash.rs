@@ -1,6 +1,6 @@
-//! The `beckon-server` binary killed with SIGKILL while devices upload: every event it
-//! acknowledged is there after a restart, once, and batches retried after the kill
-//! are not stored twice.
+//! The `beckon-server` binary killed with SIGKILL while devices upload: the file it
+//! leaves passes the full integrity check, every event it acknowledged is there after
+//! a restart, once, and batches retried after the kill are not stored twice.
 //!
 //! `BECKON_CRASH_ROUNDS` sets the number of kills (3 by default, to keep the suite fast;
 //! run many more by hand: `BECKON_CRASH_ROUNDS=50 cargo test -p beckon-server --release
@@ -11,53 +11,29 @@
 mod common;
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, EVENTS_PATH, NEXT_CURSOR_HEADER};
+use common::process::{self, listening, server_command};
 use common::{batch, events, gzip};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const BIN: &str = env!("CARGO_BIN_EXE_beckon-server");
 const KEY: &str = "crash-app-key";
 const ADMIN: &str = "crash-admin-token";
 const UPLOADERS: usize = 4;
 const PER_BATCH: usize = 100;
 
 async fn start(db: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--app-key",
-            KEY,
-            "--admin-token",
-            ADMIN,
-        ])
-        .arg("--db")
-        .arg(db)
-        .arg("--no-builtin-segments")
+    let mut child = server_command(db, KEY, ADMIN, &["--no-builtin-segments"])
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
-        .await
-        .expect("the server starts in time")
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("beckon-server listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (url, _) = listening(&mut child).await;
     (child, url)
 }
 
@@ -158,6 +134,17 @@ async fn no_acknowledged_event_is_lost_or_doubled_across_sigkills() {
             uploader.await.unwrap();
         }
     }
+
+    let args = [
+        OsStr::new("--db"),
+        db.as_os_str(),
+        OsStr::new("--check-database"),
+    ];
+    let (status, report, _) = process::run(dir.path(), &args).await;
+    assert!(
+        status.success(),
+        "a file left by SIGKILL is sound: {report}"
+    );
 
     // A last run sends every batch that never got an answer, then reads everything.
     let (_child, url) = start(&db).await;

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::due::{expired, nap, needs_recheck, withdrawn};
 use super::outbound::{attempt_record, outbound, settle, SendExtras};
-use super::{stopped, Context, ERROR_PAUSE, MAX_NAP};
+use super::{pause_after, stopped, Context, ERROR_PAUSE, MAX_NAP};
 use crate::delivery::Outbound;
 use crate::store::{Audience, DeliveryResult, DeliveryStatus, DueDelivery, StoreError};
 
@@ -41,26 +41,21 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
-        match ctx.store.claim_due(ctx.clock.now(), CLAIM_BATCH).await {
+        let failed = match ctx.store.claim_due(ctx.clock.now(), CLAIM_BATCH).await {
             Ok(due) if !due.is_empty() => {
-                if let Err(err) = dispatch(&ctx, due, &permits, &results, &mut extras).await {
-                    tracing::error!(error = %err, "cannot hand out due deliveries");
-                    tokio::select! {
-                        _ = tokio::time::sleep(ERROR_PAUSE) => {}
-                        _ = stopped(&mut stop) => break,
-                    }
+                match dispatch(&ctx, due, &permits, &results, &mut extras).await {
+                    Ok(()) => continue,
+                    Err(err) => Some((err, "cannot hand out due deliveries")),
                 }
-                continue;
             }
-            Ok(_) => {}
-            Err(err) => {
-                tracing::error!(error = %err, "cannot claim due deliveries");
-                tokio::select! {
-                    _ = tokio::time::sleep(ERROR_PAUSE) => {}
-                    _ = stopped(&mut stop) => break,
-                }
-                continue;
+            Ok(_) => None,
+            Err(err) => Some((err, "cannot claim due deliveries")),
+        };
+        if let Some((err, what)) = failed {
+            if !pause_after(&err, what, &mut stop).await {
+                break;
             }
+            continue;
         }
         let next = ctx.store.next_due().await.unwrap_or_else(|err| {
             tracing::error!(error = %err, "cannot read when the next delivery is due");
@@ -271,7 +266,8 @@ async fn write_results(ctx: Arc<Context>, mut outcomes: mpsc::Receiver<Settled>)
                 .await
             {
                 Ok(()) => break,
-                Err(err) if tries < RESULT_TRIES => {
+                // A damaged database takes nothing more: no use trying again.
+                Err(err) if tries < RESULT_TRIES && !err.is_damage() => {
                     tracing::error!(error = %err, "cannot store delivery outcomes; trying again");
                     tokio::time::sleep(ERROR_PAUSE).await;
                 }

@@ -170,3 +170,20 @@ pub async fn start(
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
+
+/// Waits after the store failed `what`: [`ERROR_PAUSE`] before trying again, or, on a
+/// damaged database, until the runner stops. Nothing can be stored until an operator
+/// repairs the file and restarts the server, and the store has logged what to do, so
+/// trying again would only spin. Returns false when the runner must stop.
+async fn pause_after(err: &StoreError, what: &str, stop: &mut watch::Receiver<bool>) -> bool {
+    if err.is_damage() {
+        tracing::warn!("{what}: the database is damaged; sends wait for a restart");
+        stopped(stop).await;
+        return false;
+    }
+    tracing::error!(error = %err, "{what}; trying again");
+    tokio::select! {
+        _ = tokio::time::sleep(ERROR_PAUSE) => true,
+        _ = stopped(stop) => false,
+    }
+}

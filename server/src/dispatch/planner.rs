@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use super::audience::{scan, segment_set, Chunk};
 use super::definitions::CatalogDefinitions;
 use super::rows::{deliveries, is_known, recipient, unknown_user};
-use super::{stopped, Context, ERROR_PAUSE, IDLE_RECHECK};
+use super::{pause_after, stopped, Context, IDLE_RECHECK};
 use crate::sends::{plan, Send};
 use crate::store::{NewDelivery, SendRecord, StoreError};
 
@@ -21,7 +21,7 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        let trouble = match ctx.store.next_to_plan().await {
+        let (err, what) = match ctx.store.next_to_plan().await {
             Ok(Some(send)) => {
                 let id = send.id.clone();
                 // Stopping drops the planning where it is; the next start plans the
@@ -32,23 +32,21 @@ pub(super) async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
                 };
                 match planned {
                     Ok(()) => continue,
-                    Err(err) => {
-                        tracing::error!(send = %id, error = %err, "planning a send failed; trying again");
-                        true
-                    }
+                    Err(err) => (err, format!("planning send {id} failed")),
                 }
             }
-            Ok(None) => false,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot read the sends to plan");
-                true
+            Ok(None) => {
+                tokio::select! {
+                    _ = ctx.plan_wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_RECHECK) => {}
+                    _ = stopped(&mut stop) => return,
+                }
+                continue;
             }
+            Err(err) => (err, "cannot read the sends to plan".to_owned()),
         };
-        let wait = if trouble { ERROR_PAUSE } else { IDLE_RECHECK };
-        tokio::select! {
-            _ = ctx.plan_wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = stopped(&mut stop) => return,
+        if !pause_after(&err, &what, &mut stop).await {
+            return;
         }
     }
 }

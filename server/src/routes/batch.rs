@@ -98,11 +98,7 @@ pub async fn upload(
     let rules = InsertRules {
         separate_identities: enforcement == Enforcement::Required,
     };
-    let outcome = state
-        .store()
-        .insert_with(accepted, rules)
-        .await
-        .map_err(|err| ApiError::internal(&err))?;
+    let outcome = state.store().insert_with(accepted, rules).await?;
     for refused in &outcome.refused {
         let index = positions[refused.index];
         let id = readable_id(envelope.batch[index].get());

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::request::{internal, json_body, path_id, same_id};
+use super::request::{json_body, path_id, same_id};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::store::{Catalog, Draft, Kind, Record};
@@ -55,8 +55,7 @@ async fn create<D: DefinitionRoutes>(
     let record = state
         .store()
         .write_definition(D::KIND, id, move |catalog| D::create(catalog, &parsed))
-        .await
-        .map_err(internal)??;
+        .await??;
     let location = format!("{}/{}", D::PATH, record.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(record)).into_response())
 }
@@ -72,8 +71,7 @@ async fn update<D: DefinitionRoutes>(
     let record = state
         .store()
         .write_definition(D::KIND, id, move |catalog| D::update(catalog, &parsed))
-        .await
-        .map_err(internal)??;
+        .await??;
     Ok(Json(record))
 }
 
@@ -87,14 +85,13 @@ async fn archive<D: DefinitionRoutes>(
     let record = state
         .store()
         .write_definition(D::KIND, id, move |catalog| D::archive(catalog, &target))
-        .await
-        .map_err(internal)??;
+        .await??;
     Ok(Json(record))
 }
 
 /// Every definition of the kind, archived ones included, by id.
 async fn list<D: DefinitionRoutes>(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let catalog = state.store().catalog().await.map_err(internal)?;
+    let catalog = state.store().catalog().await?;
     let records: Vec<&Record> = catalog.all(D::KIND).collect();
     Ok(Json(json!({ D::LIST_KEY: records })))
 }
@@ -104,7 +101,7 @@ async fn show<D: DefinitionRoutes>(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Record>, ApiError> {
     let id = path_id(path)?;
-    let catalog = state.store().catalog().await.map_err(internal)?;
+    let catalog = state.store().catalog().await?;
     catalog
         .get(D::KIND, &id)
         .cloned()

@@ -32,11 +32,7 @@ pub async fn export(
     };
     let limit = parse_limit(query.limit.as_deref()).map_err(ApiError::bad_request)?;
 
-    let page = state
-        .store()
-        .page(cursor.0, limit, PAGE_BYTES)
-        .await
-        .map_err(|err| ApiError::internal(&err))?;
+    let page = state.store().page(cursor.0, limit, PAGE_BYTES).await?;
     // At the end of the log the cursor stays put, so clients can keep polling with it.
     let next = page.last_seq.map_or(cursor, Cursor);
     let body = tokio::task::spawn_blocking(move || ndjson(&page.events))

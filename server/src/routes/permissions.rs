@@ -16,7 +16,6 @@ use beckon::protocol::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::request::internal;
 use super::verify::verify_users;
 use crate::app::AppState;
 use crate::auth::AppKey;
@@ -63,11 +62,7 @@ pub async fn permissions(
     } else if state.identities().enforcement(&app_key) == Enforcement::Required {
         check_anonymous_key(&state, &user_key).await?;
     }
-    let permissions = state
-        .store()
-        .permissions(user_key.clone())
-        .await
-        .map_err(internal)?;
+    let permissions = state.store().permissions(user_key.clone()).await?;
     let document = PermissionsDocument {
         user_key,
         permissions,
@@ -85,13 +80,7 @@ async fn check_anonymous_key(state: &AppState, key: &str) -> Result<(), ApiError
              identities are verified",
         ));
     }
-    if state
-        .store()
-        .key_kind(key.to_string())
-        .await
-        .map_err(internal)?
-        == Some(KeyKind::User)
-    {
+    if state.store().key_kind(key.to_string()).await? == Some(KeyKind::User) {
         Metrics::reason(
             &state.metrics().identity_refused_requests,
             IdentityProblem::Missing.as_str(),

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::request::{evaluation_instant, internal, path_id};
+use super::request::{evaluation_instant, path_id};
 use super::segments::SEGMENTS_PATH;
 use crate::app::AppState;
 use crate::catalog::segments::evaluation_set;
@@ -44,11 +44,7 @@ async fn size(
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let now = evaluation_instant(query.at.as_deref())?;
     let server = evaluate(&state, &id, now).await?;
-    let device = state
-        .store()
-        .device_members(id.clone())
-        .await
-        .map_err(internal)?;
+    let device = state.store().device_members(id.clone()).await?;
     Ok(Json(json!({
         "segment_id": id,
         "server_members": server.len(),
@@ -71,13 +67,9 @@ async fn members(
         "device" => {
             // The same checks as for the server's answer: unknown and archived
             // segments are refused alike whatever the source.
-            let catalog = state.store().catalog().await.map_err(internal)?;
+            let catalog = state.store().catalog().await?;
             evaluation_set(&catalog, &id)?;
-            state
-                .store()
-                .device_members(id.clone())
-                .await
-                .map_err(internal)?
+            state.store().device_members(id.clone()).await?
         }
         other => {
             return Err(ApiError::bad_request(format!(
@@ -112,11 +104,10 @@ async fn explain(
         .user
         .filter(|u| !u.is_empty())
         .ok_or_else(|| ApiError::bad_request("user is required: a user id or anonymous id"))?;
-    let catalog = state.store().catalog().await.map_err(internal)?;
+    let catalog = state.store().catalog().await?;
     let set = evaluation_set(&catalog, &id)?;
     let explanation = explain_member(state.store(), set, &id, &user, now)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| ApiError::missing(format!("no events of user {user:?}")))?;
     Ok(Json(json!({
         "segment_id": id,
@@ -133,9 +124,7 @@ async fn explain(
 }
 
 async fn evaluate(state: &AppState, id: &str, now: DateTime<Utc>) -> Result<Vec<String>, ApiError> {
-    let catalog = state.store().catalog().await.map_err(internal)?;
+    let catalog = state.store().catalog().await?;
     let set = evaluation_set(&catalog, id)?;
-    server_members(state.store(), set, id, now)
-        .await
-        .map_err(internal)
+    Ok(server_members(state.store(), set, id, now).await?)
 }

@@ -60,7 +60,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<Response, R
     let catalog = store
         .catalog()
         .await
-        .map_err(|err| internal(err).into_response())?;
+        .map_err(|err| ApiError::from(err).into_response())?;
     let now = state.sends().now();
     let send = Send::parse(&text, &CatalogDefinitions(&catalog), now)
         .map_err(|err| Refused(err).into_response())?;
@@ -77,7 +77,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<Response, R
             promo: send.promo().cloned(),
         })
         .await
-        .map_err(|err| internal(err).into_response())?;
+        .map_err(|err| ApiError::from(err).into_response())?;
     state.sends().send_stored();
     let location = format!("{SENDS_PATH}/{id}");
     let mut response = (
@@ -127,8 +127,7 @@ async fn cancel(
     let send = state
         .store()
         .cancel_send(id.clone(), state.sends().now())
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| unknown(&id))?;
     if send.status == SendStatus::Done {
         return Err(ApiError::conflict(format!(
@@ -171,8 +170,7 @@ async fn deliveries(
     let page = state
         .store()
         .deliveries(id.clone(), after as i64, limit, status)
-        .await
-        .map_err(internal)?;
+        .await?;
     // A full page may have more after it; a shorter one is the end.
     let next_cursor = (page.len() == limit)
         .then(|| page.last().map(|d| Cursor(d.id as u64).to_string()))
@@ -188,8 +186,7 @@ async fn stored(state: &AppState, id: &str) -> Result<SendRecord, ApiError> {
     state
         .store()
         .send(id.to_owned())
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| unknown(id))
 }
 

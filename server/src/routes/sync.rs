@@ -14,7 +14,7 @@ use crate::{etag, sync_document};
 /// Built from the catalog on every request, so a change shows up on the next poll and
 /// there is no cache to go stale; the catalog is a handful of small rows.
 pub async fn sync(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let catalog = state.store().catalog().await.map_err(internal)?;
+    let catalog = state.store().catalog().await?;
     let rendered = tokio::task::spawn_blocking(move || sync_document::render(&catalog))
         .await
         .map_err(internal)?;

@@ -49,18 +49,14 @@ async fn user(
     let store = state.store();
     let audience = store
         .audiences(vec![user_key.clone()])
-        .await
-        .map_err(internal)?
+        .await?
         .pop()
         .ok_or_else(|| internal("no audience read for one user key"))?;
-    let devices = store.devices(user_key.clone()).await.map_err(internal)?;
+    let devices = store.devices(user_key.clone()).await?;
     if audience.profile.is_none() && audience.permissions.is_empty() && devices.is_empty() {
         return Err(unknown_user(&user_key));
     }
-    let segments = store
-        .device_segments(user_key.clone())
-        .await
-        .map_err(internal)?;
+    let segments = store.device_segments(user_key.clone()).await?;
     let reachable: Map<String, Value> = Channel::ALL
         .iter()
         .map(|c| (c.as_str().to_string(), audience.can_receive(*c).into()))
@@ -80,17 +76,9 @@ async fn history(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let user_key = user_key(path.map(|Path(key)| key))?;
-    let history = state
-        .store()
-        .permission_history(user_key.clone())
-        .await
-        .map_err(internal)?;
+    let history = state.store().permission_history(user_key.clone()).await?;
     if history.is_empty() {
-        let profile = state
-            .store()
-            .profile(user_key.clone())
-            .await
-            .map_err(internal)?;
+        let profile = state.store().profile(user_key.clone()).await?;
         if profile.is_none() {
             return Err(unknown_user(&user_key));
         }
@@ -135,14 +123,10 @@ async fn set_permission(
         updated_at: Utc::now(),
     };
     let store = state.store();
-    let applied = store
-        .set_permission(user_key.clone(), change)
-        .await
-        .map_err(internal)?;
+    let applied = store.set_permission(user_key.clone(), change).await?;
     let current = store
         .permissions(user_key.clone())
-        .await
-        .map_err(internal)?
+        .await?
         .into_iter()
         .find(|p| p.channel == channel);
     Ok(Json(json!({

@@ -246,7 +246,8 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// Brings the schema to the latest version; a no-op when it is already there.
+/// Brings the schema to the latest version; a no-op when it is already there, which
+/// writes nothing to the file (not even the version it already holds).
 ///
 /// Runs in one IMMEDIATE transaction so two servers starting on the same file cannot
 /// both apply a migration.
@@ -256,6 +257,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let supported = latest_version();
     if found > supported {
         return Err(StoreError::NewerSchema { found, supported });
+    }
+    if found == supported {
+        return Ok(());
     }
     for sql in MIGRATIONS.iter().skip(found.max(0) as usize) {
         tx.execute_batch(sql)?;
@@ -278,6 +282,21 @@ mod tests {
         conn.pragma_update(None, "user_version", version as i64)
             .unwrap();
         conn
+    }
+
+    #[test]
+    fn an_up_to_date_database_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latest.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        migrate(&mut conn).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let wal = dir.path().join("latest.db-wal");
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        migrate(&mut conn).unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "nothing written");
     }
 
     #[test]

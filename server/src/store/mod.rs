@@ -14,8 +14,12 @@ mod by_user;
 mod checkpoint;
 mod definitions;
 mod devices;
+mod health;
+#[cfg(test)]
+mod health_tests;
 mod identities;
 mod identity_keys;
+mod integrity;
 mod memberships;
 mod migrations;
 mod permissions;
@@ -39,6 +43,7 @@ pub(crate) use definitions::sample_record;
 pub use definitions::{Catalog, Draft, Kind, Record, Status};
 pub use devices::{removal, Device, PushTarget, TokenRecord};
 pub use identity_keys::KeyKind;
+pub use integrity::{repair_steps, Integrity};
 pub use memberships::{user_key, MembershipReport};
 pub use permissions::{ChangeOrigin, PermissionChange};
 pub use profiles::Profile;
@@ -47,6 +52,8 @@ pub use sends::{
     DueDelivery, NewDelivery, NewSend, SendCounts, SendRecord, SendStatus,
 };
 pub use sqlite::SqliteStore;
+
+use health::Health;
 
 /// A storage backend. Its methods block: [`Store`] runs them on Tokio's blocking pool, so
 /// a backend may use synchronous drivers freely.
@@ -213,10 +220,17 @@ pub trait SendStore: Send + Sync + 'static {
     ) -> Result<Vec<DeliveryRecord>, StoreError>;
 }
 
-/// Everything the handlers need from storage.
-pub trait Backend: EventStore + DefinitionStore + AudienceStore + SendStore {}
+/// What the operator is told when a backend finds its database damaged.
+pub trait Repair: Send + Sync + 'static {
+    /// How to check and repair this backend's database, in a sentence or two for the
+    /// log.
+    fn repair_steps(&self) -> String;
+}
 
-impl<T: EventStore + DefinitionStore + AudienceStore + SendStore> Backend for T {}
+/// Everything the handlers need from storage.
+pub trait Backend: EventStore + DefinitionStore + AudienceStore + SendStore + Repair {}
+
+impl<T: EventStore + DefinitionStore + AudienceStore + SendStore + Repair> Backend for T {}
 
 /// Receives the event log one user at a time ([`Store::for_each_user`]).
 pub trait UserVisitor: Send + 'static {
@@ -256,8 +270,14 @@ pub struct Page {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Any other SQLite failure (its damage codes become [`StoreError::Damaged`]).
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
+    /// The database itself is damaged: the backend's own checks refuse what it read
+    /// (SQLite: `SQLITE_CORRUPT`, `SQLITE_NOTADB`). [`Store`] refuses every write from
+    /// then on.
+    #[error("the database is damaged: {detail}")]
+    Damaged { detail: String },
     #[error(
         "the database has schema version {found}, newer than the {supported} this server \
          knows; run a newer beckon-server"
@@ -277,17 +297,64 @@ pub enum StoreError {
     Task(String),
 }
 
+impl StoreError {
+    /// The database is damaged ([`StoreError::Damaged`]).
+    pub fn is_damage(&self) -> bool {
+        matches!(self, Self::Damaged { .. })
+    }
+
+    /// A stored row cannot be read back (bad JSON, time or id), though the database
+    /// answered: a value went bad inside a sound page, or was written by hand.
+    pub fn is_unreadable_row(&self) -> bool {
+        matches!(
+            self,
+            Self::Corrupt { .. } | Self::CorruptDefinition { .. } | Self::CorruptRow { .. }
+        )
+    }
+}
+
 /// The storage handle shared by all handlers; cheap to clone.
+///
+/// Once a call finds the database damaged ([`StoreError::Damaged`]), every write is
+/// refused without reaching the backend and [`Store::is_damaged`] says so; reads still
+/// go through (see `health`).
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    health: Arc<Health>,
 }
 
 impl Store {
     pub fn new(backend: impl Backend) -> Self {
         Self {
             backend: Arc::new(backend),
+            health: Arc::default(),
         }
+    }
+
+    /// Whether a call found the database damaged: writes are refused from then on,
+    /// until the server is restarted on a repaired file.
+    pub fn is_damaged(&self) -> bool {
+        self.health.is_damaged()
+    }
+
+    /// Runs `work` on the blocking pool, noting any damage it finds.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let backend = Arc::clone(&self.backend);
+        let result = blocking(move || work(backend.as_ref())).await;
+        self.health.observe(result, || self.backend.repair_steps())
+    }
+
+    /// [`Store::read`] for work that writes: refused at once on a damaged database.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.health.admit_write()?;
+        self.read(work).await
     }
 
     pub async fn insert(&self, events: Vec<ExportedEvent>) -> Result<InsertOutcome, StoreError> {
@@ -299,13 +366,12 @@ impl Store {
         events: Vec<ExportedEvent>,
         rules: InsertRules,
     ) -> Result<InsertOutcome, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.insert_with(events, rules)).await
+        self.write(move |backend| backend.insert_with(events, rules))
+            .await
     }
 
     pub async fn key_kind(&self, key: String) -> Result<Option<KeyKind>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.key_kind(&key)).await
+        self.read(move |backend| backend.key_kind(&key)).await
     }
 
     pub async fn page(
@@ -314,15 +380,14 @@ impl Store {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Page, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.page(after, limit, max_bytes)).await
+        self.read(move |backend| backend.page(after, limit, max_bytes))
+            .await
     }
 
     /// Runs `visitor` over every user's events (see [`EventStore::for_each_user`]) and
     /// hands it back with what it gathered.
     pub async fn for_each_user<V: UserVisitor>(&self, mut visitor: V) -> Result<V, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || {
+        self.read(move |backend| {
             backend.for_each_user(&mut |user, events| visitor.visit(user, events))?;
             Ok(visitor)
         })
@@ -330,13 +395,12 @@ impl Store {
     }
 
     pub async fn device_members(&self, segment_id: String) -> Result<Vec<String>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.device_members(&segment_id)).await
+        self.read(move |backend| backend.device_members(&segment_id))
+            .await
     }
 
     pub async fn catalog(&self) -> Result<Catalog, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.catalog()).await
+        self.read(|backend| backend.catalog()).await
     }
 
     /// Stores what `decide` makes of the current catalog (see
@@ -347,8 +411,7 @@ impl Store {
         id: String,
         mut decide: impl FnMut(&Catalog) -> Result<Draft, E> + Send + 'static,
     ) -> Result<Result<Record, E>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || {
+        self.write(move |backend| {
             let mut refusal = None;
             let written = backend.write_definition(kind, &id, &mut |catalog| {
                 decide(catalog).map_err(|err| refusal = Some(err)).ok()
@@ -368,13 +431,12 @@ impl Store {
 /// [`AudienceStore`] from async code.
 impl Store {
     pub async fn profile(&self, user_key: String) -> Result<Option<Profile>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.profile(&user_key)).await
+        self.read(move |backend| backend.profile(&user_key)).await
     }
 
     pub async fn permissions(&self, user_key: String) -> Result<Vec<Permission>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.permissions(&user_key)).await
+        self.read(move |backend| backend.permissions(&user_key))
+            .await
     }
 
     pub async fn set_permission(
@@ -382,66 +444,61 @@ impl Store {
         user_key: String,
         change: Permission,
     ) -> Result<bool, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.set_permission(&user_key, &change)).await
+        self.write(move |backend| backend.set_permission(&user_key, &change))
+            .await
     }
 
     pub async fn permission_history(
         &self,
         user_key: String,
     ) -> Result<Vec<PermissionChange>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.permission_history(&user_key)).await
+        self.read(move |backend| backend.permission_history(&user_key))
+            .await
     }
 
     pub async fn push_targets(&self, user_key: String) -> Result<Vec<PushTarget>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.push_targets(&user_key)).await
+        self.read(move |backend| backend.push_targets(&user_key))
+            .await
     }
 
     /// See [`AudienceStore::audiences`]; callers with many users may call it once per
     /// [`AUDIENCE_CHUNK`] to start sending before every user is read.
     pub async fn audiences(&self, user_keys: Vec<String>) -> Result<Vec<Audience>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.audiences(&user_keys)).await
+        self.read(move |backend| backend.audiences(&user_keys))
+            .await
     }
 
     pub async fn drop_push_token(&self, token: String, reason: String) -> Result<bool, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.drop_push_token(&token, &reason)).await
+        self.write(move |backend| backend.drop_push_token(&token, &reason))
+            .await
     }
 
     pub async fn devices(&self, user_key: String) -> Result<Vec<Device>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.devices(&user_key)).await
+        self.read(move |backend| backend.devices(&user_key)).await
     }
 
     pub async fn device_segments(&self, user_key: String) -> Result<Vec<String>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.device_segments(&user_key)).await
+        self.read(move |backend| backend.device_segments(&user_key))
+            .await
     }
 }
 
 /// [`SendStore`] from async code.
 impl Store {
     pub async fn create_send(&self, send: NewSend) -> Result<(), StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.create_send(&send)).await
+        self.write(move |backend| backend.create_send(&send)).await
     }
 
     pub async fn send(&self, id: String) -> Result<Option<SendRecord>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.send(&id)).await
+        self.read(move |backend| backend.send(&id)).await
     }
 
     pub async fn next_to_plan(&self) -> Result<Option<SendRecord>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.next_to_plan()).await
+        self.read(|backend| backend.next_to_plan()).await
     }
 
     pub async fn start_planning(&self, id: String) -> Result<(), StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.start_planning(&id)).await
+        self.write(move |backend| backend.start_planning(&id)).await
     }
 
     pub async fn add_deliveries(
@@ -450,8 +507,8 @@ impl Store {
         deliveries: Vec<NewDelivery>,
         at: DateTime<Utc>,
     ) -> Result<Added, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.add_deliveries(&send_id, &deliveries, at)).await
+        self.write(move |backend| backend.add_deliveries(&send_id, &deliveries, at))
+            .await
     }
 
     pub async fn finish_planning(
@@ -460,8 +517,8 @@ impl Store {
         error: Option<String>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.finish_planning(&id, error.as_deref(), at)).await
+        self.write(move |backend| backend.finish_planning(&id, error.as_deref(), at))
+            .await
     }
 
     pub async fn cancel_send(
@@ -469,13 +526,12 @@ impl Store {
         id: String,
         at: DateTime<Utc>,
     ) -> Result<Option<SendRecord>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.cancel_send(&id, at)).await
+        self.write(move |backend| backend.cancel_send(&id, at))
+            .await
     }
 
     pub async fn release_claims(&self) -> Result<u64, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.release_claims()).await
+        self.write(|backend| backend.release_claims()).await
     }
 
     pub async fn claim_due(
@@ -483,13 +539,12 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.claim_due(now, limit)).await
+        self.write(move |backend| backend.claim_due(now, limit))
+            .await
     }
 
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.next_due()).await
+        self.read(|backend| backend.next_due()).await
     }
 
     pub async fn record_results(
@@ -497,8 +552,8 @@ impl Store {
         results: Vec<DeliveryResult>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.record_results(&results, at)).await
+        self.write(move |backend| backend.record_results(&results, at))
+            .await
     }
 
     pub async fn deliveries(
@@ -508,8 +563,8 @@ impl Store {
         limit: usize,
         status: Option<DeliveryStatus>,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || backend.deliveries(&send_id, after, limit, status)).await
+        self.read(move |backend| backend.deliveries(&send_id, after, limit, status))
+            .await
     }
 }
 

@@ -4,13 +4,13 @@
 mod audience_store;
 mod send_store;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use beckon::protocol::{ConsentReport, ExportedEvent, WireEvent, WireKind};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, Row, Transaction, TransactionBehavior};
 use serde_json::{Map, Value};
 
 use uuid::Uuid;
@@ -23,8 +23,8 @@ use super::memberships::{self, MembershipReport};
 use super::user_updates::{self, UserUpdates};
 use super::writer::Writer;
 use super::{
-    by_user, migrations, DefinitionStore, EventStore, InsertOutcome, InsertRules, Page, Refused,
-    StoreError,
+    by_user, integrity, migrations, DefinitionStore, EventStore, InsertOutcome, InsertRules, Page,
+    Refused, Repair, StoreError,
 };
 
 /// Long enough to ride out another process's checkpoint, short enough to surface a stuck
@@ -68,6 +68,27 @@ pub struct SqliteStore {
     // Definition changes are rare and small; they take SQLite's write lock for a moment
     // beside the upload writer instead of queueing behind its batches.
     admin: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// Every SQLite error of the backend comes through here: the codes that say the file
+/// itself is damaged, wherever they surface (a read, `prepare`, the writer thread's
+/// commit), become the backend-neutral [`StoreError::Damaged`].
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Damaged {
+                detail: err.to_string(),
+            },
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+impl Repair for SqliteStore {
+    fn repair_steps(&self) -> String {
+        integrity::repair_steps(&self.path)
+    }
 }
 
 impl SqliteStore {
@@ -99,6 +120,7 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             scanner: Mutex::new(scanner),
             admin: Mutex::new(admin),
+            path: path.to_owned(),
         })
     }
 }
@@ -573,7 +595,7 @@ mod tests {
         std::fs::write(&path, vec![0x5a; 8192]).unwrap();
         assert!(matches!(
             SqliteStore::open(&path),
-            Err(StoreError::Sqlite(_))
+            Err(StoreError::Damaged { .. })
         ));
         assert_eq!(
             std::fs::read(&path).unwrap(),

@@ -68,6 +68,9 @@ impl Drop for Writer {
 }
 
 fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    // Set by the first commit that finds the file damaged; from then on no job is
+    // written, not even one queued before the store heard of the damage.
+    let mut damaged = None;
     while let Ok(first) = queue.recv() {
         let mut size = first.events.len();
         let mut group = vec![first];
@@ -76,20 +79,20 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
             size += job.events.len();
             group.push(job);
         }
-        match commit(&mut conn, &group) {
+        match commit(&mut conn, &group, &mut damaged) {
             Ok(outcomes) => {
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     let _ = job.done.send(Ok(outcome));
                 }
             }
             // Each batch alone, so one that cannot be stored does not fail the others
-            // and each gets its own error.
+            // and each gets its own error (on a damaged file, at once).
             Err(err) if group.len() == 1 => {
                 let _ = group[0].done.send(Err(err));
             }
             Err(_) => {
                 for job in group {
-                    let reply = commit(&mut conn, std::slice::from_ref(&job))
+                    let reply = commit(&mut conn, std::slice::from_ref(&job), &mut damaged)
                         .map(|mut outcomes| outcomes.remove(0));
                     let _ = job.done.send(reply);
                 }
@@ -98,7 +101,26 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(conn: &mut Connection, group: &[Job]) -> Result<Vec<InsertOutcome>, StoreError> {
+/// Writes `group` in one transaction, unless the file is known to be damaged; the
+/// first damage found is kept in `damaged`.
+fn commit(
+    conn: &mut Connection,
+    group: &[Job],
+    damaged: &mut Option<String>,
+) -> Result<Vec<InsertOutcome>, StoreError> {
+    if let Some(detail) = damaged {
+        return Err(StoreError::Damaged {
+            detail: detail.clone(),
+        });
+    }
+    let written = transaction(conn, group);
+    if let Err(StoreError::Damaged { detail }) = &written {
+        *damaged = Some(detail.clone());
+    }
+    written
+}
+
+fn transaction(conn: &mut Connection, group: &[Job]) -> Result<Vec<InsertOutcome>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let outcomes = group
         .iter()

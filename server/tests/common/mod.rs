@@ -1,6 +1,8 @@
 //! A real server on loopback with a temporary SQLite file, and a real HTTP client.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod process;
+
 use std::io::Write;
 
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, EVENTS_PATH, NEXT_CURSOR_HEADER};
@@ -55,9 +57,10 @@ impl TestServer {
         }
     }
 
-    /// Stops the server and starts a new one on the same database file.
+    /// Stops the server (unless stopped) and starts a new one on the same database
+    /// file.
     pub async fn restart(&mut self) {
-        self.server.take().unwrap().shutdown().await;
+        self.stop().await;
         let mut settings = config(&self.dir, self.builtins);
         (self.configure)(&mut settings);
         let server = start(settings).await.expect("server restarts");
@@ -66,7 +69,14 @@ impl TestServer {
     }
 
     pub async fn shutdown(mut self) {
-        self.server.take().unwrap().shutdown().await;
+        self.stop().await;
+    }
+
+    /// Stops the server, keeping its database file.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
     }
 
     /// The server's database file, for opening a second store on it (as another
