@@ -1,4 +1,5 @@
-use axum::http::StatusCode;
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use beckon::protocol::{ErrorAnswer, ErrorBody, IdentityRefusal};
@@ -92,6 +93,12 @@ impl ApiError {
         )
     }
 
+    /// The request (its body) did not arrive in time. The connection is closed after
+    /// the answer: the rest of the body may still be on its way.
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
+    }
+
     /// The cause goes to the log, not to the client: it may reveal server internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
@@ -112,7 +119,13 @@ impl IntoResponse for ApiError {
                 identity: self.identity,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 

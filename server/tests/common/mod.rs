@@ -46,6 +46,48 @@ impl TestServer {
         }
     }
 
+    /// A server whose configuration `configure` adjusts first (limits, rates).
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(&dir, false);
+        configure(&mut config);
+        let server = start(config).await.expect("server starts");
+        Self {
+            url: server.url(),
+            server: Some(server),
+            dir,
+            http: reqwest::Client::new(),
+            builtins: false,
+        }
+    }
+
+    /// The bound address, for raw sockets.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().unwrap().addr
+    }
+
+    /// The value of one series of `GET /metrics` (`name{labels}` as written there), 0
+    /// when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        // From an address of its own, so that reading metrics spends none of the
+        // tokens a rate-limit test counts on.
+        let scraper = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 254]))
+            .build()
+            .unwrap();
+        let response = scraper
+            .get(self.endpoint("/metrics"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = (response.status(), response.text().await.unwrap());
+        assert_eq!(status, StatusCode::OK, "{text}");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.parse().unwrap())
+    }
+
     /// Stops the server and starts a new one on the same database file.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await;
