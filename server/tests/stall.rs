@@ -110,7 +110,7 @@ async fn idle_sockets_and_a_slow_header_do_not_slow_uploads() {
     // Each socket is two descriptors in this process: the client's and the server's.
     rlimit::increase_nofile_limit(4 * IDLE_SOCKETS as u64).unwrap();
     let idle = Duration::from_secs(4);
-    let header = Duration::from_secs(3);
+    let header = Duration::from_secs(2);
     let server = TestServer::start_with(|config| {
         config.limits.idle_timeout = idle;
         config.limits.header_timeout = header;
@@ -161,6 +161,10 @@ async fn idle_sockets_and_a_slow_header_do_not_slow_uploads() {
         }
         let (first_byte, closed) = slow.await.unwrap();
         assert_closed_after("the slow header", first_byte, closed, header);
+        assert!(
+            closed - first_byte < idle,
+            "cut by the header timeout, not the idle one"
+        );
         attack_over.store(true, Ordering::Relaxed);
     };
     let (during, ()) = tokio::join!(uploads, closures);

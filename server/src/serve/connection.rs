@@ -1,19 +1,21 @@
 //! One connection: HTTP/1.1 through hyper, with a watchdog closing it once its phase
 //! outlives its timeout, and a graceful end when the server stops.
 
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, Instant, Sleep};
 
 use super::io::WatchedStream;
-use super::phase::PhaseClock;
+use super::phase::{Phase, PhaseClock};
 use super::service::ConnectionService;
 use crate::limits::ConnectionLimits;
 use crate::metrics::{Metrics, PhaseLabel};
@@ -87,23 +89,10 @@ pub async fn serve(
     let mut connection = pin!(shared.http.serve_connection(io, service));
     let mut watchdog = pin!(sleep_until(clock.deadline(&shared.limits).1));
     let mut stopping = false;
-    loop {
+    let ended = loop {
         tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(err) = result {
-                    tracing::debug!(%peer, error = %err, "connection ended with an error");
-                }
-                return;
-            }
-            () = &mut watchdog => {
-                let (phase, deadline) = clock.deadline(&shared.limits);
-                if Instant::now() >= deadline {
-                    let label = PhaseLabel { phase: phase.label() };
-                    shared.metrics.connections_timed_out.get_or_create(&label).inc();
-                    tracing::debug!(%peer, phase = label.phase, "closing a connection out of time");
-                    return;
-                }
-                watchdog.as_mut().reset(deadline);
+            ended = watched(connection.as_mut(), watchdog.as_mut(), &clock, &shared.limits) => {
+                break ended;
             }
             // A dropped sender stops the connection too.
             _ = stop.changed(), if !stopping => {
@@ -111,5 +100,51 @@ pub async fn serve(
                 connection.as_mut().graceful_shutdown();
             }
         }
+    };
+    match ended {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "connection ended with an error"),
+        Err(phase) => {
+            let label = PhaseLabel {
+                phase: phase.label(),
+            };
+            shared
+                .metrics
+                .connections_timed_out
+                .get_or_create(&label)
+                .inc();
+            tracing::debug!(%peer, phase = label.phase, "closing a connection out of time");
+        }
     }
+}
+
+/// Drives `connection` until it ends (`Ok`) or its phase outlives its deadline (`Err`).
+///
+/// The phase only moves while the connection is polled (its socket reads, its service
+/// calls the router, its response body is dropped), so after each poll the watchdog is
+/// moved to an earlier deadline if the phase now has one; a later deadline is taken up
+/// when the watchdog fires.
+fn watched<'a, C: Future>(
+    mut connection: Pin<&'a mut C>,
+    mut watchdog: Pin<&'a mut Sleep>,
+    clock: &'a PhaseClock,
+    limits: &'a ConnectionLimits,
+) -> impl Future<Output = Result<C::Output, Phase>> + 'a {
+    poll_fn(move |cx| {
+        if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+            return Poll::Ready(Ok(ended));
+        }
+        let (_, deadline) = clock.deadline(limits);
+        if deadline < watchdog.deadline() {
+            watchdog.as_mut().reset(deadline);
+        }
+        while watchdog.as_mut().poll(cx).is_ready() {
+            let (phase, deadline) = clock.deadline(limits);
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(phase));
+            }
+            watchdog.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    })
 }

@@ -112,3 +112,55 @@ async fn accept_loop(
     drop(stop_signal);
     while connections.join_next().await.is_some() {}
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// A request the router never answers is cut at the request timeout, and counted.
+    #[tokio::test]
+    async fn a_request_that_never_ends_is_cut_at_the_request_timeout() {
+        let router = Router::new().route("/stuck", get(std::future::pending::<()>));
+        let limits = ConnectionLimits {
+            request_timeout: Duration::from_millis(300),
+            body_timeout: Duration::from_millis(300),
+            ..ConnectionLimits::default()
+        };
+        let metrics = Metrics::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let server = spawn(listener, router, limits, metrics.clone(), stopped);
+
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /stuck HTTP/1.1\r\nhost: beckon\r\n\r\n")
+            .await
+            .unwrap();
+        let sent = Instant::now();
+        let mut sink = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut sink)).await;
+        assert!(matches!(read, Ok(Ok(0) | Err(_))), "closed: {read:?}");
+        let took = sent.elapsed();
+        assert!(took >= Duration::from_millis(290), "closed after {took:?}");
+        assert!(
+            metrics
+                .render()
+                .contains(r#"beckon_http_connections_timed_out_total{phase="request"} 1"#),
+            "{}",
+            metrics.render()
+        );
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the loop ends once stopped")
+            .unwrap();
+    }
+}
