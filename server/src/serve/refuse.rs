@@ -1,6 +1,6 @@
 //! The answer at the connection cap: a fixed 503 `overloaded`, written at once, then
 //! the connection closed. It costs no request parsing and never makes the accept loop
-//! wait.
+//! wait, however many connections come in.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,39 +10,41 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-/// Refusals under way at once; past them a connection is closed without an answer.
-const REFUSING_AT_ONCE: usize = 64;
-/// How long one refusal may take: writing the answer, then reading what the client had
-/// already sent so that closing does not reset the connection before it reads the
-/// answer.
-const REFUSAL_TIME: Duration = Duration::from_millis(500);
+/// Refusals lingering at once; past them a refused connection is closed at once.
+const LINGERING_AT_ONCE: usize = 64;
+/// How long a refused connection may linger: reading what the client still sends so
+/// that closing does not reset the connection before the client reads the answer.
+const LINGER: Duration = Duration::from_millis(500);
 
 pub struct Refusals {
     answer: Arc<[u8]>,
-    at_once: Arc<Semaphore>,
+    lingering: Arc<Semaphore>,
 }
 
 impl Refusals {
     /// File descriptors refusals may hold besides the connections served.
-    pub const DESCRIPTORS: usize = REFUSING_AT_ONCE;
+    pub const DESCRIPTORS: usize = LINGERING_AT_ONCE;
 
     pub fn new() -> Self {
         Self {
             answer: answer().into(),
-            at_once: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
+            lingering: Arc::new(Semaphore::new(LINGERING_AT_ONCE)),
         }
     }
 
-    /// Answers 503 on `stream` in the background, and closes it.
+    /// Answers 503 on `stream` and closes it, lingering in the background while there
+    /// is room for it.
     pub fn refuse(&self, mut stream: TcpStream) {
-        let Ok(permit) = self.at_once.clone().try_acquire_owned() else {
+        // A new connection's send buffer is empty: the answer goes out whole, at once.
+        let _ = stream.try_write(&self.answer);
+        // What the client already sent is read, so closing now sends a plain FIN.
+        drain(&stream);
+        let Ok(permit) = self.lingering.clone().try_acquire_owned() else {
             return;
         };
-        let answer = self.answer.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = tokio::time::timeout(REFUSAL_TIME, async move {
-                stream.write_all(&answer).await?;
+            let _ = tokio::time::timeout(LINGER, async move {
                 stream.shutdown().await?;
                 let mut sink = [0u8; 1024];
                 while stream.read(&mut sink).await? > 0 {}
@@ -51,6 +53,12 @@ impl Refusals {
             .await;
         });
     }
+}
+
+/// Reads and discards whatever has arrived, without waiting.
+fn drain(stream: &TcpStream) {
+    let mut sink = [0u8; 1024];
+    while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
 }
 
 fn answer() -> Vec<u8> {
