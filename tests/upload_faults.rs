@@ -8,6 +8,7 @@ use std::time::Duration;
 use beckon::client::Client;
 use beckon::events::{Event, JsonValue, Properties};
 use beckon::upload::FlushOutcome;
+use beckon_server::Rate;
 
 mod common;
 use common::fault_proxy::{Fault, FaultProxy};
@@ -104,6 +105,43 @@ fn every_event_arrives_exactly_once_through_injected_faults() {
         waited >= Duration::from_millis(950),
         "retried after {waited:?} despite Retry-After: 1"
     );
+}
+
+#[test]
+fn every_event_arrives_exactly_once_from_a_server_limiting_its_rate() {
+    // One request per second for the app key: nearly every batch is answered 429 with
+    // Retry-After first.
+    let server = TestServer::start_with(|config| {
+        config.rates.per_app_key = Rate {
+            per_second: 1,
+            burst: 1,
+        };
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sdk_config(dir.path(), &server.url);
+    config.flush_policy.max_batch_events = 10;
+    let client = Client::new(config).unwrap();
+
+    const EVENTS: usize = 60;
+    for n in 0..EVENTS {
+        client.track(&numbered(n)).unwrap();
+    }
+    flush_until_empty(&client);
+
+    let mut numbers: Vec<i64> = server
+        .export()
+        .iter()
+        .map(|e| e["properties"]["n"].as_i64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..EVENTS as i64).collect::<Vec<_>>());
+    let stats = client.stats().unwrap();
+    assert_eq!(stats.uploaded_events, EVENTS as u64);
+    assert!(
+        stats.retries >= 1,
+        "the server refused some batches: {stats:?}"
+    );
+    assert_eq!(stats.dropped.rejected_by_server, 0);
 }
 
 #[test]

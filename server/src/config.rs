@@ -11,6 +11,7 @@ use crate::delivery::{
 };
 use crate::dispatch::SendsConfig;
 use crate::identity::{Enforcement, IdentityConfig};
+use crate::limits::{ConnectionLimits, LimitFlags, RateLimits};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -34,6 +35,10 @@ pub struct ServerConfig {
     pub sends: SendsConfig,
     /// Verified identities: the app's secret and keys, and each app key's enforcement.
     pub identity: IdentityConfig,
+    /// Connection timeouts and the connection cap.
+    pub limits: ConnectionLimits,
+    /// Request rates per client IP and per app key.
+    pub rates: RateLimits,
 }
 
 impl ServerConfig {
@@ -53,6 +58,8 @@ impl ServerConfig {
             delivery: DeliveryConfig::default(),
             sends: SendsConfig::default(),
             identity: IdentityConfig::default(),
+            limits: ConnectionLimits::default(),
+            rates: RateLimits::default(),
         }
     }
 
@@ -78,6 +85,8 @@ impl ServerConfig {
         {
             return Err("the admin token must be non-empty printable ASCII without spaces".into());
         }
+        self.limits.check()?;
+        self.rates.check()?;
         self.identity.check(&self.app_keys)
     }
 }
@@ -210,6 +219,8 @@ pub struct Cli {
     /// The `aud` every identity JWT must carry.
     #[arg(long, env = "BECKON_IDENTITY_JWT_AUDIENCE")]
     pub identity_jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitFlags,
 }
 
 /// Whole or fractional seconds, as a duration.
@@ -230,7 +241,10 @@ fn parse_enforcement(spec: &str) -> Result<(Option<String>, Enforcement), String
 
 impl Cli {
     pub fn into_config(self) -> ServerConfig {
+        let (limits, rates) = (self.limits.connections(), self.limits.rates());
         ServerConfig {
+            limits,
+            rates,
             listen: self.listen,
             db_path: self.db_path,
             startup_check: self.startup_check,
@@ -291,6 +305,8 @@ impl Cli {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -463,6 +479,67 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("--listen"), "{err}");
+    }
+
+    #[test]
+    fn limit_flags_set_timeouts_cap_and_rates() {
+        let parse = |flags: &[&str]| {
+            let required = ["beckon-server", "--app-key", "k", "--admin-token", "t"];
+            Cli::try_parse_from(required.iter().chain(flags)).map(Cli::into_config)
+        };
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.limits, ConnectionLimits::default());
+        assert_eq!(defaults.rates, RateLimits::default());
+
+        let config = parse(&[
+            "--max-connections",
+            "500",
+            "--header-timeout",
+            "5s",
+            "--idle-timeout",
+            "2m",
+            "--request-timeout",
+            "45",
+            "--body-timeout",
+            "1500ms",
+            "--rate-per-ip",
+            "0",
+            "--rate-per-app-key",
+            "50",
+            "--burst-per-app-key",
+            "80",
+            "--client-ip-header",
+            "X-Forwarded-For",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.limits,
+            ConnectionLimits {
+                max_connections: 500,
+                header_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(120),
+                request_timeout: Duration::from_secs(45),
+                body_timeout: Duration::from_millis(1_500),
+            }
+        );
+        assert!(config.rates.per_ip.is_off());
+        assert_eq!(
+            config.rates.per_app_key,
+            crate::limits::Rate {
+                per_second: 50,
+                burst: 80
+            }
+        );
+        assert_eq!(
+            config.rates.client_ip_header.as_deref(),
+            Some("X-Forwarded-For")
+        );
+        assert_eq!(config.check(), Ok(()));
+
+        let zero = parse(&["--idle-timeout", "0s"]).unwrap();
+        assert!(zero.check().unwrap_err().contains("--idle-timeout"));
+        let unit = parse(&["--body-timeout", "3h"]).unwrap_err();
+        assert!(unit.to_string().contains("--body-timeout"), "{unit}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-use axum::http::header::RETRY_AFTER;
-use axum::http::StatusCode;
+use axum::http::header::{CONNECTION, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use beckon::protocol::{ErrorAnswer, ErrorBody, IdentityRefusal};
@@ -107,6 +107,12 @@ impl ApiError {
         )
     }
 
+    /// The request (its body) did not arrive in time. The connection is closed after
+    /// the answer: the rest of the body may still be on its way.
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
+    }
+
     /// The cause goes to the log, not to the client: it may reveal server internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
@@ -169,6 +175,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(RETRY_AFTER, seconds.into());
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

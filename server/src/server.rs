@@ -13,6 +13,8 @@ use crate::database;
 use crate::delivery::{DeliveryConfigError, Providers};
 use crate::dispatch::{self, Runner};
 use crate::identity::Verifier;
+use crate::metrics::Metrics;
+use crate::serve;
 use crate::store::{Store, StoreError};
 
 /// How long shutdown waits for in-flight requests before dropping them.
@@ -44,7 +46,7 @@ pub struct RunningServer {
     /// The bound address, with the real port when the config asked for port 0.
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<()>>,
     /// Dropped with the server, it stops too.
     runner: Option<Runner>,
 }
@@ -69,8 +71,7 @@ impl RunningServer {
             return;
         };
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
-            Ok(Ok(Ok(()))) => tracing::info!("server stopped"),
-            Ok(Ok(Err(err))) => tracing::error!(error = %err, "server stopped with an error"),
+            Ok(Ok(())) => tracing::info!("server stopped"),
             Ok(Err(err)) => tracing::error!(error = %err, "server task failed"),
             Err(_) => {
                 tracing::warn!("requests still running after the grace period; dropping them");
@@ -126,15 +127,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             path: config.db_path.display().to_string(),
             source,
         })?;
+    let metrics = Metrics::new();
     let state = AppState::new(store, config.app_keys, config.admin_token)
         .with_sends(runner.handle())
-        .with_identities(identities);
+        .with_identities(identities)
+        .with_metrics(metrics.clone())
+        .with_limits(&config.rates, &config.limits);
+    // A dropped sender (RunningServer dropped) stops the server too.
     let (shutdown, stop) = oneshot::channel::<()>();
-    let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
-        // A dropped sender (RunningServer dropped) stops the server too.
-        let _ = stop.await;
-    });
-    let task = tokio::spawn(async move { serve.await });
+    let task = serve::spawn(listener, router(state), config.limits, metrics, stop);
     tracing::info!(%addr, db = %config.db_path.display(), "beckon-server started");
     Ok(RunningServer {
         addr,

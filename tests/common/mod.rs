@@ -27,18 +27,24 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// A server whose configuration `configure` adjusts first (rate limits, timeouts).
+    pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig::loopback(
+        let mut config = ServerConfig::loopback(
             dir.path().join("server.db"),
             vec![APP_KEY.into()],
             ADMIN_TOKEN,
         )
         .with_builtin_segments();
+        configure(&mut config);
         let server = runtime.block_on(beckon_server::start(config)).unwrap();
         TestServer {
             url: server.url(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::HeaderMap;
@@ -12,10 +12,10 @@ use beckon::protocol::{
     MAX_BATCH_EVENTS,
 };
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::request::read_limited;
 use super::verify::verify_users;
 use crate::app::AppState;
 use crate::auth::AppKey;
@@ -58,7 +58,7 @@ pub async fn upload(
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let bytes = read_body(body).await?;
+    let bytes = read_limited(&state, body, MAX_BODY_BYTES, too_large).await?;
     let envelope: Envelope = serde_json::from_slice(&bytes)
         .map_err(|err| ApiError::bad_request(format!("the body is not a valid batch: {err}")))?;
     if envelope.batch.len() > MAX_BATCH_EVENTS {
@@ -165,16 +165,6 @@ fn check_anonymous_id(
         ));
     }
     Ok(())
-}
-
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
-        Err(err) => Err(ApiError::bad_request(format!(
-            "could not read the request body: {err}"
-        ))),
-    }
 }
 
 fn too_large() -> ApiError {

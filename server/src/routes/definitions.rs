@@ -50,7 +50,7 @@ async fn create<D: DefinitionRoutes>(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let parsed = D::parse(&json_body(body, D::MAX_BODY_BYTES).await?)?;
+    let parsed = D::parse(&json_body(&state, body, D::MAX_BODY_BYTES).await?)?;
     let id = D::id(&parsed).to_owned();
     let record = state
         .store()
@@ -66,7 +66,7 @@ async fn update<D: DefinitionRoutes>(
     body: Body,
 ) -> Result<Json<Record>, ApiError> {
     let id = path_id(path)?;
-    let parsed = D::parse(&json_body(body, D::MAX_BODY_BYTES).await?)?;
+    let parsed = D::parse(&json_body(&state, body, D::MAX_BODY_BYTES).await?)?;
     same_id(&id, D::id(&parsed))?;
     let record = state
         .store()

@@ -1,32 +1,56 @@
-//! Reading admin requests: JSON bodies, path ids and the evaluation instant, with every
-//! refusal in the API's JSON error shape (axum's own rejections are plain text).
+//! Reading requests: bodies within their size and time limits, JSON bodies, path ids
+//! and the evaluation instant, with every refusal in the API's JSON error shape (axum's
+//! own rejections are plain text).
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 
+use crate::app::AppState;
 use crate::error::ApiError;
+use crate::metrics::PhaseLabel;
 
-/// The body as JSON, refused past `limit` bytes.
-pub async fn json_body(body: Body, limit: usize) -> Result<Value, ApiError> {
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<LengthLimitError>() => {
-            return Err(ApiError::payload_too_large(format!(
-                "the body is over {limit} bytes"
-            )))
-        }
-        Err(err) => {
-            return Err(ApiError::bad_request(format!(
-                "could not read the request body: {err}"
-            )))
-        }
-    };
+/// The body as JSON, refused past `limit` bytes or when it arrives too slowly.
+pub async fn json_body(state: &AppState, body: Body, limit: usize) -> Result<Value, ApiError> {
+    let bytes = read_limited(state, body, limit, || {
+        ApiError::payload_too_large(format!("the body is over {limit} bytes"))
+    })
+    .await?;
     serde_json::from_slice(&bytes)
         .map_err(|err| ApiError::bad_request(format!("the body is not valid JSON: {err}")))
+}
+
+/// The whole body, refused with `too_large` past `limit` bytes, and with 408 when it
+/// takes longer than the body timeout in total: a body trickling in byte by byte
+/// cannot hold a request open.
+pub async fn read_limited(
+    state: &AppState,
+    body: Body,
+    limit: usize,
+    too_large: impl FnOnce() -> ApiError,
+) -> Result<Bytes, ApiError> {
+    let timeout = state.body_timeout();
+    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+        let phase = PhaseLabel { phase: "body" };
+        state
+            .metrics()
+            .connections_timed_out
+            .get_or_create(&phase)
+            .inc();
+        return Err(ApiError::request_timeout(format!(
+            "the request body did not arrive within {timeout:?}"
+        )));
+    };
+    match read {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
+        Err(err) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {err}"
+        ))),
+    }
 }
 
 /// The `{id}` of the route.

@@ -106,8 +106,9 @@ async fn set_permission(
     let channel: Channel = channel
         .parse()
         .map_err(|err| ApiError::bad_request(format!("{err}")))?;
-    let body: PermissionBody = serde_json::from_value(json_body(body, MAX_BODY_BYTES).await?)
-        .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
+    let body: PermissionBody =
+        serde_json::from_value(json_body(&state, body, MAX_BODY_BYTES).await?)
+            .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
     let state_name: PermissionState = body
         .state
         .parse()

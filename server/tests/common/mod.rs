@@ -41,8 +41,16 @@ impl TestServer {
         Self::start_configured(builtins, |_| {}).await
     }
 
-    /// A server whose configuration `configure` adjusts first (kept for restarts).
+    /// A server whose configuration `configure` adjusts first, and again at restarts.
     pub async fn start_configured(builtins: bool, configure: fn(&mut ServerConfig)) -> Self {
+        Self::launch(builtins, configure, configure).await
+    }
+
+    async fn launch(
+        builtins: bool,
+        configure: impl FnOnce(&mut ServerConfig),
+        at_restart: fn(&mut ServerConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = config(&dir, builtins);
         configure(&mut settings);
@@ -53,8 +61,41 @@ impl TestServer {
             dir,
             http: reqwest::Client::new(),
             builtins,
-            configure,
+            configure: at_restart,
         }
+    }
+
+    /// A server whose configuration `configure` adjusts once (limits, rates): a restart
+    /// starts with the defaults.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::launch(false, configure, |_| {}).await
+    }
+
+    /// The bound address, for raw sockets.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().unwrap().addr
+    }
+
+    /// The value of one series of `GET /metrics` (`name{labels}` as written there), 0
+    /// when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        // From an address of its own, so that reading metrics spends none of the
+        // tokens a rate-limit test counts on.
+        let scraper = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 254]))
+            .build()
+            .unwrap();
+        let response = scraper
+            .get(self.endpoint("/metrics"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = (response.status(), response.text().await.unwrap());
+        assert_eq!(status, StatusCode::OK, "{text}");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.parse().unwrap())
     }
 
     /// Stops the server (unless stopped) and starts a new one on the same database
@@ -186,28 +227,6 @@ impl TestServer {
         let (status, record) = self.admin_post(collection, definition).await;
         assert_eq!(status, StatusCode::CREATED, "{record}");
         record
-    }
-
-    /// `GET /metrics` with the admin token: the Prometheus text.
-    pub async fn metrics(&self) -> String {
-        let response = self
-            .admin(reqwest::Method::GET, "/metrics")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.text().await.unwrap()
-    }
-
-    /// One sample of `/metrics` (`name` with its labels, as printed), 0 when absent.
-    pub async fn metric(&self, sample: &str) -> f64 {
-        let text = self.metrics().await;
-        text.lines()
-            .find_map(|line| {
-                let (name, value) = line.rsplit_once(' ')?;
-                (name == sample).then(|| value.parse().unwrap())
-            })
-            .unwrap_or(0.0)
     }
 
     /// `GET /v1/sync` with the app key, conditional when `etag` is given.
