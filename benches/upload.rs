@@ -16,7 +16,7 @@ use beckon::events::samples::shoe;
 use beckon::events::{Event, Properties};
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, MAX_BATCH_EVENTS};
 use beckon::store::{QueueLimits, QueuedEvent, Store};
-use beckon::upload::{assemble_batch, batch_user_ids, gzip, FlushOutcome};
+use beckon::upload::{assemble_batch, batch_tokens, batch_user_ids, gzip, FlushOutcome};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 #[path = "../tests/common/mod.rs"]
@@ -102,6 +102,9 @@ fn assembly(c: &mut Criterion, dir: &std::path::Path, url: &str) {
             assert_eq!(users.len(), 1);
             users
         })
+    });
+    group.bench_function("batch_tokens_none_stored", |b| {
+        b.iter(|| batch_tokens(Default::default(), &events))
     });
     let body = assemble_batch(chrono::Utc::now(), &tokens, &events);
     group.bench_function("gzip", |b| b.iter(|| gzip(&body)));

@@ -47,18 +47,13 @@ impl Store {
             .optional()?)
     }
 
-    /// The stored tokens of those of `user_ids` that have one.
-    pub fn identity_tokens_of<'a>(
-        &self,
-        user_ids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<BTreeMap<String, String>, StoreError> {
-        let mut tokens = BTreeMap::new();
-        for user_id in user_ids {
-            if let Some(token) = self.identity_token(user_id)? {
-                tokens.insert(user_id.to_owned(), token);
-            }
-        }
-        Ok(tokens)
+    /// Every kept token, by user id (at most [`KEPT_IDENTITY_TOKENS`]).
+    pub fn identity_tokens(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT user_id, token FROM identity_tokens")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -102,9 +97,7 @@ mod tests {
         for user in &users[KEPT_IDENTITY_TOKENS..] {
             store.set_identity_token(user, "t").unwrap();
         }
-        let kept = store
-            .identity_tokens_of(users.iter().map(String::as_str))
-            .unwrap();
+        let kept = store.identity_tokens().unwrap();
         assert_eq!(kept.len(), KEPT_IDENTITY_TOKENS);
         assert_eq!(kept["u0"], "t-new");
         for gone in ["u1", "u2"] {

@@ -53,6 +53,23 @@ pub fn batch_user_ids(events: &[QueuedEvent]) -> BTreeSet<String> {
         .collect()
 }
 
+/// The batch's `identity_tokens`: those of the `stored` tokens whose users have events
+/// in `events`. The payloads are read only when some token is stored, so an app that
+/// gives none pays nothing for this.
+pub fn batch_tokens(
+    stored: BTreeMap<String, String>,
+    events: &[QueuedEvent],
+) -> BTreeMap<String, String> {
+    if stored.is_empty() {
+        return stored;
+    }
+    let users = batch_user_ids(events);
+    stored
+        .into_iter()
+        .filter(|(user_id, _)| users.contains(user_id))
+        .collect()
+}
+
 /// The users an error answer refuses for their identity, when it is such an answer: a
 /// 401 whose body lists them.
 pub fn identity_refusals(code: u16, body: &[u8]) -> Option<Vec<IdentityRefusal>> {
@@ -233,6 +250,24 @@ mod tests {
         let users: Vec<String> = batch_user_ids(&events).into_iter().collect();
         assert_eq!(users, ["alice", "bob", "café \"q\""]);
         assert!(batch_user_ids(&[queued("not json")]).is_empty());
+    }
+
+    #[test]
+    fn a_batch_carries_the_tokens_of_its_users_only() {
+        let events = [
+            queued(r#"{"id":"1","anonymous_id":"a","user_id":"alice"}"#),
+            queued(r#"{"id":"2","anonymous_id":"a"}"#),
+            queued(r#"{"id":"3","anonymous_id":"a","user_id":"carol"}"#),
+        ];
+        let stored = BTreeMap::from([
+            ("alice".to_string(), "ta".to_string()),
+            ("bob".to_string(), "tb".to_string()),
+        ]);
+        assert_eq!(
+            batch_tokens(stored, &events),
+            BTreeMap::from([("alice".to_string(), "ta".to_string())])
+        );
+        assert!(batch_tokens(BTreeMap::new(), &events).is_empty());
     }
 
     #[test]

@@ -13,7 +13,9 @@ mod worker;
 
 pub use body::{assemble_batch, gzip};
 pub(crate) use identity::TokenRequests;
-pub use identity::{batch_user_ids, describe_refusals, identity_refusals, IdentityTokenListener};
+pub use identity::{
+    batch_tokens, batch_user_ids, describe_refusals, identity_refusals, IdentityTokenListener,
+};
 pub use policy::{Decision, Outcome, RetryPolicy};
 pub use server_clock::{stored_offset, ServerClock};
 pub use transport::{batch_url, HttpTransport, Reply, SyncFetch, TransportError};

@@ -13,7 +13,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use super::body::{assemble_batch, gzip};
-use super::identity::{batch_user_ids, IdentityTokenListener, TokenRequests};
+use super::identity::{batch_tokens, IdentityTokenListener, TokenRequests};
 use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
@@ -449,15 +449,13 @@ impl Worker {
                 Err(e) => return self.record_failure(e.to_string(), None, false),
             };
             self.interval_start = Instant::now();
-            // Read outside the store's lock: `track` never waits for this parsing.
-            let users = batch_user_ids(&batch);
-            let tokens = self
-                .store()
-                .identity_tokens_of(users.iter().map(String::as_str));
-            let tokens = match tokens {
-                Ok(tokens) => tokens,
+            let stored = self.store().identity_tokens();
+            let stored = match stored {
+                Ok(stored) => stored,
                 Err(e) => return self.record_failure(e.to_string(), None, false),
             };
+            // Outside the store's lock: `track` never waits for the payloads to be read.
+            let tokens = batch_tokens(stored, &batch);
             let body = gzip(&assemble_batch(Utc::now(), &tokens, &batch));
             let reply = self.transport.send(body).await;
             let decision = policy::decide(
