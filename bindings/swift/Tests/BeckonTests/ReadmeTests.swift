@@ -135,7 +135,7 @@ final class ReadmeTests: BeckonTestCase {
     }
 
     /// The identity snippet, run against a server requiring verified identities: the
-    /// session's token has expired, so the listener fetches a new one from the backend.
+    /// token from sign-in has expired, so the listener fetches a new one from the backend.
     func testTheReadmeIdentitySnippetWorksAgainstALiveServer() throws {
         let server = try startServer(extraArguments: TestBackend.serverArguments)
         let beckon = try open(try tempDir(), serverUrl: server.url)
@@ -143,7 +143,7 @@ final class ReadmeTests: BeckonTestCase {
         let backend = AppBackend { userId in try TestBackend.hmac(userId) }
 
         try ReadmeExamples.identitySection(
-            beckon: beckon, user: SignedInUser(id: "user-42"), session: AppSession(beckonToken: expired),
+            beckon: beckon, user: SignedInUser(id: "user-42"), signIn: SignIn(beckonToken: expired),
             backend: backend)
         try beckon.track(.custom(name: "Viewed", properties: [:]))
         let refused = try beckon.flush(timeoutMs: Self.flushTimeoutMs)

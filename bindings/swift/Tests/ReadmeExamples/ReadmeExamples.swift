@@ -82,11 +82,11 @@ public enum ReadmeExamples {
 
     /// "Verified identities": run by ReadmeTests against a server that requires them.
     public static func identitySection(
-        beckon: Beckon, user: SignedInUser, session: AppSession, backend: AppBackend
+        beckon: Beckon, user: SignedInUser, signIn: SignIn, backend: AppBackend
     ) throws {
         // README swift snippet 4 begin
-        // At sign-in: the token your backend issued with the session.
-        try beckon.identify(user.id, traits: ["plan": "gold"], identityToken: session.beckonToken)
+        // At sign-in, with the identity token your backend issued for the user.
+        try beckon.identify(user.id, traits: ["plan": "gold"], identityToken: signIn.beckonToken)
 
         // Called on Beckon's "beckon-upload" thread when the server refuses a token (.expired,
         // .invalid, .missing), once per user and refused token: fetch a new one off that thread.
@@ -127,9 +127,9 @@ public struct SignedInUser: Sendable {
     public init(id: String) { self.id = id }
 }
 
-/// The app's session with its backend in the README snippet, holding the identity token
-/// the backend issued at sign-in.
-public struct AppSession: Sendable {
+/// What the app's backend answered at sign-in in the README snippet: the identity token
+/// it issued for the user.
+public struct SignIn: Sendable {
     public let beckonToken: String
     public init(beckonToken: String) { self.beckonToken = beckonToken }
 }
