@@ -3,6 +3,10 @@
 //! baseline in the same run posts the same events, pre-assembled into the same gzip
 //! batches, straight to the same server: what HTTP and the server cost without the SDK.
 //!
+//! Also the assembly of one full batch on the upload thread: splicing the stored
+//! payloads, beside finding the batch's user ids in them (for their identity tokens)
+//! and compressing.
+//!
 //! Run: `cargo bench --bench upload`.
 
 use std::time::{Duration, Instant};
@@ -12,7 +16,7 @@ use beckon::events::samples::shoe;
 use beckon::events::{Event, Properties};
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, MAX_BATCH_EVENTS};
 use beckon::store::{QueueLimits, QueuedEvent, Store};
-use beckon::upload::{assemble_batch, gzip, FlushOutcome};
+use beckon::upload::{assemble_batch, batch_tokens, batch_user_ids, gzip, FlushOutcome};
 use beckon_server::RateLimits;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -44,21 +48,68 @@ fn client(dir: &std::path::Path, url: &str) -> Client {
     Client::new(config).unwrap()
 }
 
-/// Batches exactly as the SDK would send them, built once, outside the timing.
-fn prebuilt_batches(dir: &std::path::Path, url: &str) -> Vec<Vec<u8>> {
-    let sdk_dir = dir.join("prebuilt");
+/// `count` events exactly as the SDK queues them, by a signed-in user when `user_id`.
+fn queued_events(
+    sdk_dir: &std::path::Path,
+    url: &str,
+    count: usize,
+    user_id: Option<&str>,
+) -> Vec<QueuedEvent> {
     {
-        let client = client(&sdk_dir, url);
-        for _ in 0..EVENTS {
+        let client = client(sdk_dir, url);
+        if let Some(user_id) = user_id {
+            client.identify(user_id, &Properties::new(), None).unwrap();
+        }
+        for _ in 0..count {
             client.track(&event()).unwrap();
         }
     }
-    let (store, _) = Store::open(&sdk_dir, QueueLimits::default()).unwrap();
-    let events: Vec<QueuedEvent> = store.peek_batch(usize::MAX, usize::MAX).unwrap();
-    events
+    let (store, _) = Store::open(sdk_dir, QueueLimits::default()).unwrap();
+    store.peek_batch(usize::MAX, usize::MAX).unwrap()
+}
+
+/// Batches exactly as the SDK would send them, built once, outside the timing.
+fn prebuilt_batches(dir: &std::path::Path, url: &str) -> Vec<Vec<u8>> {
+    queued_events(&dir.join("prebuilt"), url, EVENTS, None)
         .chunks(MAX_BATCH_EVENTS)
-        .map(|chunk| gzip(&assemble_batch(chrono::Utc::now(), chunk)))
+        .map(|chunk| {
+            gzip(&assemble_batch(
+                chrono::Utc::now(),
+                &Default::default(),
+                chunk,
+            ))
+        })
         .collect()
+}
+
+/// One full batch of a signed-in user's events: splicing it, finding its user ids,
+/// and compressing it, each on its own.
+fn assembly(c: &mut Criterion, dir: &std::path::Path, url: &str) {
+    let events = queued_events(
+        &dir.join("assembly"),
+        url,
+        MAX_BATCH_EVENTS - 1,
+        Some("shopper-1"),
+    );
+    let tokens = std::collections::BTreeMap::from([("shopper-1".to_string(), "a".repeat(64))]);
+    let mut group = c.benchmark_group("assembly");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("splice_batch", |b| {
+        b.iter(|| assemble_batch(chrono::Utc::now(), &tokens, &events))
+    });
+    group.bench_function("batch_user_ids", |b| {
+        b.iter(|| {
+            let users = batch_user_ids(&events);
+            assert_eq!(users.len(), 1);
+            users
+        })
+    });
+    group.bench_function("batch_tokens_none_stored", |b| {
+        b.iter(|| batch_tokens(Default::default(), &events))
+    });
+    let body = assemble_batch(chrono::Utc::now(), &tokens, &events);
+    group.bench_function("gzip", |b| b.iter(|| gzip(&body)));
+    group.finish();
 }
 
 fn with_fresh_ids(batch: &[u8]) -> Vec<u8> {
@@ -81,6 +132,7 @@ fn benches(c: &mut Criterion) {
     let url = server.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let batches = prebuilt_batches(dir.path(), &url);
+    assembly(c, dir.path(), &url);
 
     let mut group = c.benchmark_group("upload");
     group.throughput(Throughput::Elements(EVENTS as u64));

@@ -295,7 +295,7 @@ fn opting_out_stores_and_uploads_nothing_and_survives_a_restart() {
     assert_eq!(stats.dropped.opted_out, queued);
     client.track(&viewed("d")).unwrap();
     client
-        .identify("opted-out-user", &Properties::new())
+        .identify("opted-out-user", &Properties::new(), None)
         .unwrap();
     client
         .set_permission(Channel::Email, PermissionState::Unsubscribed, "app")
@@ -358,7 +358,7 @@ fn deleting_local_data_leaves_no_trace_of_the_user_on_disk() {
     let client = Client::new(sdk_config(dir.path(), "http://127.0.0.1:9")).unwrap();
     let user = "user-1c9e5b-who-asked-to-be-forgotten";
     let old_anonymous_id = client.anonymous_id();
-    client.identify(user, &Properties::new()).unwrap();
+    client.identify(user, &Properties::new(), None).unwrap();
     client.set_locale("pt-BR".into()).unwrap();
     client
         .set_device_profile("America/Sao_Paulo", "BR")
@@ -443,7 +443,7 @@ fn the_push_token_follows_the_user_who_is_signed_in() {
     client
         .set_permission(Channel::Sms, PermissionState::OptedIn, "checkout")
         .unwrap();
-    client.identify("ana", &Properties::new()).unwrap();
+    client.identify("ana", &Properties::new(), None).unwrap();
     // The anonymous user's choices became Ana's.
     assert_eq!(state(&client, Channel::Sms), PermissionState::OptedIn);
     flush(&client);
@@ -819,7 +819,7 @@ fn a_sync_brings_the_servers_later_changes_down_and_keeps_later_local_ones() {
     // Once identified, the user's own permissions are asked for; a document for
     // someone else (a stale answer) is ignored.
     client
-        .identify("ana@example.com", &Properties::new())
+        .identify("ana@example.com", &Properties::new(), None)
         .unwrap();
     server.serve_document(
         &anonymous_id,

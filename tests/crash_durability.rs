@@ -4,11 +4,8 @@
 //! random moment, reopens the store and checks every acknowledged event is there.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use beckon::client::Client;
 use beckon::events::{Event, JsonValue, Product};
@@ -61,48 +58,17 @@ fn crash_child_tracks_until_killed() {
 /// Runs one child until it has acknowledged `kill_after` events, kills it with SIGKILL
 /// and returns every acknowledgement it managed to write.
 fn run_child_and_kill(dir: &Path, round: u32, kill_after: usize) -> Vec<(String, u64)> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crash_child_tracks_until_killed",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_ROUND, round.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let mut parts = line.split_whitespace();
-            if parts.next() == Some("acked") {
-                let round = parts.next().unwrap().to_owned();
-                let n: u64 = parts.next().unwrap().parse().unwrap();
-                if tx.send((round, n)).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let mut acked = Vec::new();
-    while acked.len() < kill_after {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(ack) => acked.push(ack),
-            Err(e) => panic!("child stopped acknowledging after {}: {e}", acked.len()),
-        }
-    }
-    child.kill().unwrap(); // SIGKILL on Unix: no destructors, no flushes.
-    let status = child.wait().unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGKILL));
-    reader.join().unwrap();
-    acked.extend(rx.try_iter());
-    acked
+    let env = [
+        (CHILD_DIR, dir.to_str().unwrap().to_owned()),
+        (CHILD_ROUND, round.to_string()),
+    ];
+    common::run_child_and_kill("crash_child_tracks_until_killed", &env, kill_after)
+        .iter()
+        .map(|ack| {
+            let (round, n) = ack.split_once(' ').unwrap();
+            (round.to_owned(), n.parse().unwrap())
+        })
+        .collect()
 }
 
 fn stored_acks(dir: &Path) -> HashSet<(String, u64)> {

@@ -112,6 +112,7 @@ fn a_cart_abandoner_is_nudged_once_and_the_click_reaches_the_server() {
                     value: "Ana <b>".into(),
                 },
             )]),
+            None,
         )
         .unwrap();
     client.set_locale("pt-BR".into()).unwrap();

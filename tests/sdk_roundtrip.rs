@@ -42,7 +42,7 @@ fn every_event_kind_reaches_the_export_once_with_its_identity() {
     let dir = tempfile::tempdir().unwrap();
     let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
     client
-        .identify("shopper-1", &traits(&[("first_name", "Ana")]))
+        .identify("shopper-1", &traits(&[("first_name", "Ana")]), None)
         .unwrap();
     let events = samples::one_of_each();
     for event in &events {
@@ -95,7 +95,9 @@ fn reset_starts_a_new_anonymous_identity() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
     let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
-    client.identify("shopper-2", &Properties::new()).unwrap();
+    client
+        .identify("shopper-2", &Properties::new(), None)
+        .unwrap();
     let before = client.anonymous_id();
     client.track(&viewed("a")).unwrap();
     client.reset().unwrap();
@@ -126,7 +128,7 @@ fn identity_and_queued_events_survive_a_new_instance() {
     {
         let client = Client::new(sdk_config(dir.path(), "http://127.0.0.1:9")).unwrap();
         client
-            .identify("shopper-3", &traits(&[("tier", "gold")]))
+            .identify("shopper-3", &traits(&[("tier", "gold")]), None)
             .unwrap();
         for i in 0..5 {
             client.track(&viewed(&format!("p{i}"))).unwrap();
@@ -197,7 +199,7 @@ fn an_invalid_event_stores_nothing_and_is_counted() {
     let stats = client.stats().unwrap();
     assert_eq!((stats.queued_events, stats.rejected_at_track), (1, 2));
     assert!(matches!(
-        client.identify("", &Properties::new()),
+        client.identify("", &Properties::new(), None),
         Err(ClientError::InvalidArgument(_))
     ));
 }

@@ -15,7 +15,8 @@
  *  4. real calls with arguments in uniffi's serialization (big-endian, the layouts the
  *     script checks against Beckon.swift): a config refused with InvalidConfig;
  *     Beckon.new on a temporary directory; anonymous_id; user_id before and after
- *     identify; track of a valid event; track of an invalid one (InvalidEvent, message
+ *     identify (with a malformed identity token refused with InvalidArgument, then
+ *     without a token); track of a valid event; track of an invalid one (InvalidEvent, message
  *     naming the field); stats (queued_events); shutdown, then ShutDown errors; and the
  *     handle clone/free protocol, so valgrind can see that nothing leaks.
  *
@@ -111,6 +112,15 @@ static RustBuffer str_arg(const char *s) { return to_rust(s, strlen(s)); }
 static RustBuffer empty_map_arg(void) {
     Writer w = {0};
     put_i32(&w, 0);
+    return writer_to_rust(&w);
+}
+
+/* An Option<String> argument: a 0 byte for None, else 1, then the string. */
+static RustBuffer optional_str_arg(const char *s) {
+    Writer w = {0};
+    uint8_t tag = s != NULL;
+    put(&w, &tag, 1);
+    if (s) put_str(&w, s);
     return writer_to_rust(&w);
 }
 
@@ -275,7 +285,11 @@ int main(void) {
         pass("user_id() = None");
     }
     {
-        uniffi_beckon_fn_method_beckon_identify(cloned(beckon), str_arg("c-user-1"), empty_map_arg(), &st);
+        uniffi_beckon_fn_method_beckon_identify(cloned(beckon), str_arg("c-user-1"), empty_map_arg(),
+                                                optional_str_arg("two words"), &st);
+        expect_error(&st, BECKON_ERROR_INVALID_ARGUMENT, "identity_token", "identify(identity_token: \"two words\")");
+        uniffi_beckon_fn_method_beckon_identify(cloned(beckon), str_arg("c-user-1"), empty_map_arg(),
+                                                optional_str_arg(NULL), &st);
         expect_ok(&st, "identify");
         RustBuffer uid = uniffi_beckon_fn_method_beckon_user_id(cloned(beckon), &st);
         expect_ok(&st, "user_id");

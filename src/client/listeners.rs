@@ -1,11 +1,16 @@
-//! What the app implements to hear about segment changes and in-app messages, and the
-//! records handed to it. Both listeners are called on Beckon's engagement thread,
-//! never on the thread that called `track`: a listener that touches UI must hop to
-//! the main thread itself. A listener must not call what waits for that thread
-//! (`segments()`, `take_in_app_message()`, clicks and dismissals): hand the work to
-//! another thread, or the call waits out its timeout and fails with `Busy`.
+//! What the app implements to hear about segment changes, in-app messages and refused
+//! identity tokens, and the records handed to it. The segment and in-app listeners
+//! are called on Beckon's engagement thread, never on the thread that called `track`:
+//! a listener that touches UI must hop to the main thread itself. A listener must not
+//! call what waits for that thread (`segments()`, `take_in_app_message()`, clicks and
+//! dismissals): hand the work to another thread, or the call waits out its timeout
+//! and fails with `Busy`. The identity token listener is called on the upload thread
+//! (see [`IdentityTokenListener`]); it must not call `flush()` or `sync()`, which wait
+//! for that thread.
 
 use crate::messages::RenderedMessage;
+
+pub use crate::upload::IdentityTokenListener;
 
 /// One entry into or exit from a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]

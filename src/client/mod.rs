@@ -18,7 +18,8 @@ pub use config::{BeckonConfig, FlushPolicy};
 pub use consent::PushToken;
 pub use error::ClientError;
 pub use listeners::{
-    InAppButton, InAppMessage, InAppMessageListener, SegmentChange, SegmentListener,
+    IdentityTokenListener, InAppButton, InAppMessage, InAppMessageListener, SegmentChange,
+    SegmentListener,
 };
 pub use push::{LinkAction, PushAction, PENDING_LINK_MAX_AGE};
 pub use stats::{DroppedEvents, Stats};
@@ -36,7 +37,7 @@ use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};
 use consent_state::ConsentState;
 use engagement::EngagementThread;
-use identity::Identity;
+use identity::{check_token, Identity};
 use instance_lock::InstanceLock;
 use recorder::{Keep, Recorder};
 
@@ -147,11 +148,25 @@ impl Client {
         self.track(&Event::Screen { name, properties })
     }
 
-    /// Attaches a user id (and traits) to this device's events from now on.
-    pub fn identify(&self, user_id: &str, traits: &Properties) -> Result<(), ClientError> {
+    /// Attaches a user id (and traits) to this device's events from now on, with the
+    /// identity token the app's backend signed for the user, if it gave one (kept for
+    /// the user's events, including those queued before a later logout).
+    pub fn identify(
+        &self,
+        user_id: &str,
+        traits: &Properties,
+        identity_token: Option<&str>,
+    ) -> Result<(), ClientError> {
         self.ensure_running()?;
         check_id("user_id", user_id).map_err(ClientError::InvalidArgument)?;
+        if let Some(token) = identity_token {
+            check_token(token)?;
+        }
         let traits = check_traits(traits).map_err(ClientError::InvalidArgument)?;
+        if let Some(token) = identity_token {
+            // Before the identify event is queued, so that the batch taking it has it.
+            self.store_identity_token(user_id, token)?;
+        }
         let mut identity = self
             .recorder
             .identity

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{BeckonConfig, Client, Stats};
+use crate::client::{BeckonConfig, Client, IdentityTokenListener, Stats};
 use crate::events::{Event, JsonValue};
 use crate::sync::SyncReport;
 use crate::upload::FlushReport;
@@ -63,13 +63,34 @@ impl Beckon {
         Ok(self.client.screen(name, properties)?)
     }
 
-    /// Sets the user id (and merges traits) for this and later events.
+    /// Sets the user id (and merges traits) for this and later events, with the
+    /// identity token the app's backend signed for the user when the server verifies
+    /// identities.
+    #[uniffi::method(default(identity_token = None))]
     pub fn identify(
         &self,
         user_id: String,
         traits: HashMap<String, JsonValue>,
+        identity_token: Option<String>,
     ) -> Result<(), BeckonError> {
-        Ok(self.client.identify(&user_id, &traits)?)
+        Ok(self
+            .client
+            .identify(&user_id, &traits, identity_token.as_deref())?)
+    }
+
+    /// Hands over a new identity token for `user_id` (after the listener asked for
+    /// one, or on the app's own refresh); events waiting for it are retried at once.
+    pub fn set_identity_token(&self, user_id: String, token: String) -> Result<(), BeckonError> {
+        Ok(self.client.set_identity_token(&user_id, &token)?)
+    }
+
+    /// Calls `listener`, on Beckon's upload thread, when the server refuses a user's
+    /// identity token (once per user and token); `null`/`nil` stops.
+    pub fn set_identity_token_listener(
+        &self,
+        listener: Option<Arc<dyn IdentityTokenListener>>,
+    ) -> Result<(), BeckonError> {
+        Ok(self.client.set_identity_token_listener(listener)?)
     }
 
     /// Forgets the user: new anonymous id, no user id, no traits.

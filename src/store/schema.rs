@@ -147,6 +147,18 @@ pub const MIGRATIONS: &[Migration] = &[
         ) WITHOUT ROWID;
     ",
     },
+    Migration {
+        version: 6,
+        sql: "
+        -- The identity token the app's backend signed for each recent user, sent with
+        -- their events; `recency` orders them so only the latest few are kept.
+        CREATE TABLE identity_tokens (
+            user_id TEXT    PRIMARY KEY,
+            token   TEXT    NOT NULL,
+            recency INTEGER NOT NULL
+        ) WITHOUT ROWID;
+    ",
+    },
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -229,6 +241,7 @@ mod tests {
             "device_profile",
             "opt_out",
             "opened_pushes",
+            "identity_tokens",
         ] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

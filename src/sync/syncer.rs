@@ -16,7 +16,7 @@ use super::schedule::{self, AttemptResult, Skip, SyncTrigger};
 use super::{OnSynced, SyncOutcome, SyncReport, SyncedDefinitions, SYNC_DOCUMENT};
 use crate::store::Store;
 use crate::upload::policy::{Outcome, RetryPolicy};
-use crate::upload::{HttpTransport, SyncFetch, TransportError};
+use crate::upload::{HttpTransport, SyncFetch, TokenRequests, TransportError};
 
 pub(crate) struct Syncer {
     interval: Option<Duration>,
@@ -92,8 +92,14 @@ impl Syncer {
         }
     }
 
-    /// Syncs if a request or the timer says so, and answers the waiting callers.
-    pub async fn run_if_due(&mut self, transport: &HttpTransport, store: &Mutex<Store>) {
+    /// Syncs if a request or the timer says so, and answers the waiting callers. A
+    /// refusal of the user's identity token goes to `identity`.
+    pub async fn run_if_due(
+        &mut self,
+        transport: &HttpTransport,
+        store: &Mutex<Store>,
+        identity: &mut TokenRequests,
+    ) {
         let now = Instant::now();
         let trigger = match self.requested.take() {
             Some(trigger) => trigger,
@@ -105,7 +111,7 @@ impl Syncer {
             .hold_until
             .map(|until| until.saturating_duration_since(now));
         let report = match schedule::may_start(trigger, since_last, hold_left) {
-            Ok(()) => self.attempt(transport, store).await,
+            Ok(()) => self.attempt(transport, store, identity).await,
             Err(Skip::Held(left)) => {
                 if trigger == SyncTrigger::Timer {
                     self.timer_at = self.hold_until;
@@ -126,7 +132,12 @@ impl Syncer {
         }
     }
 
-    async fn attempt(&mut self, transport: &HttpTransport, store: &Mutex<Store>) -> SyncReport {
+    async fn attempt(
+        &mut self,
+        transport: &HttpTransport,
+        store: &Mutex<Store>,
+        identity: &mut TokenRequests,
+    ) -> SyncReport {
         if !self.loaded {
             self.load(store);
         }
@@ -142,7 +153,7 @@ impl Syncer {
         // make the caller wait for a second timeout.
         if let Some(consent) = self.consent.clone().filter(|_| reachable) {
             // A failure leaves the device's permissions as they are until the next sync.
-            let _ = permissions::bring_down(transport, consent.as_ref()).await;
+            let _ = permissions::bring_down(transport, consent.as_ref(), store, identity).await;
         }
         if let (SyncOutcome::Refused | SyncOutcome::Failed, Some(error)) =
             (report.outcome, &report.error)

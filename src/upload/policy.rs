@@ -12,6 +12,9 @@ pub enum Outcome {
         code: u16,
         retry_after: Option<Duration>,
     },
+    /// A 401 listing users whose identity token the server refused (missing, invalid,
+    /// expired). The events are valid: they wait for new tokens from the app.
+    IdentityRefused,
     /// No usable answer: connection refused or dropped, timeout, TLS failure.
     NetworkError,
 }
@@ -66,7 +69,7 @@ pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit
             code: 400..=499, ..
         } => return Decision::Drop,
         Outcome::Status { retry_after, .. } => retry_after,
-        Outcome::NetworkError => None,
+        Outcome::IdentityRefused | Outcome::NetworkError => None,
     };
     let delay = match retry_after {
         // The server knows its load better than our backoff does.
@@ -150,6 +153,21 @@ mod tests {
             decide(status(302), 0, &p, MIDDLE),
             Decision::Retry { .. }
         ));
+    }
+
+    #[test]
+    fn an_identity_refusal_keeps_the_batch_with_the_usual_backoff() {
+        let p = RetryPolicy::default();
+        for failures in [0, 3, 20] {
+            assert_eq!(
+                decide(Outcome::IdentityRefused, failures, &p, MIDDLE),
+                Decision::Retry {
+                    delay: backoff(failures, &p, MIDDLE)
+                }
+            );
+        }
+        // Any other 401 is a batch the server will never take.
+        assert_eq!(decide(status(401), 0, &p, MIDDLE), Decision::Drop);
     }
 
     #[test]

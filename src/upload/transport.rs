@@ -10,12 +10,13 @@ use reqwest::header::{
     IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
 
+use super::identity::{describe_refusals, identity_refusals};
 use super::policy::Outcome;
 use super::server_clock::ServerClock;
 use crate::protocol::parse_retry_after;
 use crate::protocol::{
-    BatchResponse, PermissionsDocument, APP_KEY_HEADER, BATCH_PATH, MAX_SYNC_BYTES,
-    PERMISSIONS_PATH, SYNC_PATH,
+    BatchResponse, IdentityRefusal, PermissionsDocument, APP_KEY_HEADER, BATCH_PATH,
+    IDENTITY_TOKEN_HEADER, MAX_SYNC_BYTES, PERMISSIONS_PATH, SYNC_PATH,
 };
 
 const AGENT: &str = concat!("beckon-sdk/", env!("CARGO_PKG_VERSION"));
@@ -23,6 +24,9 @@ const AGENT: &str = concat!("beckon-sdk/", env!("CARGO_PKG_VERSION"));
 const MAX_ETAG_BYTES: usize = 256;
 /// How much of an error answer is kept for `stats()`.
 const MAX_ERROR_DETAIL_BYTES: usize = 300;
+/// How much of an error answer is read: enough for an identity refusal listing the
+/// users of a whole batch.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Largest permissions document a device accepts: five channels take well under 2 KB.
 pub const MAX_PERMISSIONS_BYTES: usize = 64 * 1024;
 
@@ -39,6 +43,9 @@ pub enum TransportError {
         retry_after: Option<Duration>,
         detail: String,
     },
+    /// A 401 refusing the identity token of these users (missing, invalid, expired).
+    #[error("{}", describe_refusals(.0))]
+    IdentityRefused(Vec<IdentityRefusal>),
     /// No usable answer: connection refused or dropped, timeout, TLS failure.
     #[error("{0}")]
     Network(String),
@@ -61,6 +68,7 @@ impl TransportError {
                 code: *code,
                 retry_after: *retry_after,
             }),
+            TransportError::IdentityRefused(_) => Some(Outcome::IdentityRefused),
             TransportError::Network(_) => Some(Outcome::NetworkError),
             TransportError::BadUrl { .. }
             | TransportError::Client(_)
@@ -87,6 +95,8 @@ pub struct Reply {
     pub response: Option<BatchResponse>,
     /// A short description for `stats().last_error` when the attempt did not succeed.
     pub problem: Option<String>,
+    /// With [`Outcome::IdentityRefused`]: the users whose token the server refused.
+    pub refused: Vec<IdentityRefusal>,
 }
 
 pub struct HttpTransport {
@@ -169,13 +179,21 @@ impl HttpTransport {
                 outcome,
                 response: serde_json::from_slice(&body).ok(),
                 problem: None,
+                refused: Vec::new(),
+            }
+        } else if let Some(refused) = identity_refusals(code, &body) {
+            Reply {
+                outcome: Outcome::IdentityRefused,
+                response: None,
+                problem: Some(describe_refusals(&refused)),
+                refused,
             }
         } else {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             Reply {
                 outcome,
                 response: None,
-                problem: Some(format!("server answered {code}: {}", text.trim())),
+                problem: Some(format!("server answered {code}: {}", detail(&body))),
+                refused: Vec::new(),
             }
         }
     }
@@ -217,21 +235,26 @@ impl HttpTransport {
     }
 
     /// Downloads the permissions the server holds for one user, named by `owner`
-    /// (`user_id` or `anonymous_id`, and its value). `None`: the server knows nothing
-    /// of them (404).
+    /// (`user_id` or `anonymous_id`, and its value), with the user's identity token
+    /// when there is one. `None`: the server knows nothing of them (404).
     pub async fn fetch_permissions(
         &self,
         owner: (&str, &str),
+        identity_token: Option<&str>,
     ) -> Result<Option<PermissionsDocument>, TransportError> {
         let mut url = self.permissions_url.clone();
         url.query_pairs_mut().append_pair(owner.0, owner.1);
-        let mut response = self
+        let mut request = self
             .client
             .get(url)
             .header(ACCEPT, "application/json")
             .header(ACCEPT_ENCODING, "gzip")
             .header(USER_AGENT, AGENT)
-            .header(APP_KEY_HEADER, &self.app_key)
+            .header(APP_KEY_HEADER, &self.app_key);
+        if let Some(token) = identity_token.and_then(|t| HeaderValue::from_str(t).ok()) {
+            request = request.header(IDENTITY_TOKEN_HEADER, token);
+        }
+        let mut response = request
             .send()
             .await
             .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
@@ -250,22 +273,32 @@ impl HttpTransport {
 }
 
 /// The error for a status other than success: its code, `Retry-After` and the start
-/// of the body.
+/// of the body, or the users refused when it is an identity refusal.
 async fn status_error(code: u16, response: &mut reqwest::Response) -> TransportError {
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, Utc::now()));
-    let detail = read_at_most(response, MAX_ERROR_DETAIL_BYTES)
+    let body = read_at_most(response, MAX_ERROR_BODY_BYTES)
         .await
-        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .map(|(bytes, _)| bytes)
         .unwrap_or_default();
+    if let Some(refused) = identity_refusals(code, &body) {
+        return TransportError::IdentityRefused(refused);
+    }
     TransportError::Status {
         code,
         retry_after,
-        detail,
+        detail: detail(&body),
     }
+}
+
+/// The start of an error answer, for people.
+fn detail(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_DETAIL_BYTES)])
+        .trim()
+        .to_owned()
 }
 
 /// A successful answer's body, decompressed, at most `limit` bytes: a larger one is
@@ -346,6 +379,7 @@ fn network_error(error: &reqwest::Error) -> Reply {
         outcome: Outcome::NetworkError,
         response: None,
         problem: Some(describe_network_error(error)),
+        refused: Vec::new(),
     }
 }
 

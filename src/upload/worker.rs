@@ -2,7 +2,8 @@
 //! SDK (event count reached, app backgrounded, explicit flush) or by its own timers
 //! (flush interval, retry backoff). The caller's thread never does network I/O; it
 //! only sends the worker a message. The worker also runs the definitions sync
-//! ([`Syncer`]) between uploads.
+//! ([`Syncer`]) between uploads, and calls the app's [`IdentityTokenListener`] when
+//! the server refuses a user's identity token.
 
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -12,6 +13,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use super::body::{assemble_batch, gzip};
+use super::identity::{batch_tokens, IdentityTokenListener, TokenRequests};
 use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
@@ -77,6 +79,10 @@ enum Command {
     },
     /// The local data was deleted: what the worker remembers of it goes too.
     Forget,
+    /// The app set a new identity token for this user: retry now.
+    IdentityTokenSet { user_id: String },
+    /// Who to ask for identity tokens the server refuses (`None`: nobody).
+    IdentityListener(Option<Arc<dyn IdentityTokenListener>>),
 }
 
 /// Handle to the worker thread.
@@ -182,9 +188,24 @@ impl Uploader {
     }
 
     /// Forgets what the worker keeps of the deleted local data (the synced document's
-    /// ETag) and syncs again in the background.
+    /// ETag, the identity tokens refused) and syncs again in the background.
     pub fn local_data_deleted(&self) {
         let _ = self.commands.send(Command::Forget);
+    }
+
+    /// A new identity token for `user_id` is stored: events waiting for it are retried
+    /// now, without waiting out the backoff (a server's `Retry-After` still holds).
+    pub fn identity_token_set(&self, user_id: &str) {
+        let _ = self.commands.send(Command::IdentityTokenSet {
+            user_id: user_id.to_owned(),
+        });
+    }
+
+    /// Calls `listener` on the upload thread whenever the server refuses a user's
+    /// identity token, once per user and token (`None`: stop). Refusals that came while
+    /// no listener was set are told to the next one.
+    pub fn set_identity_token_listener(&self, listener: Option<Arc<dyn IdentityTokenListener>>) {
+        let _ = self.commands.send(Command::IdentityListener(listener));
     }
 
     /// Syncs definitions now, waiting at most `timeout` for the outcome.
@@ -261,6 +282,8 @@ struct Worker {
     last_error: Option<String>,
     sync: Syncer,
     consent: Option<Arc<dyn ConsentLink>>,
+    /// Asks the app for tokens the server refused.
+    identity: TokenRequests,
 }
 
 impl Worker {
@@ -282,6 +305,7 @@ impl Worker {
             last_error: None,
             sync,
             consent: None,
+            identity: TokenRequests::default(),
         }
     }
 
@@ -308,7 +332,19 @@ impl Worker {
                     Some(Command::Nudge) => {}
                     Some(Command::Flush { reply }) => self.begin_flush(reply),
                     Some(Command::Sync { reply }) => self.sync.request(reply),
-                    Some(Command::Forget) => self.sync.forget_stored(),
+                    Some(Command::Forget) => {
+                        self.sync.forget_stored();
+                        self.identity.forget();
+                    }
+                    Some(Command::IdentityTokenSet { user_id }) => {
+                        self.identity.token_arrived(&user_id);
+                        // Like an explicit flush: our own backoff is skipped, never
+                        // the server's Retry-After.
+                        self.backoff_until = None;
+                    }
+                    Some(Command::IdentityListener(listener)) => {
+                        self.identity.set_listener(listener)
+                    }
                     None => break,
                 },
                 _ = tokio::time::sleep_until(wake_at.into()) => {}
@@ -322,7 +358,7 @@ impl Worker {
             tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
-                _ = self.sync.run_if_due(&self.transport, &self.store) => {}
+                _ = self.sync.run_if_due(&self.transport, &self.store, &mut self.identity) => {}
             }
             tokio::select! {
                 biased;
@@ -413,7 +449,14 @@ impl Worker {
                 Err(e) => return self.record_failure(e.to_string(), None, false),
             };
             self.interval_start = Instant::now();
-            let body = gzip(&assemble_batch(Utc::now(), &batch));
+            let stored = self.store().identity_tokens();
+            let stored = match stored {
+                Ok(stored) => stored,
+                Err(e) => return self.record_failure(e.to_string(), None, false),
+            };
+            // Outside the store's lock: `track` never waits for the payloads to be read.
+            let tokens = batch_tokens(stored, &batch);
+            let body = gzip(&assemble_batch(Utc::now(), &tokens, &batch));
             let reply = self.transport.send(body).await;
             let decision = policy::decide(
                 reply.outcome,
@@ -438,11 +481,16 @@ impl Worker {
                             ..
                         }
                     );
-                    return self.record_failure(
+                    self.record_failure(
                         reply.problem.unwrap_or_default(),
                         Some(delay),
                         server_said,
                     );
+                    // After the failure is recorded (a flush waiting has its answer,
+                    // `stats()` the reason), and with no lock held: the app may set
+                    // a token from inside the listener.
+                    self.identity.refused(&reply.refused, &tokens);
+                    return;
                 }
             };
             if let Err(e) = completed {

@@ -30,7 +30,8 @@ impl TestServer {
         Self::start_with(|_| {})
     }
 
-    /// A server whose configuration `configure` adjusts first (rate limits, timeouts).
+    /// A server whose configuration `configure` adjusts first (rate limits, timeouts,
+    /// verified identities).
     pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -95,32 +96,35 @@ impl TestServer {
 impl TestServer {
     /// Sends `body` to an admin route; returns the status and the JSON answer.
     pub fn admin_post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .post(format!("{}{path}", self.url))
-                .bearer_auth(ADMIN_TOKEN)
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        })
+        self.admin_request(reqwest::Method::POST, path, Some(body))
     }
-}
 
-impl TestServer {
+    /// Puts `body` on an admin route; returns the status and the JSON answer.
+    pub fn admin_put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.admin_request(reqwest::Method::PUT, path, Some(body))
+    }
+
     /// Reads an admin route; returns the status and the JSON answer.
     pub fn admin_get(&self, path: &str) -> (u16, Value) {
+        self.admin_request(reqwest::Method::GET, path, None)
+    }
+
+    fn admin_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         self.runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .get(format!("{}{path}", self.url))
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .unwrap();
+            let mut request = reqwest::Client::new()
+                .request(method, format!("{}{path}", self.url))
+                .bearer_auth(ADMIN_TOKEN);
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+            let response = request.send().await.unwrap();
             let status = response.status().as_u16();
             let text = response.text().await.unwrap();
             (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -160,4 +164,48 @@ pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     done()
+}
+
+/// Runs the test `name` of this very test binary as a child process with `env` (the
+/// test does its work only when it finds its variables), collects what follows
+/// `acked ` on the lines it prints, and kills it with SIGKILL (no destructors, no
+/// flushes) once it has printed `kill_after` of them. Returns every ack it managed to
+/// print.
+pub fn run_child_and_kill(name: &str, env: &[(&str, String)], kill_after: usize) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(ack) = line.strip_prefix("acked ") {
+                if tx.send(ack.to_owned()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut acked = Vec::new();
+    while acked.len() < kill_after {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(ack) => acked.push(ack),
+            Err(e) => panic!("child stopped acknowledging after {}: {e}", acked.len()),
+        }
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    reader.join().unwrap();
+    acked.extend(rx.try_iter());
+    acked
 }

@@ -6,8 +6,10 @@
 // Threads: every method may be called from any thread. `flush` and `sync` are the only
 // calls that wait on the network; the `async` variants below run them on a Dispatch
 // worker so an async caller's thread (the main actor included) is never blocked.
-// Listeners are called on Beckon's own engagement thread (named "beckon-engagement"),
-// never on the main thread: see `setSegmentListener(_:)` and `setInAppListener(_:)`.
+// Listeners are called on Beckon's own threads, never on the main thread: the segment
+// and in-app listeners on "beckon-engagement" (see `setSegmentListener(_:)` and
+// `setInAppListener(_:)`), the identity token listener on "beckon-upload"
+// (`setIdentityTokenListener(_:)`).
 import Dispatch
 import Foundation
 
@@ -20,14 +22,25 @@ extension Beckon {
         try track(event: event)
     }
 
-    /// Attaches `userId` (and merges `traits`) to this and every later event.
-    /// Throws `BeckonError.InvalidArgument` for a blank user id.
+    /// Attaches `userId` (and merges `traits`) to this and every later event, with the
+    /// `identityToken` the app's backend signed for the user when the server verifies
+    /// identities. Throws `BeckonError.InvalidArgument` for a blank user id or a token
+    /// that is empty, too long or not printable ASCII.
     ///
     /// ```swift
     /// try beckon.identify("user-42", traits: ["plan": "gold", "orders": 3])
     /// ```
-    public func identify(_ userId: String, traits: [String: JsonValue] = [:]) throws {
-        try identify(userId: userId, traits: traits)
+    public func identify(
+        _ userId: String, traits: [String: JsonValue] = [:], identityToken: String? = nil
+    ) throws {
+        try identify(userId: userId, traits: traits, identityToken: identityToken)
+    }
+
+    /// Hands over a new identity token for `userId` (after the identity token listener
+    /// asked for one, or on the app's own refresh); events waiting for it are retried at
+    /// once.
+    public func setIdentityToken(_ token: String, forUser userId: String) throws {
+        try setIdentityToken(userId: userId, token: token)
     }
 
     /// Records a screen view.
@@ -101,6 +114,25 @@ extension Beckon {
         try setInAppListener(listener: nil)
     }
 
+    /// Calls `onNeeded` when the server refuses a user's identity token (or got none),
+    /// once per user and refused token; the user's events stay queued until a new token
+    /// arrives through `setIdentityToken(_:forUser:)`. Replaces any listener set before.
+    ///
+    /// **Thread:** `onNeeded` runs on Beckon's upload thread (named "beckon-upload"), one
+    /// call at a time. Fetch the token from the app's backend in a task of the app's own
+    /// and hand it over from there; `setIdentityToken` may also be called from inside the
+    /// closure. Never call `flush` or `sync` from it: they wait for the thread it runs on.
+    public func setIdentityTokenListener(
+        _ onNeeded: @escaping @Sendable (_ userId: String, _ problem: IdentityProblem) -> Void
+    ) throws {
+        try setIdentityTokenListener(listener: IdentityTokenListenerClosure(onNeeded))
+    }
+
+    /// Stops calling the identity token listener.
+    public func removeIdentityTokenListener() throws {
+        try setIdentityTokenListener(listener: nil)
+    }
+
     /// Seconds to the whole milliseconds the core takes, rounded up so a short positive
     /// timeout never becomes 0. Negative means 0 (as in the core); NaN is refused.
     static func milliseconds(_ seconds: TimeInterval) throws -> Int64 {
@@ -146,5 +178,18 @@ final class InAppMessageListenerClosure: InAppMessageListener {
 
     func onMessage(message: InAppMessage) -> Bool {
         onMessageClosure(message)
+    }
+}
+
+/// An `IdentityTokenListener` made from a closure (`Beckon.setIdentityTokenListener(_:)`).
+final class IdentityTokenListenerClosure: IdentityTokenListener {
+    private let onNeeded: @Sendable (String, IdentityProblem) -> Void
+
+    init(_ onNeeded: @escaping @Sendable (String, IdentityProblem) -> Void) {
+        self.onNeeded = onNeeded
+    }
+
+    func identityTokenNeeded(userId: String, problem: IdentityProblem) {
+        onNeeded(userId, problem)
     }
 }

@@ -635,9 +635,11 @@ public protocol BeckonProtocol: AnyObject, Sendable {
     func flush(timeoutMs: Int64) throws  -> FlushReport
     
     /**
-     * Sets the user id (and merges traits) for this and later events.
+     * Sets the user id (and merges traits) for this and later events, with the
+     * identity token the app's backend signed for the user when the server verifies
+     * identities.
      */
-    func identify(userId: String, traits: [String: JsonValue]) throws 
+    func identify(userId: String, traits: [String: JsonValue], identityToken: String?) throws 
     
     /**
      * Identifies this instance to `beckon_track_serialized`, the one-call path the
@@ -658,6 +660,18 @@ public protocol BeckonProtocol: AnyObject, Sendable {
      * Records a screen view.
      */
     func screen(name: String, properties: [String: JsonValue]) throws 
+    
+    /**
+     * Hands over a new identity token for `user_id` (after the listener asked for
+     * one, or on the app's own refresh); events waiting for it are retried at once.
+     */
+    func setIdentityToken(userId: String, token: String) throws 
+    
+    /**
+     * Calls `listener`, on Beckon's upload thread, when the server refuses a user's
+     * identity token (once per user and token); `null`/`nil` stops.
+     */
+    func setIdentityTokenListener(listener: IdentityTokenListener?) throws 
     
     /**
      * Stops uploading and releases the data directory; queued events stay on disk.
@@ -929,14 +943,17 @@ open func flush(timeoutMs: Int64)throws  -> FlushReport  {
 }
     
     /**
-     * Sets the user id (and merges traits) for this and later events.
+     * Sets the user id (and merges traits) for this and later events, with the
+     * identity token the app's backend signed for the user when the server verifies
+     * identities.
      */
-open func identify(userId: String, traits: [String: JsonValue])throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+open func identify(userId: String, traits: [String: JsonValue], identityToken: String? = nil)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
         uniffiCallStatus in
     uniffi_beckon_fn_method_beckon_identify(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(userId),
-        FfiConverterDictionaryStringTypeJsonValue.lower(traits),uniffiCallStatus
+        FfiConverterDictionaryStringTypeJsonValue.lower(traits),
+        FfiConverterOptionString.lower(identityToken),uniffiCallStatus
     )
 }
 }
@@ -990,6 +1007,33 @@ open func screen(name: String, properties: [String: JsonValue])throws   {try rus
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterDictionaryStringTypeJsonValue.lower(properties),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Hands over a new identity token for `user_id` (after the listener asked for
+     * one, or on the app's own refresh); events waiting for it are retried at once.
+     */
+open func setIdentityToken(userId: String, token: String)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_identity_token(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(userId),
+        FfiConverterString.lower(token),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Calls `listener`, on Beckon's upload thread, when the server refuses a user's
+     * identity token (once per user and token); `null`/`nil` stops.
+     */
+open func setIdentityTokenListener(listener: IdentityTokenListener?)throws   {try rustCallWithError(FfiConverterTypeBeckonError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_beckon_set_identity_token_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeIdentityTokenListener.lower(listener),uniffiCallStatus
     )
 }
 }
@@ -1460,6 +1504,235 @@ public func FfiConverterTypeBeckon_lift(_ handle: UInt64) throws -> Beckon {
 #endif
 public func FfiConverterTypeBeckon_lower(_ value: Beckon) -> UInt64 {
     return FfiConverterTypeBeckon.lower(value)
+}
+
+
+
+
+
+
+/**
+ * What the app implements to hand Beckon a new identity token when the server refuses
+ * the one it has (or got none). Called on Beckon's upload thread ("beckon-upload"),
+ * one call at a time, with no lock held: get the token from the app's backend on a
+ * thread of the app's own and hand it over with `set_identity_token`, which may also
+ * be called from inside the callback. Do not call `flush` or `sync` from here: they
+ * wait for the thread this runs on.
+ */
+public protocol IdentityTokenListener: AnyObject, Sendable {
+    
+    /**
+     * The server refused `user_id`'s token for `problem` (`Expired`: fetch a fresh
+     * one). The user's events stay queued until a new token arrives. Called once per
+     * user and refused token; `user_id` may be a user who has since logged out, whose
+     * events were queued before.
+     */
+    func identityTokenNeeded(userId: String, problem: IdentityProblem) 
+    
+}
+/**
+ * What the app implements to hand Beckon a new identity token when the server refuses
+ * the one it has (or got none). Called on Beckon's upload thread ("beckon-upload"),
+ * one call at a time, with no lock held: get the token from the app's backend on a
+ * thread of the app's own and hand it over with `set_identity_token`, which may also
+ * be called from inside the callback. Do not call `flush` or `sync` from here: they
+ * wait for the thread this runs on.
+ */
+open class IdentityTokenListenerImpl: IdentityTokenListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_beckon_fn_clone_identitytokenlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_beckon_fn_free_identitytokenlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The server refused `user_id`'s token for `problem` (`Expired`: fetch a fresh
+     * one). The user's events stay queued until a new token arrives. Called once per
+     * user and refused token; `user_id` may be a user who has since logged out, whose
+     * events were queued before.
+     */
+open func identityTokenNeeded(userId: String, problem: IdentityProblem)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_identitytokenlistener_identity_token_needed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(userId),
+        FfiConverterTypeIdentityProblem_lower(problem),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceIdentityTokenListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceIdentityTokenListener = UniffiVTableCallbackInterfaceIdentityTokenListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeIdentityTokenListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface IdentityTokenListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeIdentityTokenListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface IdentityTokenListener: handle missing in uniffiClone")
+            }
+        },
+        identityTokenNeeded: { (
+            uniffiHandle: UInt64,
+            userId: RustBuffer,
+            problem: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeIdentityTokenListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.identityTokenNeeded(
+                     userId: try FfiConverterString.lift(userId),
+                     problem: try FfiConverterTypeIdentityProblem_lift(problem)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceIdentityTokenListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceIdentityTokenListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitIdentityTokenListener() {
+    uniffi_beckon_fn_init_callback_vtable_identitytokenlistener(UniffiCallbackInterfaceIdentityTokenListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdentityTokenListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<IdentityTokenListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = IdentityTokenListener
+
+    public static func lift(_ handle: UInt64) throws -> IdentityTokenListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return IdentityTokenListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: IdentityTokenListener) -> UInt64 {
+         if let rustImpl = value as? IdentityTokenListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IdentityTokenListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: IdentityTokenListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityTokenListener_lift(_ handle: UInt64) throws -> IdentityTokenListener {
+    return try FfiConverterTypeIdentityTokenListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityTokenListener_lower(_ value: IdentityTokenListener) -> UInt64 {
+    return FfiConverterTypeIdentityTokenListener.lower(value)
 }
 
 
@@ -4807,6 +5080,93 @@ public func FfiConverterTypeFlushOutcome_lower(_ value: FlushOutcome) -> RustBuf
 
 
 /**
+ * Why the server refused a user's identity. The error code of the answer is
+ * [`IdentityProblem::code`] of the first user refused.
+ */
+
+public enum IdentityProblem: Equatable, Hashable {
+    
+    /**
+     * The request names the user but carries no token for them.
+     */
+    case missing
+    /**
+     * The token is not one the app's backend signed for this user (wrong signature,
+     * another user's, malformed, an algorithm or issuer the server does not accept).
+     */
+    case invalid
+    /**
+     * The token was valid but is past its expiry: the app should fetch a new one.
+     */
+    case expired
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension IdentityProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdentityProblem: FfiConverterRustBuffer {
+    typealias SwiftType = IdentityProblem
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IdentityProblem {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .missing
+        
+        case 2: return .invalid
+        
+        case 3: return .expired
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: IdentityProblem, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .missing:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .invalid:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityProblem_lift(_ buf: RustBuffer) throws -> IdentityProblem {
+    return try FfiConverterTypeIdentityProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityProblem_lower(_ value: IdentityProblem) -> RustBuffer {
+    return FfiConverterTypeIdentityProblem.lower(value)
+}
+
+
+
+/**
  * A JSON-compatible value, for free-form properties and traits.
  *
  * A typed enum rather than a JSON string so that apps cannot hand over text that
@@ -5459,6 +5819,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeIdentityTokenListener: FfiConverterRustBuffer {
+    typealias SwiftType = IdentityTokenListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeIdentityTokenListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeIdentityTokenListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeInAppMessageListener: FfiConverterRustBuffer {
     typealias SwiftType = InAppMessageListener?
 
@@ -5903,7 +6287,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_flush() != 40866) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_beckon_checksum_method_beckon_identify() != 44799) {
+    if (uniffi_beckon_checksum_method_beckon_identify() != 27359) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_instance_id() != 15827) {
@@ -5919,6 +6303,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_screen() != 59392) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_identity_token() != 5669) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_beckon_checksum_method_beckon_set_identity_token_listener() != 50363) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_shutdown() != 15326) {
@@ -6023,10 +6413,14 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_set_deep_link_routes() != 8464) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() != 17226) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_beckon_checksum_constructor_beckon_new() != 37627) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitIdentityTokenListener()
     uniffiCallbackInitInAppMessageListener()
     uniffiCallbackInitSegmentListener()
     return InitializationResult.ok

@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceSegmentListenerMethod0)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceIdentityTokenListenerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IN_APP_MESSAGE_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IN_APP_MESSAGE_LISTENER
 typedef struct UniffiVTableCallbackInterfaceInAppMessageListener {
@@ -273,6 +280,15 @@ typedef struct UniffiVTableCallbackInterfaceSegmentListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceSegmentListenerMethod0 _Nonnull onSegmentsChanged;
 } UniffiVTableCallbackInterfaceSegmentListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER
+typedef struct UniffiVTableCallbackInterfaceIdentityTokenListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceIdentityTokenListenerMethod0 _Nonnull identityTokenNeeded;
+} UniffiVTableCallbackInterfaceIdentityTokenListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_INAPPMESSAGELISTENER
@@ -342,7 +358,7 @@ RustBuffer uniffi_beckon_fn_method_beckon_flush(uint64_t ptr, int64_t timeout_ms
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IDENTIFY
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_IDENTIFY
-void uniffi_beckon_fn_method_beckon_identify(uint64_t ptr, RustBuffer user_id, RustBuffer traits, RustCallStatus *_Nonnull out_status
+void uniffi_beckon_fn_method_beckon_identify(uint64_t ptr, RustBuffer user_id, RustBuffer traits, RustBuffer identity_token, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_INSTANCE_ID
@@ -368,6 +384,16 @@ void uniffi_beckon_fn_method_beckon_reset(uint64_t ptr, RustCallStatus *_Nonnull
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SCREEN
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SCREEN
 void uniffi_beckon_fn_method_beckon_screen(uint64_t ptr, RustBuffer name, RustBuffer properties, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_IDENTITY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_IDENTITY_TOKEN
+void uniffi_beckon_fn_method_beckon_set_identity_token(uint64_t ptr, RustBuffer user_id, RustBuffer token, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_IDENTITY_TOKEN_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_IDENTITY_TOKEN_LISTENER
+void uniffi_beckon_fn_method_beckon_set_identity_token_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SHUTDOWN
@@ -538,6 +564,26 @@ RustBuffer uniffi_beckon_fn_method_beckon_open_deep_link(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 void uniffi_beckon_fn_method_beckon_set_deep_link_routes(uint64_t ptr, RustBuffer routes, RustBuffer allowed_hosts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_IDENTITYTOKENLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_IDENTITYTOKENLISTENER
+uint64_t uniffi_beckon_fn_clone_identitytokenlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_IDENTITYTOKENLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_IDENTITYTOKENLISTENER
+void uniffi_beckon_fn_free_identitytokenlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_IDENTITYTOKENLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_IDENTITYTOKENLISTENER
+void uniffi_beckon_fn_init_callback_vtable_identitytokenlistener(const UniffiVTableCallbackInterfaceIdentityTokenListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_IDENTITYTOKENLISTENER_IDENTITY_TOKEN_NEEDED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_IDENTITYTOKENLISTENER_IDENTITY_TOKEN_NEEDED
+void uniffi_beckon_fn_method_identitytokenlistener_identity_token_needed(uint64_t ptr, RustBuffer user_id, RustBuffer problem, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_BECKON_RUSTBUFFER_ALLOC
@@ -860,6 +906,18 @@ uint16_t uniffi_beckon_checksum_method_beckon_screen(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_IDENTITY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_IDENTITY_TOKEN
+uint16_t uniffi_beckon_checksum_method_beckon_set_identity_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_IDENTITY_TOKEN_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_IDENTITY_TOKEN_LISTENER
+uint16_t uniffi_beckon_checksum_method_beckon_set_identity_token_listener(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SHUTDOWN
 uint16_t uniffi_beckon_checksum_method_beckon_shutdown(void
@@ -1061,6 +1119,12 @@ uint16_t uniffi_beckon_checksum_method_beckon_open_deep_link(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 uint16_t uniffi_beckon_checksum_method_beckon_set_deep_link_routes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_IDENTITYTOKENLISTENER_IDENTITY_TOKEN_NEEDED
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_IDENTITYTOKENLISTENER_IDENTITY_TOKEN_NEEDED
+uint16_t uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed(void
     
 );
 #endif

@@ -133,4 +133,26 @@ final class ReadmeTests: BeckonTestCase {
         XCTAssertEqual(exported.named("Coupon Applied").map { $0.properties["coupon_id"] }, ["WELCOME"])
         XCTAssertEqual(exported.named("Push Token Registered").count, 1)
     }
+
+    /// The identity snippet, run against a server requiring verified identities: the
+    /// token from sign-in has expired, so the listener fetches a new one from the backend.
+    func testTheReadmeIdentitySnippetWorksAgainstALiveServer() throws {
+        let server = try startServer(extraArguments: TestBackend.serverArguments)
+        let beckon = try open(try tempDir(), serverUrl: server.url)
+        let expired = try TestBackend.jwt("user-42", expiresIn: -3600)
+        let backend = AppBackend { userId in try TestBackend.hmac(userId) }
+
+        try ReadmeExamples.identitySection(
+            beckon: beckon, user: SignedInUser(id: "user-42"), signIn: SignIn(beckonToken: expired),
+            backend: backend)
+        try beckon.track(.custom(name: "Viewed", properties: [:]))
+        let refused = try beckon.flush(timeoutMs: Self.flushTimeoutMs)
+        XCTAssertEqual(refused.outcome, .willRetry, "\(refused)")
+
+        XCTAssertTrue(eventually(timeout: 10) { (try? beckon.stats().queuedEvents) == 0 })
+        XCTAssertEqual(try beckon.flush(timeoutMs: Self.flushTimeoutMs).outcome, .delivered)
+        let exported = try server.events().filter { !$0.isMembershipReport }
+        XCTAssertEqual(exported.map(\.label), ["identify", "Viewed"])
+        XCTAssertEqual(Set(exported.map(\.userId)), ["user-42"])
+    }
 }

@@ -39,9 +39,12 @@ class BeckonTestCase: XCTestCase {
         return dir
     }
 
-    /// A fresh beckon-server on loopback with an empty database (built-in segments seeded).
-    func startServer() throws -> TestServer {
-        let server = try TestServer.start(workDir: try tempDir(), appKey: Self.appKey, adminToken: Self.adminToken)
+    /// A fresh beckon-server on loopback with an empty database (built-in segments seeded),
+    /// started with `extraArguments` after the usual flags (`--verify-identities required`…).
+    func startServer(extraArguments: [String] = []) throws -> TestServer {
+        let server = try TestServer.start(
+            workDir: try tempDir(), appKey: Self.appKey, adminToken: Self.adminToken,
+            extraArguments: extraArguments)
         addCleanup { server.stop() }
         return server
     }
@@ -239,8 +242,8 @@ struct ExportedEvent: CustomStringConvertible {
 }
 
 /// A beckon-server child process on loopback with its own SQLite file, started with the
-/// command line's defaults (built-in segments seeded). Its log goes to server.log in its
-/// work directory.
+/// command line's defaults (built-in segments seeded) and any extra arguments. Its log
+/// goes to server.log in its work directory.
 final class TestServer {
     let url: String
     let appKey: String
@@ -261,7 +264,9 @@ final class TestServer {
         return repositoryRoot.appendingPathComponent("target/debug/beckon-server").path
     }
 
-    static func start(workDir: URL, appKey: String, adminToken: String) throws -> TestServer {
+    static func start(
+        workDir: URL, appKey: String, adminToken: String, extraArguments: [String] = []
+    ) throws -> TestServer {
         let log = workDir.appendingPathComponent("server.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
@@ -269,7 +274,7 @@ final class TestServer {
         process.arguments = [
             "--listen", "127.0.0.1:0", "--db", workDir.appendingPathComponent("server.db").path,
             "--app-key", appKey, "--admin-token", adminToken,
-        ]
+        ] + extraArguments
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = try FileHandle(forWritingTo: log)

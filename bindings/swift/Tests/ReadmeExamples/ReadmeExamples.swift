@@ -80,6 +80,25 @@ public enum ReadmeExamples {
         // README swift snippet 3 end
     }
 
+    /// "Verified identities": run by ReadmeTests against a server that requires them.
+    public static func identitySection(
+        beckon: Beckon, user: SignedInUser, signIn: SignIn, backend: AppBackend
+    ) throws {
+        // README swift snippet 4 begin
+        // At sign-in, with the identity token your backend issued for the user.
+        try beckon.identify(user.id, traits: ["plan": "gold"], identityToken: signIn.beckonToken)
+
+        // Called on Beckon's "beckon-upload" thread when the server refuses a token (.expired,
+        // .invalid, .missing), once per user and refused token: fetch a new one off that thread.
+        try beckon.setIdentityTokenListener { userId, problem in
+            Task {
+                let token = try await backend.beckonToken(for: userId)
+                try beckon.setIdentityToken(token, forUser: userId)
+            }
+        }
+        // README swift snippet 4 end
+    }
+
     /// What the snippets hand to the app's own code, for the test to look at.
     nonisolated(unsafe) public static var banners: [(title: String, body: String, buttons: [InAppButton])] = []
     nonisolated(unsafe) public static var segments: [String] = []
@@ -100,4 +119,27 @@ public func navigate(_ route: String, _ params: [String: String]) {
 /// The app's checkout total in the README snippet.
 public func showTotal(_ amount: Double, _ currency: String) {
     ReadmeExamples.totals.append((amount, currency))
+}
+
+/// The signed-in user in the README snippet.
+public struct SignedInUser: Sendable {
+    public let id: String
+    public init(id: String) { self.id = id }
+}
+
+/// What the app's backend answered at sign-in in the README snippet: the identity token
+/// it issued for the user.
+public struct SignIn: Sendable {
+    public let beckonToken: String
+    public init(beckonToken: String) { self.beckonToken = beckonToken }
+}
+
+/// The app's backend in the README snippet: it signs user ids for Beckon.
+public struct AppBackend: Sendable {
+    private let sign: @Sendable (String) async throws -> String
+    public init(sign: @escaping @Sendable (String) async throws -> String) { self.sign = sign }
+
+    public func beckonToken(for userId: String) async throws -> String {
+        try await sign(userId)
+    }
 }

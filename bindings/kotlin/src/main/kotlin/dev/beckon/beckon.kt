@@ -656,6 +656,9 @@ internal interface UniffiCallbackInterfaceInAppMessageListenerMethod0 : com.sun.
 internal interface UniffiCallbackInterfaceSegmentListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceIdentityTokenListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`userId`: RustBuffer.ByValue,`problem`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage")
 internal open class UniffiVTableCallbackInterfaceInAppMessageListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -691,6 +694,25 @@ internal open class UniffiVTableCallbackInterfaceSegmentListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onSegmentsChanged` = other.`onSegmentsChanged`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "identityTokenNeeded")
+internal open class UniffiVTableCallbackInterfaceIdentityTokenListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `identityTokenNeeded`: UniffiCallbackInterfaceIdentityTokenListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `identityTokenNeeded`: UniffiCallbackInterfaceIdentityTokenListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceIdentityTokenListener(`uniffiFree`,`uniffiClone`,`identityTokenNeeded`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceIdentityTokenListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `identityTokenNeeded` = other.`identityTokenNeeded`
     }
 
 }
@@ -738,6 +760,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_beckon_checksum_method_beckon_reset(
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_screen(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_identity_token(
+    ): Int
+    external fun uniffi_beckon_checksum_method_beckon_set_identity_token_listener(
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_shutdown(
     ): Int
@@ -807,6 +833,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_set_deep_link_routes(
     ): Int
+    external fun uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed(
+    ): Int
     external fun uniffi_beckon_checksum_constructor_beckon_new(
     ): Int
     external fun ffi_beckon_uniffi_contract_version(
@@ -825,6 +853,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "beckon"))
+        uniffiCallbackInterfaceIdentityTokenListener.register(this)
         uniffiCallbackInterfaceInAppMessageListener.register(this)
         uniffiCallbackInterfaceSegmentListener.register(this)
         
@@ -857,7 +886,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_beckon_fn_method_beckon_flush(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_beckon_fn_method_beckon_identify(`ptr`: Long,`userId`: RustBuffer.ByValue,`traits`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_beckon_fn_method_beckon_identify(`ptr`: Long,`userId`: RustBuffer.ByValue,`traits`: RustBuffer.ByValue,`identityToken`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_instance_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -868,6 +897,10 @@ internal object UniffiLib {
     external fun uniffi_beckon_fn_method_beckon_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_screen(`ptr`: Long,`name`: RustBuffer.ByValue,`properties`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_identity_token(`ptr`: Long,`userId`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_method_beckon_set_identity_token_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_beckon_fn_method_beckon_shutdown(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -936,6 +969,14 @@ internal object UniffiLib {
     external fun uniffi_beckon_fn_method_beckon_open_deep_link(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_beckon_fn_method_beckon_set_deep_link_routes(`ptr`: Long,`routes`: RustBuffer.ByValue,`allowedHosts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_clone_identitytokenlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_beckon_fn_free_identitytokenlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_init_callback_vtable_identitytokenlistener(`vtable`: UniffiVTableCallbackInterfaceIdentityTokenListener,
+    ): Unit
+    external fun uniffi_beckon_fn_method_identitytokenlistener_identity_token_needed(`ptr`: Long,`userId`: RustBuffer.ByValue,`problem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun ffi_beckon_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1068,7 +1109,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_flush() and 0xFFFF) != 40866) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_beckon_checksum_method_beckon_identify() and 0xFFFF) != 44799) {
+    if ((lib.uniffi_beckon_checksum_method_beckon_identify() and 0xFFFF) != 27359) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_instance_id() and 0xFFFF) != 15827) {
@@ -1084,6 +1125,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_screen() and 0xFFFF) != 59392) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_identity_token() and 0xFFFF) != 5669) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_identity_token_listener() and 0xFFFF) != 50363) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_shutdown() and 0xFFFF) != 15326) {
@@ -1186,6 +1233,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_set_deep_link_routes() and 0xFFFF) != 8464) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() and 0xFFFF) != 17226) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_constructor_beckon_new() and 0xFFFF) != 37627) {
@@ -1684,9 +1734,11 @@ public interface BeckonInterface {
     fun `flush`(`timeoutMs`: kotlin.Long): FlushReport
     
     /**
-     * Sets the user id (and merges traits) for this and later events.
+     * Sets the user id (and merges traits) for this and later events, with the
+     * identity token the app's backend signed for the user when the server verifies
+     * identities.
      */
-    fun `identify`(`userId`: kotlin.String, `traits`: Map<kotlin.String, JsonValue>)
+    fun `identifyChecked`(`userId`: kotlin.String, `traits`: Map<kotlin.String, JsonValue>, `identityToken`: kotlin.String? = null)
     
     /**
      * Identifies this instance to `beckon_track_serialized`, the one-call path the
@@ -1707,6 +1759,18 @@ public interface BeckonInterface {
      * Records a screen view.
      */
     fun `screen`(`name`: kotlin.String, `properties`: Map<kotlin.String, JsonValue>)
+    
+    /**
+     * Hands over a new identity token for `user_id` (after the listener asked for
+     * one, or on the app's own refresh); events waiting for it are retried at once.
+     */
+    fun `setIdentityTokenChecked`(`userId`: kotlin.String, `token`: kotlin.String)
+    
+    /**
+     * Calls `listener`, on Beckon's upload thread, when the server refuses a user's
+     * identity token (once per user and token); `null`/`nil` stops.
+     */
+    fun `setIdentityTokenListener`(`listener`: IdentityTokenListener?)
     
     /**
      * Stops uploading and releases the data directory; queued events stay on disk.
@@ -2038,9 +2102,11 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
 
     
     /**
-     * Sets the user id (and merges traits) for this and later events.
+     * Sets the user id (and merges traits) for this and later events, with the
+     * identity token the app's backend signed for the user when the server verifies
+     * identities.
      */
-    @Throws(BeckonException::class)override fun `identify`(`userId`: kotlin.String, `traits`: Map<kotlin.String, JsonValue>)
+    @Throws(BeckonException::class)override fun `identifyChecked`(`userId`: kotlin.String, `traits`: Map<kotlin.String, JsonValue>, `identityToken`: kotlin.String?)
         = 
     callWithHandle {
     uniffiRustCallWithError(BeckonException) { _status ->
@@ -2048,7 +2114,8 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
         it,
         
         FfiConverterString.lower(`userId`),
-        FfiConverterMapStringTypeJsonValue.lower(`traits`),_status)
+        FfiConverterMapStringTypeJsonValue.lower(`traits`),
+        FfiConverterOptionalString.lower(`identityToken`),_status)
 }
     }
     
@@ -2126,6 +2193,43 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
         
         FfiConverterString.lower(`name`),
         FfiConverterMapStringTypeJsonValue.lower(`properties`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Hands over a new identity token for `user_id` (after the listener asked for
+     * one, or on the app's own refresh); events waiting for it are retried at once.
+     */
+    @Throws(BeckonException::class)override fun `setIdentityTokenChecked`(`userId`: kotlin.String, `token`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_identity_token(
+        it,
+        
+        FfiConverterString.lower(`userId`),
+        FfiConverterString.lower(`token`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Calls `listener`, on Beckon's upload thread, when the server refuses a user's
+     * identity token (once per user and token); `null`/`nil` stops.
+     */
+    @Throws(BeckonException::class)override fun `setIdentityTokenListener`(`listener`: IdentityTokenListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BeckonException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_beckon_set_identity_token_listener(
+        it,
+        
+        FfiConverterOptionalTypeIdentityTokenListener.lower(`listener`),_status)
 }
     }
     
@@ -2755,6 +2859,347 @@ public object FfiConverterTypeBeckon: FfiConverter<Beckon, Long> {
     override fun allocationSize(value: Beckon) = 8UL
 
     override fun write(value: Beckon, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * What the app implements to hand Beckon a new identity token when the server refuses
+ * the one it has (or got none). Called on Beckon's upload thread ("beckon-upload"),
+ * one call at a time, with no lock held: get the token from the app's backend on a
+ * thread of the app's own and hand it over with `set_identity_token`, which may also
+ * be called from inside the callback. Do not call `flush` or `sync` from here: they
+ * wait for the thread this runs on.
+ */
+public interface IdentityTokenListener {
+    
+    /**
+     * The server refused `user_id`'s token for `problem` (`Expired`: fetch a fresh
+     * one). The user's events stay queued until a new token arrives. Called once per
+     * user and refused token; `user_id` may be a user who has since logged out, whose
+     * events were queued before.
+     */
+    fun `identityTokenNeeded`(`userId`: kotlin.String, `problem`: IdentityProblem)
+    
+    companion object
+}
+
+/**
+ * What the app implements to hand Beckon a new identity token when the server refuses
+ * the one it has (or got none). Called on Beckon's upload thread ("beckon-upload"),
+ * one call at a time, with no lock held: get the token from the app's backend on a
+ * thread of the app's own and hand it over with `set_identity_token`, which may also
+ * be called from inside the callback. Do not call `flush` or `sync` from here: they
+ * wait for the thread this runs on.
+ */
+open class IdentityTokenListenerImpl: Disposable, AutoCloseable, IdentityTokenListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_beckon_fn_free_identitytokenlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_beckon_fn_clone_identitytokenlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The server refused `user_id`'s token for `problem` (`Expired`: fetch a fresh
+     * one). The user's events stay queued until a new token arrives. Called once per
+     * user and refused token; `user_id` may be a user who has since logged out, whose
+     * events were queued before.
+     */override fun `identityTokenNeeded`(`userId`: kotlin.String, `problem`: IdentityProblem)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_beckon_fn_method_identitytokenlistener_identity_token_needed(
+        it,
+        
+        FfiConverterString.lower(`userId`),
+        FfiConverterTypeIdentityProblem.lower(`problem`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceIdentityTokenListener {
+    internal object `identityTokenNeeded`: UniffiCallbackInterfaceIdentityTokenListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`userId`: RustBuffer.ByValue,`problem`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeIdentityTokenListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`identityTokenNeeded`(
+                    FfiConverterString.lift(`userId`),
+                    FfiConverterTypeIdentityProblem.lift(`problem`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeIdentityTokenListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeIdentityTokenListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceIdentityTokenListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `identityTokenNeeded`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_beckon_fn_init_callback_vtable_identitytokenlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIdentityTokenListener: FfiConverter<IdentityTokenListener, Long> {
+    internal val handleMap = UniffiHandleMap<IdentityTokenListener>()
+
+    override fun lower(value: IdentityTokenListener): Long {
+        if (value is IdentityTokenListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): IdentityTokenListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return IdentityTokenListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): IdentityTokenListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: IdentityTokenListener) = 8UL
+
+    override fun write(value: IdentityTokenListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -6393,6 +6838,55 @@ public object FfiConverterTypeFlushOutcome: FfiConverterRustBuffer<FlushOutcome>
 
 
 /**
+ * Why the server refused a user's identity. The error code of the answer is
+ * [`IdentityProblem::code`] of the first user refused.
+ */
+
+enum class IdentityProblem {
+    
+    /**
+     * The request names the user but carries no token for them.
+     */
+    MISSING,
+    /**
+     * The token is not one the app's backend signed for this user (wrong signature,
+     * another user's, malformed, an algorithm or issuer the server does not accept).
+     */
+    INVALID,
+    /**
+     * The token was valid but is past its expiry: the app should fetch a new one.
+     */
+    EXPIRED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIdentityProblem: FfiConverterRustBuffer<IdentityProblem> {
+    override fun read(buf: ByteBuffer) = try {
+        IdentityProblem.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: IdentityProblem) = 4UL
+
+    override fun write(value: IdentityProblem, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * A JSON-compatible value, for free-form properties and traits.
  *
  * A typed enum rather than a JSON string so that apps cannot hand over text that
@@ -7068,6 +7562,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeIdentityTokenListener: FfiConverterRustBuffer<IdentityTokenListener?> {
+    override fun read(buf: ByteBuffer): IdentityTokenListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeIdentityTokenListener.read(buf)
+    }
+
+    override fun allocationSize(value: IdentityTokenListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeIdentityTokenListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: IdentityTokenListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeIdentityTokenListener.write(value, buf)
         }
     }
 }

@@ -19,6 +19,7 @@ import dev.beckon.Order
 import dev.beckon.Product
 import dev.beckon.PushLink
 import dev.beckon.PushProvider
+import dev.beckon.identify
 import dev.beckon.jsonOf
 import dev.beckon.support.EventExport
 import dev.beckon.support.ExportedEvent

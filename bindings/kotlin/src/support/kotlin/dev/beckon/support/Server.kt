@@ -131,7 +131,8 @@ class AdminApi(private val baseUrl: String, private val adminToken: String) {
 }
 
 /**
- * A `beckon-server` child process on loopback with its own SQLite file in [workDir].
+ * A `beckon-server` child process on loopback with its own SQLite file in [workDir],
+ * started with `extraArgs` after the usual flags (`--verify-identities required`…).
  * Its log goes to `server.log` there. [close] stops it (SIGTERM, then SIGKILL).
  */
 class ServerProcess private constructor(
@@ -165,16 +166,19 @@ class ServerProcess private constructor(
             appKey: String = "test-app-key",
             adminToken: String = "test-admin-token",
             environment: Map<String, String> = emptyMap(),
+            extraArgs: List<String> = emptyList(),
         ): ServerProcess {
             val binary = binary()
             check(binary.canExecute()) { "beckon-server binary not found at ${binary.absolutePath}" }
             val log = workDir.resolve("server.log").toFile()
             val process = ProcessBuilder(
-                binary.absolutePath,
-                "--listen", "127.0.0.1:0",
-                "--db", workDir.resolve("server.db").toString(),
-                "--app-key", appKey,
-                "--admin-token", adminToken,
+                listOf(
+                    binary.absolutePath,
+                    "--listen", "127.0.0.1:0",
+                    "--db", workDir.resolve("server.db").toString(),
+                    "--app-key", appKey,
+                    "--admin-token", adminToken,
+                ) + extraArgs,
             )
                 // The tests rely on a new database starting with the built-in segments.
                 .apply {

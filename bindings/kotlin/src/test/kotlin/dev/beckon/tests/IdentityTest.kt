@@ -3,6 +3,7 @@ package dev.beckon.tests
 import dev.beckon.BeckonException
 import dev.beckon.Event
 import dev.beckon.FlushOutcome
+import dev.beckon.identify
 import dev.beckon.jsonOf
 import dev.beckon.track
 import org.junit.Test

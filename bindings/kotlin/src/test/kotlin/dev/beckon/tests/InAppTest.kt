@@ -5,6 +5,7 @@ import dev.beckon.BeckonException
 import dev.beckon.FlushOutcome
 import dev.beckon.InAppButton
 import dev.beckon.SyncOutcome
+import dev.beckon.identify
 import dev.beckon.jsonOf
 import dev.beckon.support.SyncProxy
 import dev.beckon.track

@@ -4,6 +4,7 @@ import dev.beckon.BeckonException
 import dev.beckon.Event
 import dev.beckon.FlushOutcome
 import dev.beckon.JsonValue
+import dev.beckon.identify
 import dev.beckon.jsonOf
 import dev.beckon.support.MiniJson
 import dev.beckon.toJsonProperties

@@ -6,6 +6,7 @@ import dev.beckon.BeckonException
 import dev.beckon.Event
 import dev.beckon.FlushOutcome
 import dev.beckon.Product
+import dev.beckon.identify
 import dev.beckon.jsonOf
 import dev.beckon.track
 import org.junit.Test

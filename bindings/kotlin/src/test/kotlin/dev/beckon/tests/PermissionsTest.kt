@@ -8,6 +8,7 @@ import dev.beckon.Product
 import dev.beckon.PushProvider
 import dev.beckon.PushToken
 import dev.beckon.handlePush
+import dev.beckon.identify
 import dev.beckon.permission
 import dev.beckon.track
 import dev.beckon.updatedAt

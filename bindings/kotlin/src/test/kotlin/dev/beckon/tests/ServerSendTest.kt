@@ -6,6 +6,7 @@ import dev.beckon.PermissionState
 import dev.beckon.PushLink
 import dev.beckon.PushProvider
 import dev.beckon.handlePush
+import dev.beckon.identify
 import dev.beckon.jsonOf
 import dev.beckon.track
 import org.junit.Test

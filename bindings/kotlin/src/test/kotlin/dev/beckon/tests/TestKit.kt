@@ -35,9 +35,17 @@ abstract class BeckonTestBase {
         return dir
     }
 
-    /** A fresh `beckon-server` on loopback with an empty database. */
-    fun startServer(): ServerProcess {
-        val server = ServerProcess.start(tempDir("beckon-server"), appKey = APP_KEY, adminToken = ADMIN_TOKEN)
+    /**
+     * A fresh `beckon-server` on loopback with an empty database, started with
+     * [extraArgs] after the usual flags (`--verify-identities required`…).
+     */
+    fun startServer(extraArgs: List<String> = emptyList()): ServerProcess {
+        val server = ServerProcess.start(
+            tempDir("beckon-server"),
+            appKey = APP_KEY,
+            adminToken = ADMIN_TOKEN,
+            extraArgs = extraArgs,
+        )
         cleanups.add { server.close() }
         return server
     }
