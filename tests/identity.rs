@@ -293,6 +293,63 @@ fn without_a_valid_token_events_are_held_not_dropped_until_one_is_set() {
 }
 
 #[test]
+fn a_user_without_a_valid_token_does_not_hold_back_anyone_else() {
+    let server = verifying_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (client, listener) = listening_client(dir.path(), &server);
+    // A user signs out before their events left, and the backend will not vouch for
+    // them any more: their token had expired.
+    let expired = jwt("hal", Utc::now().timestamp() - 3600);
+    client
+        .identify("hal", &Properties::new(), Some(&expired))
+        .unwrap();
+    client.track(&numbered("Hal Viewed", 1)).unwrap();
+    client.reset().unwrap();
+    client.track(&numbered("Anonymous Viewed", 2)).unwrap();
+    client
+        .identify("ivy", &Properties::new(), Some(&hmac_token("ivy")))
+        .unwrap();
+    client.track(&numbered("Ivy Bought", 3)).unwrap();
+
+    // Everything but hal's events goes; the flush says what still waits, and why.
+    let report = refused(&client, "hal", IdentityProblem::Expired);
+    assert_eq!(report.queued, 2, "{report:?}");
+    assert_eq!(
+        exported_once(&server),
+        labelled(&[
+            ("Anonymous Viewed", None),
+            ("identify", Some("ivy")),
+            ("Ivy Bought", Some("ivy"))
+        ])
+    );
+    // Later events keep going while hal waits.
+    client.track(&numbered("Ivy Viewed", 4)).unwrap();
+    let report = refused(&client, "hal", IdentityProblem::Expired);
+    assert_eq!(report.uploaded, 1, "{report:?}");
+    assert_eq!(listener.heard(), [("hal".into(), IdentityProblem::Expired)]);
+    assert_eq!(client.stats().unwrap().dropped.rejected_by_server, 0);
+
+    // A token for hal after all: the held events go, once, and nothing else moves.
+    client
+        .set_identity_token("hal", &hmac_token("hal"))
+        .unwrap();
+    delivered(&client);
+    let stored: BTreeSet<(String, Option<String>)> = exported_once(&server).into_iter().collect();
+    let expected: BTreeSet<(String, Option<String>)> = labelled(&[
+        ("identify", Some("hal")),
+        ("Hal Viewed", Some("hal")),
+        ("Anonymous Viewed", None),
+        ("identify", Some("ivy")),
+        ("Ivy Bought", Some("ivy")),
+        ("Ivy Viewed", Some("ivy")),
+    ])
+    .into_iter()
+    .collect();
+    assert_eq!(stored, expected);
+    assert_eq!(client.stats().unwrap().queued_events, 0);
+}
+
+#[test]
 fn events_queued_before_a_logout_upload_with_their_own_users_token() {
     let server = verifying_server();
     let dir = tempfile::tempdir().unwrap();

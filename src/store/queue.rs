@@ -1,7 +1,7 @@
 //! The event queue: append on `track`, read and delete in batches on upload, bounded
 //! by count, bytes and age with the oldest dropped first.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::counters::bump_on;
 use super::{Counter, Store, StoreError};
@@ -169,24 +169,32 @@ impl Store {
         max_events: usize,
         max_bytes: usize,
     ) -> Result<Vec<QueuedEvent>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, payload FROM events ORDER BY seq LIMIT ?1")?;
-        let mut rows = stmt.query([max_events as i64])?;
         let mut batch = Vec::new();
         let mut bytes = 0;
-        while let Some(row) = rows.next()? {
-            let payload: Vec<u8> = row.get(1)?;
-            if !batch.is_empty() && bytes + payload.len() > max_bytes {
+        for event in self.peek_after(0, max_events)? {
+            if !batch.is_empty() && bytes + event.payload.len() > max_bytes {
                 break;
             }
-            bytes += payload.len();
-            batch.push(QueuedEvent {
-                seq: row.get(0)?,
-                payload,
-            });
+            bytes += event.payload.len();
+            batch.push(event);
         }
         Ok(batch)
+    }
+
+    /// Up to `limit` events queued after sequence number `after`, oldest first: pages
+    /// of the queue for callers that pick events from it (the upload worker skipping
+    /// those of users waiting for an identity token).
+    pub fn peek_after(&self, after: i64, limit: usize) -> Result<Vec<QueuedEvent>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after, limit as i64], |row| {
+            Ok(QueuedEvent {
+                seq: row.get(0)?,
+                payload: row.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Removes a batch after the server answered. `rejected` of its events were refused
@@ -201,13 +209,32 @@ impl Store {
             return Ok(());
         };
         let tx = self.conn.transaction()?;
-        let (count, bytes): (i64, i64) = tx
-            .prepare_cached(
-                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ?1 AND ?2",
-            )?
-            .query_row([first.seq, last.seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        tx.prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")?
-            .execute([first.seq, last.seq])?;
+        let (count, bytes): (i64, i64) = if last.seq - first.seq + 1 == batch.len() as i64 {
+            // One range, the usual case: two statements whatever the batch's size.
+            let counted = tx
+                .prepare_cached(
+                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ?1 AND ?2",
+                )?
+                .query_row([first.seq, last.seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            tx.prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")?
+                .execute([first.seq, last.seq])?;
+            counted
+        } else {
+            // Events left out between them (a user waiting for a token) stay queued.
+            let mut delete =
+                tx.prepare_cached("DELETE FROM events WHERE seq = ?1 RETURNING length(payload)")?;
+            let mut counted = (0, 0);
+            for event in batch {
+                if let Some(length) = delete
+                    .query_row([event.seq], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    counted = (counted.0 + 1, counted.1 + length);
+                }
+            }
+            drop(delete);
+            counted
+        };
         // Rows evicted while the batch was in flight were already counted as dropped.
         let rejected = rejected.min(count as u64);
         bump_on(&tx, Counter::Uploaded, count as u64 - rejected)?;
@@ -287,6 +314,37 @@ mod tests {
             store.peek_batch(10, usize::MAX).unwrap()[0].payload,
             payload(3)
         );
+    }
+
+    #[test]
+    fn a_batch_picked_around_other_events_removes_only_its_own() {
+        let (_dir, mut store) = open(QueueLimits::default());
+        for i in 0..6 {
+            store.enqueue(i, &payload(i as usize)).unwrap();
+        }
+        let page = store.peek_after(0, 10).unwrap();
+        assert_eq!(page.len(), 6);
+        assert_eq!(
+            store.peek_after(page[3].seq, 10).unwrap()[0].payload,
+            payload(4)
+        );
+        // Every other event goes; those in between stay, and the totals follow.
+        let picked: Vec<QueuedEvent> = page.iter().step_by(2).cloned().collect();
+        store.complete_batch(&picked, 0).unwrap();
+        let left: Vec<Vec<u8>> = store
+            .peek_batch(10, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect();
+        assert_eq!(left, [payload(1), payload(3), payload(5)]);
+        assert_eq!(store.totals().events, 3);
+        let bytes: u64 = left.iter().map(|p| p.len() as u64).sum();
+        assert_eq!(store.totals().bytes, bytes);
+        assert_eq!(store.counters().unwrap().get(Counter::Uploaded), 3);
+        // Completing it again (an event evicted meanwhile) counts nothing twice.
+        store.complete_batch(&picked, 0).unwrap();
+        assert_eq!(store.counters().unwrap().get(Counter::Uploaded), 3);
     }
 
     #[test]

@@ -3,10 +3,9 @@
 //!
 //! The app's backend signs each user id; the app hands the token to `identify` or
 //! `set_identity_token`, and the store keeps it. A batch carries the token of every
-//! user among its events. When the server refuses one (missing, invalid, expired), the
-//! batch stays queued and is retried with the usual backoff, and the app's
-//! [`IdentityTokenListener`] is asked for a new token; a new token skips the rest of
-//! the backoff.
+//! user among its events. When the server refuses one (missing, invalid, expired), that
+//! user's events stay queued (`hold`) while the others go on, and the app's
+//! [`IdentityTokenListener`] is asked for a new token; a new token sends them at once.
 
 use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
@@ -36,21 +35,21 @@ pub trait IdentityTokenListener: Send + Sync {
 }
 
 /// The user ids among stored events, read from their payloads (the queue stores the
-/// wire events as serialized at `track`, so `track` pays nothing for this). Parsing
-/// skips over everything but `user_id` without building it.
+/// wire events as serialized at `track`, so `track` pays nothing for this).
 pub fn batch_user_ids(events: &[QueuedEvent]) -> BTreeSet<String> {
+    events.iter().filter_map(user_of).collect()
+}
+
+/// The user id of a stored event, if it has one. Parsing skips over everything but
+/// `user_id` without building it.
+pub fn user_of(event: &QueuedEvent) -> Option<String> {
     #[derive(Deserialize)]
     struct UserOf<'a> {
         #[serde(borrow, default)]
         user_id: Option<Cow<'a, str>>,
     }
-    events
-        .iter()
-        .filter_map(|event| {
-            let user = serde_json::from_slice::<UserOf>(&event.payload).ok()?;
-            user.user_id.map(Cow::into_owned)
-        })
-        .collect()
+    let user = serde_json::from_slice::<UserOf>(&event.payload).ok()?;
+    user.user_id.map(Cow::into_owned)
 }
 
 /// The batch's `identity_tokens`: those of the `stored` tokens whose users have events

@@ -5,6 +5,7 @@
 //! (`identity`).
 
 mod body;
+mod hold;
 mod identity;
 pub mod policy;
 mod server_clock;
@@ -14,7 +15,8 @@ mod worker;
 pub use body::{assemble_batch, gzip};
 pub(crate) use identity::TokenRequests;
 pub use identity::{
-    batch_tokens, batch_user_ids, describe_refusals, identity_refusals, IdentityTokenListener,
+    batch_tokens, batch_user_ids, describe_refusals, identity_refusals, user_of,
+    IdentityTokenListener,
 };
 pub use policy::{Decision, Outcome, RetryPolicy};
 pub use server_clock::{stored_offset, ServerClock};

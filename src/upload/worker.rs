@@ -13,11 +13,15 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use super::body::{assemble_batch, gzip};
-use super::identity::{batch_tokens, IdentityTokenListener, TokenRequests};
+use super::hold::HeldUsers;
+use super::identity::{
+    batch_tokens, batch_user_ids, describe_refusals, user_of, IdentityTokenListener, TokenRequests,
+};
 use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
-use crate::store::{Counter, StateKey, Store};
+use crate::protocol::IdentityRefusal;
+use crate::store::{Counter, QueuedEvent, StateKey, Store, StoreError};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
@@ -284,6 +288,8 @@ struct Worker {
     consent: Option<Arc<dyn ConsentLink>>,
     /// Asks the app for tokens the server refused.
     identity: TokenRequests,
+    /// Users whose events wait for a new token; the others' go on.
+    held: HeldUsers,
 }
 
 impl Worker {
@@ -306,6 +312,7 @@ impl Worker {
             sync,
             consent: None,
             identity: TokenRequests::default(),
+            held: HeldUsers::default(),
         }
     }
 
@@ -335,12 +342,14 @@ impl Worker {
                     Some(Command::Forget) => {
                         self.sync.forget_stored();
                         self.identity.forget();
+                        self.held.forget();
                     }
                     Some(Command::IdentityTokenSet { user_id }) => {
                         self.identity.token_arrived(&user_id);
-                        // Like an explicit flush: our own backoff is skipped, never
-                        // the server's Retry-After.
-                        self.backoff_until = None;
+                        self.held.release(&user_id);
+                        // Like a flush in the background: the user's waiting events
+                        // go now, past our own backoff, never the server's Retry-After.
+                        self.begin_flush(None);
                     }
                     Some(Command::IdentityListener(listener)) => {
                         self.identity.set_listener(listener)
@@ -372,11 +381,16 @@ impl Worker {
 
     fn next_wake(&self) -> Instant {
         let interval_tick = self.interval_start + self.config.flush_interval;
-        match self.not_before() {
+        let wake = match self.not_before() {
             // A pending retry comes first; a hold without one only delays the interval.
             Some(t) if t > Instant::now() && self.failures > 0 => t,
             Some(t) => t.max(interval_tick),
             None => interval_tick,
+        };
+        // A user waiting for a token is tried again after their own backoff.
+        match self.held.next_retry(Instant::now()) {
+            Some(retry) => wake.min(retry),
+            None => wake,
         }
     }
 
@@ -440,11 +454,11 @@ impl Worker {
             if !self.is_due(queued) {
                 return;
             }
-            let peeked = self
-                .store()
-                .peek_batch(self.config.max_batch_events, self.config.max_batch_bytes);
-            let batch = match peeked {
-                Ok(batch) if batch.is_empty() => return,
+            let batch = match self.next_batch() {
+                Ok(batch) if batch.is_empty() => {
+                    // Only events of users waiting for a token are left.
+                    return self.waiting_for_tokens();
+                }
                 Ok(batch) => batch,
                 Err(e) => return self.record_failure(e.to_string(), None, false),
             };
@@ -473,6 +487,14 @@ impl Worker {
                     self.store().complete_batch(&batch, rejected)
                 }
                 Decision::Drop => self.store().complete_batch(&batch, batch.len() as u64),
+                Decision::Retry { .. } if self.hold_refused(&reply.refused, &batch) => {
+                    self.set_last_error(reply.problem);
+                    let _ = self.store().bump(Counter::Retries, 1);
+                    // With no lock held: the app may set a token from inside the
+                    // listener. Then on with the other users' events.
+                    self.identity.refused(&reply.refused, &tokens);
+                    continue;
+                }
                 Decision::Retry { delay } => {
                     let server_said = matches!(
                         reply.outcome,
@@ -504,6 +526,61 @@ impl Worker {
             }
             self.answer_waiters(None);
         }
+    }
+
+    /// The oldest queued events that may go now: all of them, or, while some users wait
+    /// for a token, the others', picked page by page (read outside the store's lock, so
+    /// `track` never waits for the payloads to be parsed).
+    fn next_batch(&self) -> Result<Vec<QueuedEvent>, StoreError> {
+        let (max_events, max_bytes) = (self.config.max_batch_events, self.config.max_batch_bytes);
+        let excluded = self.held.excluded(Instant::now());
+        if excluded.is_empty() {
+            return self.store().peek_batch(max_events, max_bytes);
+        }
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let mut after = 0;
+        loop {
+            let page = self.store().peek_after(after, max_events)?;
+            let Some(last) = page.last() else {
+                return Ok(batch);
+            };
+            after = last.seq;
+            for event in page {
+                if user_of(&event).is_some_and(|user| excluded.contains(&user)) {
+                    continue;
+                }
+                if batch.len() == max_events
+                    || (!batch.is_empty() && bytes + event.payload.len() > max_bytes)
+                {
+                    return Ok(batch);
+                }
+                bytes += event.payload.len();
+                batch.push(event);
+            }
+        }
+    }
+
+    /// Holds back the users the server refused, when the batch had events of theirs:
+    /// then the batch's other events can go without them. `false` for a refusal naming
+    /// none of its users, which is retried whole with the usual backoff.
+    fn hold_refused(&mut self, refused: &[IdentityRefusal], batch: &[QueuedEvent]) -> bool {
+        let users = batch_user_ids(batch);
+        if refused.is_empty() || !refused.iter().all(|r| users.contains(&r.user_id)) {
+            return false;
+        }
+        self.held
+            .hold(refused, Instant::now(), &self.config.retry, fastrand::f64());
+        true
+    }
+
+    /// Everything queued is waiting for identity tokens: flushes learn why and when the
+    /// next try is, and the worker sleeps until a token or that try.
+    fn waiting_for_tokens(&mut self) {
+        let problem = describe_refusals(&self.held.refusals());
+        self.set_last_error(Some(problem));
+        let retry_in = self.held.retry_in(Instant::now());
+        self.answer_waiters(Some((FlushOutcome::WillRetry, retry_in)));
     }
 
     /// Schedules the next attempt after a failure and tells waiting flushes. A delay
