@@ -10,7 +10,7 @@ use crate::delivery::{
     DEFAULT_FCM_BASE_URL,
 };
 use crate::dispatch::SendsConfig;
-use crate::identity::{Enforcement, IdentityConfig};
+use crate::identity::{IdentityConfig, IdentityFlags};
 use crate::limits::{ConnectionLimits, LimitFlags, RateLimits};
 
 /// Everything the server needs to run.
@@ -185,40 +185,8 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub webhook_secret: Option<String>,
-    /// How strictly requests must prove the users they name: `off`, `optional` or
-    /// `required` for every app key, or `APP_KEY=MODE` for one; repeat the flag or
-    /// list them comma-separated in the environment variable.
-    #[arg(
-        long = "verify-identities",
-        env = "BECKON_VERIFY_IDENTITIES",
-        value_delimiter = ',',
-        value_parser = parse_enforcement,
-        hide_env_values = true
-    )]
-    pub verify_identities: Vec<(Option<String>, Enforcement)>,
-    /// Secret the app's backend computes identity HMACs with (hex HMAC-SHA256 of the
-    /// user id); repeat during a rotation. Prefer the environment variable.
-    #[arg(
-        long = "identity-secret",
-        env = "BECKON_IDENTITY_SECRETS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    pub identity_secrets: Vec<String>,
-    /// PEM public key (P-256 for ES256, RSA for RS256) the app's backend signs identity
-    /// JWTs with; repeat during a rotation.
-    #[arg(
-        long = "identity-jwt-key",
-        env = "BECKON_IDENTITY_JWT_KEYS",
-        value_delimiter = ','
-    )]
-    pub identity_jwt_keys: Vec<PathBuf>,
-    /// The `iss` every identity JWT must carry.
-    #[arg(long, env = "BECKON_IDENTITY_JWT_ISSUER")]
-    pub identity_jwt_issuer: Option<String>,
-    /// The `aud` every identity JWT must carry.
-    #[arg(long, env = "BECKON_IDENTITY_JWT_AUDIENCE")]
-    pub identity_jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub identity: IdentityFlags,
     #[command(flatten)]
     pub limits: LimitFlags,
 }
@@ -229,14 +197,6 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
         .ok_or_else(|| format!("{text:?} is not a number of seconds"))
-}
-
-/// `MODE` or `APP_KEY=MODE`.
-fn parse_enforcement(spec: &str) -> Result<(Option<String>, Enforcement), String> {
-    match spec.rsplit_once('=') {
-        Some((app_key, mode)) => Ok((Some(app_key.to_string()), mode.parse()?)),
-        None => Ok((None, spec.parse()?)),
-    }
 }
 
 impl Cli {
@@ -278,27 +238,7 @@ impl Cli {
                 },
             },
             sends: SendsConfig::default(),
-            identity: IdentityConfig {
-                hmac_secrets: self.identity_secrets,
-                jwt_keys: self
-                    .identity_jwt_keys
-                    .into_iter()
-                    .map(KeySource::File)
-                    .collect(),
-                jwt_issuer: self.identity_jwt_issuer,
-                jwt_audience: self.identity_jwt_audience,
-                default_enforcement: self
-                    .verify_identities
-                    .iter()
-                    .rev()
-                    .find_map(|(key, mode)| key.is_none().then_some(*mode))
-                    .unwrap_or_default(),
-                enforcement_by_app_key: self
-                    .verify_identities
-                    .into_iter()
-                    .filter_map(|(key, mode)| Some((key?, mode)))
-                    .collect(),
-            },
+            identity: self.identity.into_config(),
         }
     }
 }
@@ -412,6 +352,7 @@ mod tests {
 
     #[test]
     fn identity_flags_configure_verification() {
+        use crate::identity::Enforcement;
         let cli = Cli::try_parse_from([
             "beckon-server",
             "--app-key",

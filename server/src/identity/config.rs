@@ -69,15 +69,20 @@ impl IdentityConfig {
     /// app key's mode.
     pub fn set_enforcement(&mut self, specs: &[String]) -> Result<(), String> {
         for spec in specs {
-            match spec.rsplit_once('=') {
-                Some((app_key, mode)) => {
-                    self.enforcement_by_app_key
-                        .insert(app_key.to_string(), mode.parse()?);
-                }
-                None => self.default_enforcement = spec.parse()?,
-            }
+            let (app_key, mode) = super::flags::parse_spec(spec)?;
+            self.set_mode(app_key, mode);
         }
         Ok(())
+    }
+
+    /// Sets one app key's mode, or with `None` the default.
+    pub fn set_mode(&mut self, app_key: Option<String>, mode: Enforcement) {
+        match app_key {
+            Some(app_key) => {
+                self.enforcement_by_app_key.insert(app_key, mode);
+            }
+            None => self.default_enforcement = mode,
+        }
     }
 
     pub fn enforcement(&self, app_key: &str) -> Enforcement {

@@ -9,10 +9,12 @@
 
 mod cache;
 mod config;
+mod flags;
 pub mod hmac;
 pub mod jwt;
 
 pub use config::{Enforcement, IdentityConfig};
+pub use flags::IdentityFlags;
 
 use beckon::protocol::{IdentityProblem, IdentityRefusal};
 use chrono::{DateTime, Utc};
