@@ -52,16 +52,14 @@ impl ApiError {
             .iter()
             .map(|r| format!("{:?} ({})", r.user_id, r.problem.as_str()))
             .collect();
+        let message = format!(
+            "no valid identity token for user {}: the app's backend signs user ids, send \
+             the token it issued",
+            names.join(", ")
+        );
         Self {
-            status: StatusCode::UNAUTHORIZED,
-            code: first.code(),
-            message: format!(
-                "no valid identity token for user {}: the app's backend signs user ids, \
-                 send the token it issued",
-                names.join(", ")
-            ),
             identity: refused,
-            retry_after: None,
+            ..Self::new(StatusCode::UNAUTHORIZED, first.code(), message)
         }
     }
 

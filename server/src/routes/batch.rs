@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::request::read_limited;
-use super::verify::verify_users;
+use super::verify::{check_random_id, verify_users};
 use crate::app::AppState;
 use crate::auth::AppKey;
 use crate::error::ApiError;
@@ -150,21 +150,15 @@ fn verify_identities(
     )
 }
 
-/// With identities required, an anonymous id must be what the SDK makes: a random
-/// 128-bit UUID, which nobody can guess to act as another install.
+/// With identities required, the event's anonymous id must be a random one.
 fn check_anonymous_id(
     event: &WireEvent,
     enforcement: Enforcement,
 ) -> Result<(), (Option<String>, String)> {
-    if enforcement == Enforcement::Required && uuid::Uuid::parse_str(&event.anonymous_id).is_err() {
-        return Err((
-            Some(event.id.clone()),
-            "anonymous_id: must be a UUID (a random 128-bit value made by the SDK) when \
-             identities are verified"
-                .to_string(),
-        ));
+    if enforcement != Enforcement::Required {
+        return Ok(());
     }
-    Ok(())
+    check_random_id(&event.anonymous_id).map_err(|error| (Some(event.id.clone()), error))
 }
 
 fn too_large() -> ApiError {

@@ -16,12 +16,11 @@ use beckon::protocol::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::verify::verify_users;
+use super::verify::{check_random_id, refuse, verify_users};
 use crate::app::AppState;
 use crate::auth::AppKey;
 use crate::error::ApiError;
 use crate::identity::Enforcement;
-use crate::metrics::Metrics;
 use crate::store::KeyKind;
 
 #[derive(Deserialize)]
@@ -60,7 +59,7 @@ pub async fn permissions(
         let users = BTreeMap::from([(user_key.as_str(), 0)]);
         verify_users(&state, &app_key, &users, |_| token, Utc::now())?;
     } else if state.identities().enforcement(&app_key) == Enforcement::Required {
-        check_anonymous_key(&state, &user_key).await?;
+        check_anonymous_key(&state, &app_key, &user_key).await?;
     }
     let permissions = state.store().permissions(user_key.clone()).await?;
     let document = PermissionsDocument {
@@ -73,23 +72,14 @@ pub async fn permissions(
 
 /// Asked for by anonymous id with identities required: the id must be what the SDK
 /// makes (a UUID) and must not be a user's, whose permissions need the user's token.
-async fn check_anonymous_key(state: &AppState, key: &str) -> Result<(), ApiError> {
-    if uuid::Uuid::parse_str(key).is_err() {
-        return Err(ApiError::bad_request(
-            "anonymous_id: must be a UUID (a random 128-bit value made by the SDK) when \
-             identities are verified",
-        ));
-    }
+async fn check_anonymous_key(state: &AppState, app_key: &str, key: &str) -> Result<(), ApiError> {
+    check_random_id(key).map_err(ApiError::bad_request)?;
     if state.store().key_kind(key.to_string()).await? == Some(KeyKind::User) {
-        Metrics::reason(
-            &state.metrics().identity_refused_requests,
-            IdentityProblem::Missing.as_str(),
-            1,
-        );
-        return Err(ApiError::identity_refused(vec![IdentityRefusal {
+        let refusal = IdentityRefusal {
             user_id: key.to_string(),
             problem: IdentityProblem::Missing,
-        }]));
+        };
+        return Err(refuse(state, app_key, vec![refusal]));
     }
     Ok(())
 }

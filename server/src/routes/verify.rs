@@ -1,5 +1,6 @@
 //! The one way device routes apply identity verification: judge the users a request
-//! names, count what was let through or refused, and refuse with the users' problems.
+//! names, count what was let through or refused, and refuse with the users' problems;
+//! and what an anonymous id must be when identities are required.
 
 use std::collections::BTreeMap;
 
@@ -30,20 +31,35 @@ pub fn verify_users<'a>(
         }
     };
     count(&judgement.unverified, &metrics.identity_unverified_events);
-    let Some(first) = judgement.refused.first() else {
+    if judgement.refused.is_empty() {
         return Ok(());
-    };
+    }
     count(&judgement.refused, &metrics.identity_refused_events);
-    Metrics::reason(
-        &metrics.identity_refused_requests,
-        first.problem.as_str(),
-        1,
-    );
+    Err(refuse(state, app_key, judgement.refused))
+}
+
+/// The 401 refusing `refused` (never empty), counted once per request and logged.
+pub fn refuse(state: &AppState, app_key: &str, refused: Vec<IdentityRefusal>) -> ApiError {
+    let problem = refused.first().map_or("missing", |r| r.problem.as_str());
+    Metrics::reason(&state.metrics().identity_refused_requests, problem, 1);
     tracing::info!(
         app_key_chars = app_key.len(),
-        users = judgement.refused.len(),
-        problem = first.problem.as_str(),
+        users = refused.len(),
+        problem,
         "request refused: no valid identity token"
     );
-    Err(ApiError::identity_refused(judgement.refused))
+    ApiError::identity_refused(refused)
+}
+
+/// With identities required, an anonymous id must be what the SDK makes: a random
+/// 128-bit UUID, which nobody can guess to act as another install. `Err` says why not.
+pub fn check_random_id(anonymous_id: &str) -> Result<(), String> {
+    match uuid::Uuid::parse_str(anonymous_id) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(
+            "anonymous_id: must be a UUID (a random 128-bit value made by the \
+                       SDK) when identities are verified"
+                .to_string(),
+        ),
+    }
 }
