@@ -1,0 +1,5 @@
+//! Fixes to the generated Kotlin (`bindings/kotlin/src/main/kotlin/dev/beckon/beckon.kt`).
+
+pub fn patch(generated: &str) -> Result<String, String> {
+    Ok(generated.to_owned())
+}
