@@ -6,6 +6,7 @@
 #[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!();
 
+pub mod common;
 pub mod consent;
 pub mod events;
 pub mod messages;

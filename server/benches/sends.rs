@@ -24,8 +24,8 @@ use beckon::protocol::{
 use beckon::segments::UserHistory;
 use beckon_mock_providers::MockFcm;
 use beckon_server::delivery::{
-    DeliveryConfig, FcmConfig, KeySource, Outbound, Outcome, Providers, PushNotification,
-    PushPriority, RetryPolicy,
+    DeliveryConfig, DeliveryRetry, FcmConfig, KeySource, Outbound, Outcome, Providers,
+    PushNotification, PushPriority,
 };
 use beckon_server::dispatch::{recipient, CatalogDefinitions, SendsConfig};
 use beckon_server::sends::{render_send, Recipient, Send};
@@ -322,7 +322,7 @@ impl Admin {
 /// The baseline: pre-rendered pushes through the same FCM client, 64 in flight.
 async fn baseline(mock: &MockProcess, users: usize) -> Duration {
     let providers = Providers::new(mock.delivery_config()).unwrap();
-    let policy = RetryPolicy::default();
+    let policy = DeliveryRetry::default();
     let messages: Vec<Outbound> = (0..users)
         .map(|i| {
             let payload = PushPayload {

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use beckon::common::RetryPolicy;
 use beckon_mock_providers::{MockApns, MockFcm, MockWebhook, Reply};
 use beckon_server::delivery::{
-    ApnsConfig, Attempt, DeliveryConfig, DeliveryConfigError, FcmConfig, KeySource, Outbound,
-    Outcome, Providers, PushNotification, PushPriority, PushProvider, RetryPolicy, WebhookChannel,
+    ApnsConfig, Attempt, DeliveryConfig, DeliveryConfigError, DeliveryRetry, FcmConfig, KeySource,
+    Outbound, Outcome, Providers, PushNotification, PushPriority, PushProvider, WebhookChannel,
     WebhookConfig,
 };
 use chrono::{TimeDelta, Utc};
@@ -17,12 +18,15 @@ const APNS_TOKEN: &str = "6a1f0c3e9b8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e
 const OTHER_APNS_TOKEN: &str = "aa1f0c3e9b8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2b";
 
 /// Short waits so retry tests stay quick; `Retry-After` is still honoured in full.
-fn quick_policy() -> RetryPolicy {
-    RetryPolicy {
+fn quick_policy() -> DeliveryRetry {
+    DeliveryRetry {
         max_attempts: 3,
-        base: Duration::from_millis(200),
-        max: Duration::from_secs(5),
-        jitter: 0.1,
+        timing: RetryPolicy {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(5),
+            jitter: 0.1,
+            max_retry_after: Duration::from_secs(5),
+        },
     }
 }
 
@@ -309,7 +313,7 @@ async fn fcm_503_then_200_is_delivered_on_the_second_attempt_after_backoff() {
     ));
     assert!(matches!(attempts[1].outcome, Outcome::Delivered { .. }));
     // The first backoff is the base, less at most the jitter.
-    assert!(gap(&attempts, 0) >= policy.base.mul_f64(1.0 - policy.jitter));
+    assert!(gap(&attempts, 0) >= policy.timing.base.mul_f64(1.0 - policy.timing.jitter));
     assert_eq!(mock.counters().delivered, 1);
 }
 
@@ -759,10 +763,13 @@ async fn an_unreachable_provider_is_retried_as_a_network_failure() {
         format!("http://{closed}/messages"),
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     );
-    let policy = RetryPolicy {
+    let quick = quick_policy();
+    let policy = DeliveryRetry {
         max_attempts: 2,
-        base: Duration::from_millis(10),
-        ..quick_policy()
+        timing: RetryPolicy {
+            base: Duration::from_millis(10),
+            ..quick.timing
+        },
     };
     let attempts = providers.deliver(&sms("+351910000000"), &policy).await;
     assert_eq!(attempts.len(), 2);

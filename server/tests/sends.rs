@@ -8,11 +8,12 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use beckon::common::RetryPolicy;
 use beckon::consent::{Channel, PermissionState};
 use beckon::protocol::{ConsentReport, Discount, PushProvider};
 use beckon_mock_providers::{MockApns, MockFcm, MockWebhook, Reply};
 use beckon_server::delivery::{
-    ApnsConfig, DeliveryConfig, FcmConfig, KeySource, RetryPolicy, WebhookConfig,
+    ApnsConfig, DeliveryConfig, DeliveryRetry, FcmConfig, KeySource, WebhookConfig,
 };
 use beckon_server::dispatch::{SendClock, SendsConfig};
 use beckon_server::{start, RunningServer, ServerConfig, ServerError};
@@ -69,11 +70,14 @@ fn config(dir: &TempDir, mocks: &Mocks, clock: &SendClock) -> ServerConfig {
     config.sends = SendsConfig {
         clock: clock.clone(),
         // Short waits; a provider's Retry-After is still honoured in full.
-        retry: RetryPolicy {
+        retry: DeliveryRetry {
             max_attempts: 4,
-            base: Duration::from_millis(100),
-            max: Duration::from_secs(5),
-            jitter: 0.1,
+            timing: RetryPolicy {
+                base: Duration::from_millis(100),
+                cap: Duration::from_secs(5),
+                jitter: 0.1,
+                max_retry_after: Duration::from_secs(5),
+            },
         },
         concurrency: 8,
     };

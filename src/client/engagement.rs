@@ -475,7 +475,7 @@ impl Engagement {
             .messages
             .campaign_of(message_id)
             .ok_or_else(|| {
-                ClientError::InvalidArgument(crate::protocol::FieldError::new(
+                ClientError::InvalidArgument(crate::common::FieldError::new(
                     "message_id",
                     format!("\"{message_id}\" is not a message shown by this instance"),
                 ))

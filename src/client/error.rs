@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 use crate::push::{DeepLinkError, PromoRefusal, PushPayloadError};
 use crate::store::StoreError;
 

@@ -30,8 +30,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Map;
 
+use crate::common::FieldError;
 use crate::events::{check_traits, Event, Properties};
-use crate::protocol::{check_id, FieldError, WireKind, LOCALE_CONTEXT};
+use crate::protocol::{check_id, WireKind, LOCALE_CONTEXT};
 use crate::store::{Counter, OpenReport, StateKey, Store};
 use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};

@@ -16,9 +16,10 @@ use serde_json::Map;
 
 use super::recorder::Recorder;
 use super::{Client, ClientError};
+use crate::common::FieldError;
 use crate::events::{Cart, Coupon, Event, JsonValue, Properties};
 use crate::messages::CartState;
-use crate::protocol::{check_promo_code, FieldError, PushPayload, WireEvent, MAX_EVENT_BYTES};
+use crate::protocol::{check_promo_code, PushPayload, WireEvent, MAX_EVENT_BYTES};
 use crate::push::{
     active_promos, best_promo_for, corrected_now, featured_promo, parse_fcm_data, parse_push,
     Basket, DeepLink, DeepLinkError, DeepLinkRoute, DeepLinkRouter, Promo, PromoQuote,

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use super::consent_state::ConsentState;
 use super::identity::Identity;
 use super::ClientError;
-use crate::protocol::{FieldError, WireEvent, WireKind, MAX_EVENT_BYTES};
+use crate::common::FieldError;
+use crate::protocol::{WireEvent, WireKind, MAX_EVENT_BYTES};
 use crate::store::{Counter, Store, StoreError};
 use crate::upload::Uploader;
 

@@ -12,7 +12,7 @@ mod token;
 
 pub use merge::{changes_from_server, default_permission, with_defaults, DEFAULT_SOURCE};
 pub use profile::{check_country, check_time_zone};
-pub use token::{check_push_token, MAX_PUSH_TOKEN_BYTES, MIN_APNS_TOKEN_HEX};
+pub use token::{check_push_token, PushProvider, MAX_PUSH_TOKEN_BYTES, MIN_APNS_TOKEN_HEX};
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,7 +20,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 
 /// A way of reaching the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

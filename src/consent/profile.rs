@@ -1,7 +1,7 @@
 //! The device's profile as the app reports it: the time zone and country the server
 //! needs to send in the user's local time and respect local quiet hours.
 
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 
 /// The officially assigned ISO 3166-1 alpha-2 codes (as listed in the tz database's
 /// `iso3166.tab`), sorted, two letters each.

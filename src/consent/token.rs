@@ -2,7 +2,37 @@
 //! it. A token that fails here would only ever fail at the provider, after the user
 //! waited for a push that never came.
 
-use crate::protocol::{FieldError, PushProvider};
+use serde::{Deserialize, Serialize};
+
+use crate::common::FieldError;
+
+/// Who delivers a device's pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum PushProvider {
+    /// Firebase Cloud Messaging (Android, and iOS apps that use Firebase).
+    Fcm,
+    /// Apple Push Notification service.
+    Apns,
+}
+
+impl PushProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushProvider::Fcm => "fcm",
+            PushProvider::Apns => "apns",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<PushProvider> {
+        match name {
+            "fcm" => Some(PushProvider::Fcm),
+            "apns" => Some(PushProvider::Apns),
+            _ => None,
+        }
+    }
+}
 
 /// Longest token accepted, in bytes. FCM documents no maximum but tokens are about
 /// 160 characters; APNs tokens are 64 hex digits today and Apple warns they may grow.

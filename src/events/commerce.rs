@@ -1,7 +1,7 @@
 //! The records the commerce events carry, with the Segment E-commerce v2 keys.
 
 use super::encode::PropertyWriter;
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 
 /// A product as shown, carted or ordered.
 #[derive(Debug, Clone, Default, PartialEq)]

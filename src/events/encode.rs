@@ -6,9 +6,8 @@ use serde_json::{Map, Value};
 use super::commerce::Product;
 use super::event::{Event, TYPED_EVENT_NAMES};
 use super::value::{finite, Properties};
-use crate::protocol::{
-    check_id, check_key, check_name, FieldError, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED,
-};
+use crate::common::FieldError;
+use crate::protocol::{check_id, check_key, check_name, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED};
 
 /// A typed event turned into the name and properties it has on the wire.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 use serde_json::{Map, Value};
 
 use super::value::{map_to_json, Properties};
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 
 /// Validation errors of events and traits carry the offending field's path.
 pub type EventError = FieldError;

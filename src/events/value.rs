@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Number, Value};
 
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 use crate::protocol::{check_key, MAX_VALUE_DEPTH};
 
 /// Free-form properties attached to an event, or user traits.

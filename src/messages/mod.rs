@@ -11,7 +11,6 @@
 pub mod behaviour;
 pub mod campaign;
 pub mod locale;
-pub mod money;
 pub mod on_device;
 pub mod render_message;
 pub mod select;
@@ -25,12 +24,10 @@ pub use campaign::{
     ImpressionCap, PropertyFilter, Trigger, Variant, CAMPAIGN_SCHEMA_VERSION,
 };
 pub use locale::choose_locale;
-pub use money::Money;
 pub use on_device::DeviceMessages;
 pub use render_message::{render_message, RenderedButton, RenderedMessage};
 pub use select::{
     clamp_to_now, eligibility, select, NoMessage, Rejected, Rejection, SelectionPolicy, UserState,
-    DEFAULT_MIN_GAP,
 };
 pub use template::{
     Field, FieldType, OutputMode, RenderContext, Rendered, Template, TemplateError,

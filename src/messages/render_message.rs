@@ -93,8 +93,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::common::money::Money;
     use crate::messages::behaviour::CartLine;
-    use crate::messages::money::Money;
     use crate::messages::template::OutputMode;
 
     fn campaign() -> Campaign {

@@ -7,9 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::campaign::{Campaign, CampaignStatus, FiredTrigger};
-
-/// Shortest time between two in-app messages (Braze, Iterable).
-pub const DEFAULT_MIN_GAP: Duration = Duration::from_secs(30);
+use crate::protocol::DEFAULT_MIN_GAP;
 
 /// Settings that apply across campaigns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::consent::Permission;
+pub use crate::consent::PushProvider;
 
 /// A channel permission changed. Properties: [`CHANNEL_PROPERTY`], [`STATE_PROPERTY`],
 /// [`SOURCE_PROPERTY`].
@@ -41,34 +42,6 @@ pub const COUNTRY_CONTEXT: &str = "country";
 /// Path of the device endpoint serving one user's permissions (app key auth), with
 /// query `user_id` or, for a user not yet identified, `anonymous_id`.
 pub const PERMISSIONS_PATH: &str = "/v1/permissions";
-
-/// Who delivers a device's pushes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
-#[serde(rename_all = "snake_case")]
-pub enum PushProvider {
-    /// Firebase Cloud Messaging (Android, and iOS apps that use Firebase).
-    Fcm,
-    /// Apple Push Notification service.
-    Apns,
-}
-
-impl PushProvider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PushProvider::Fcm => "fcm",
-            PushProvider::Apns => "apns",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<PushProvider> {
-        match name {
-            "fcm" => Some(PushProvider::Fcm),
-            "apns" => Some(PushProvider::Apns),
-            _ => None,
-        }
-    }
-}
 
 /// One user's permissions as the server holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

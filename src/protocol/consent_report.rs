@@ -7,7 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::consent::*;
-use super::wire_event::{check_id, FieldError, WireEvent, WireKind};
+use super::wire_event::{check_id, WireEvent, WireKind};
+use crate::common::FieldError;
 use crate::consent::{Channel, PermissionState};
 
 /// The source of a permission change the device reports without naming one.

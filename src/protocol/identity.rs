@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::FieldError;
+use crate::common::FieldError;
 
 /// The token of the user a per-user read (`GET /v1/permissions?user_id=…`) is about.
 pub const IDENTITY_TOKEN_HEADER: &str = "x-beckon-identity-token";

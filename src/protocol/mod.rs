@@ -10,7 +10,6 @@ mod export;
 mod identity;
 mod limits;
 mod push;
-mod retry;
 mod sync;
 mod wire_event;
 
@@ -24,9 +23,8 @@ pub use identity::{
 };
 pub use limits::*;
 pub use push::*;
-pub use retry::{backoff, parse_retry_after};
 pub use sync::{
-    SyncDocument, SyncSettings, MAX_SYNC_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
+    SyncDocument, SyncSettings, DEFAULT_MIN_GAP, MAX_SYNC_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
     SEGMENT_ID_PROPERTY, SYNC_PATH, SYNC_SCHEMA_VERSION,
 };
-pub use wire_event::{check_id, check_key, check_name, FieldError, WireEvent, WireKind};
+pub use wire_event::{check_id, check_key, check_name, WireEvent, WireKind};

@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::wire_event::{check_id, FieldError};
-use crate::messages::money::{normalize_currency, Money};
+use super::wire_event::check_id;
+use crate::common::money::{normalize_currency, Money};
+use crate::common::FieldError;
 
 /// The key the payload travels under, in FCM `data` and in the APNs dictionary.
 pub const PUSH_PAYLOAD_KEY: &str = "beckon";

@@ -9,6 +9,8 @@
 //! document with any invalid part is refused as a whole, so the last good copy stays in
 //! use.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,8 +52,12 @@ pub struct SyncSettings {
     pub in_app_min_gap_seconds: u32,
 }
 
+/// Shortest time between two in-app messages when the server sets none (Braze and
+/// Iterable use the same).
+pub const DEFAULT_MIN_GAP: Duration = Duration::from_secs(30);
+
 fn default_min_gap() -> u32 {
-    crate::messages::DEFAULT_MIN_GAP.as_secs() as u32
+    DEFAULT_MIN_GAP.as_secs() as u32
 }
 
 impl Default for SyncSettings {

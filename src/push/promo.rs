@@ -7,10 +7,11 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::common::money::normalize_currency;
+use crate::common::FieldError;
+use crate::common::Money;
 use crate::events::Cart;
-use crate::messages::money::normalize_currency;
-use crate::messages::Money;
-use crate::protocol::{Discount, FieldError, PromoOffer};
+use crate::protocol::{Discount, PromoOffer};
 
 /// A promo the shopper holds: the offer as it arrived and how often it was used.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::protocol::FieldError;
+use crate::common::FieldError;
 
 /// Why a segment definition is refused: WHERE (a path such as `rule.all[1].count.within`,
 /// empty for the document itself) and WHY, in words a backend engineer can act on.

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub use crate::common::RetryPolicy;
+
 /// How an upload attempt ended, as far as the policy cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -31,29 +33,6 @@ pub enum Decision {
     Retry { delay: Duration },
 }
 
-/// Exponential backoff with jitter (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub base: Duration,
-    pub cap: Duration,
-    /// Fraction of the delay randomly added or removed, e.g. 0.1 for ±10 %.
-    pub jitter: f64,
-    /// Upper bound on a server's `Retry-After`, so a misconfigured server cannot stall
-    /// uploads for days.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(300),
-            jitter: 0.1,
-            max_retry_after: Duration::from_secs(3600),
-        }
-    }
-}
-
 /// Decides the fate of a batch. `failures` counts the consecutive failed attempts
 /// before this one; `random_unit` is a uniform sample in `[0, 1)` for the jitter.
 pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit: f64) -> Decision {
@@ -71,23 +50,14 @@ pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit
         Outcome::Status { retry_after, .. } => retry_after,
         Outcome::IdentityRefused | Outcome::NetworkError => None,
     };
-    let delay = match retry_after {
-        // The server knows its load better than our backoff does.
-        Some(wait) => wait.min(policy.max_retry_after),
-        None => backoff(failures, policy, random_unit),
-    };
-    Decision::Retry { delay }
+    Decision::Retry {
+        delay: policy.delay(failures, retry_after, random_unit),
+    }
 }
 
-/// `base · 2^failures`, capped, with jitter (shared with the server's deliveries).
+/// The wait after `failures` consecutive failures with no `Retry-After` to go by.
 pub fn backoff(failures: u32, policy: &RetryPolicy, random_unit: f64) -> Duration {
-    crate::protocol::backoff(
-        failures,
-        policy.base,
-        policy.cap,
-        policy.jitter,
-        random_unit,
-    )
+    policy.delay(failures, None, random_unit)
 }
 
 /// Whether the queue should be uploaded now rather than waiting for the next trigger.

@@ -13,7 +13,7 @@ use reqwest::header::{
 use super::identity::{describe_refusals, identity_refusals};
 use super::policy::Outcome;
 use super::server_clock::ServerClock;
-use crate::protocol::parse_retry_after;
+use crate::common::retry::parse_retry_after;
 use crate::protocol::{
     BatchResponse, IdentityRefusal, PermissionsDocument, APP_KEY_HEADER, BATCH_PATH,
     IDENTITY_TOKEN_HEADER, MAX_SYNC_BYTES, PERMISSIONS_PATH, SYNC_PATH,

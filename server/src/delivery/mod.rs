@@ -27,7 +27,7 @@ pub use config::{
 pub use message::{Outbound, PushNotification, PushPriority, WebhookChannel};
 pub use outcome::{Attempt, Outcome};
 pub use providers::Providers;
-pub use retry::{parse_retry_after, retry_delay, RetryPolicy};
+pub use retry::{parse_retry_after, DeliveryRetry};
 
 pub use beckon::protocol::PushProvider;
 /// The most bytes a push may take on the wire, FCM and APNs alike (DESIGN.md §4): the

@@ -9,7 +9,7 @@ use super::config::{DeliveryConfig, DeliveryConfigError};
 use super::fcm::FcmClient;
 use super::message::Outbound;
 use super::outcome::{Attempt, Outcome};
-use super::retry::{retry_delay, RetryPolicy};
+use super::retry::DeliveryRetry;
 use super::webhook::{WebhookClient, WebhookSend};
 use beckon::protocol::PushProvider;
 
@@ -114,7 +114,7 @@ impl Providers {
 
     /// Retries `Retry` outcomes per the policy (Retry-After wins over backoff), stops on
     /// Delivered/Unregistered/Failed; returns every attempt.
-    pub async fn deliver(&self, outbound: &Outbound, policy: &RetryPolicy) -> Vec<Attempt> {
+    pub async fn deliver(&self, outbound: &Outbound, policy: &DeliveryRetry) -> Vec<Attempt> {
         let max_attempts = policy.max_attempts.max(1);
         let mut attempts = Vec::new();
         for number in 1..=max_attempts {
@@ -123,7 +123,7 @@ impl Providers {
             let finished_at = Utc::now();
             let wait = match &outcome {
                 Outcome::Retry { after, .. } if number < max_attempts => {
-                    Some(retry_delay(policy, number, *after, fastrand::f64()))
+                    Some(policy.delay(number, *after, fastrand::f64()))
                 }
                 _ => None,
             };

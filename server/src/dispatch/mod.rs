@@ -40,7 +40,7 @@ pub use due::{expired, nap, needs_recheck, withdrawn, RECHECK_AFTER};
 pub use outbound::{attempt_record, outbound, push_payload, settle, SendExtras};
 pub use rows::{deliveries, is_known, recipient, unknown_user, IN_APP_NEEDS_A_CAMPAIGN};
 
-use crate::delivery::{Providers, RetryPolicy};
+use crate::delivery::{DeliveryRetry, Providers};
 use crate::store::{Store, StoreError};
 
 /// The longest the deliverer sleeps without looking at the store.
@@ -56,7 +56,7 @@ const IDLE_RECHECK: Duration = Duration::from_secs(60);
 pub struct SendsConfig {
     pub clock: SendClock,
     /// Retries of one delivery (`Retry-After` honoured).
-    pub retry: RetryPolicy,
+    pub retry: DeliveryRetry,
     /// Deliveries in flight at once, across every provider.
     pub concurrency: usize,
 }
@@ -65,7 +65,7 @@ impl Default for SendsConfig {
     fn default() -> Self {
         Self {
             clock: SendClock::system(),
-            retry: RetryPolicy::default(),
+            retry: DeliveryRetry::default(),
             concurrency: 64,
         }
     }
@@ -122,7 +122,7 @@ struct Context {
     store: Store,
     providers: Providers,
     clock: SendClock,
-    retry: RetryPolicy,
+    retry: DeliveryRetry,
     concurrency: usize,
     plan_wake: Arc<Notify>,
     deliver_wake: Arc<Notify>,

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use beckon::common::Money;
 use beckon::messages::campaign::{check_locale_tag, MAX_BODY_CHARS, MAX_TITLE_CHARS, MAX_VARIANTS};
 use beckon::messages::locale::normalize;
 use beckon::messages::{
-    check_link, choose_locale, Campaign, Field, Money, OutputMode, RenderContext, Template,
+    check_link, choose_locale, Campaign, Field, OutputMode, RenderContext, Template,
 };
 use serde::{Deserialize, Serialize};
 

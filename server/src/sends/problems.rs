@@ -1,7 +1,7 @@
 //! Collecting every problem of a send request, each with the path it was found at, so
 //! one answer lists them all.
 
-use beckon::protocol::FieldError;
+use beckon::common::FieldError;
 
 #[derive(Debug, Default)]
 pub(super) struct Problems(Vec<FieldError>);

@@ -6,10 +6,11 @@
 //! `"free_shipping"`) and reports every problem with its path; what it accepts is
 //! exactly what a [`PromoOffer`] can say and a device accepts.
 
+use beckon::common::FieldError;
+use beckon::common::Money;
 use beckon::messages::campaign::check_currency;
-use beckon::messages::Money;
 use beckon::protocol::{
-    Discount, FieldError, PromoOffer, MAX_PROMO_CODE_CHARS, MAX_PROMO_USES, PUSH_PAYLOAD_KEY,
+    Discount, PromoOffer, MAX_PROMO_CODE_CHARS, MAX_PROMO_USES, PUSH_PAYLOAD_KEY,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

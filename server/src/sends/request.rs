@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use beckon::common::FieldError;
 use beckon::consent::Channel;
 use beckon::messages::{Campaign, CampaignStatus};
-use beckon::protocol::{check_id, FieldError, PromoOffer};
+use beckon::protocol::{check_id, PromoOffer};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::props;
 use super::{CHECKOUT_STARTED, ORDER_COMPLETED, PRODUCT_ADDED, PRODUCT_REMOVED, WISHLIST_TO_CART};
-use crate::messages::money::Money;
+use crate::common::money::Money;
 
 /// One product in the cart.
 #[derive(Debug, Clone, PartialEq)]

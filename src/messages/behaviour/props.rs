@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::messages::money::normalize_currency;
+use crate::common::money::normalize_currency;
 
 pub(crate) type Props = Map<String, Value>;
 

@@ -16,9 +16,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::locale::choose_locale;
-use super::money::Money;
 use super::template::Template;
-use crate::protocol::FieldError;
+use crate::common::FieldError;
+use crate::common::Money;
 
 pub use checks::{
     check_currency, check_locale_tag, MAX_CAMPAIGN_ID_BYTES, MAX_CAMPAIGN_NAME_CHARS,

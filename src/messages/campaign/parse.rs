@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::checks::{check_currency, check_display_name, check_segment_id, check_slug};
 use super::read::{as_array, as_str, index, kind, Errors, Object};
 use super::*;
+use crate::common::money::{currency_decimals, Money};
 use crate::events::TYPED_EVENT_NAMES;
 use crate::messages::locale::normalize;
-use crate::messages::money::{currency_decimals, Money};
 use crate::protocol::{check_key, check_name};
 
 const CAMPAIGN_KEYS: &[&str] = &[

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::common::FieldError;
 use crate::messages::suggest::closest;
-use crate::protocol::FieldError;
 
 /// The problems found so far.
 #[derive(Debug, Default)]

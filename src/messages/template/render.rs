@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use super::escape::{clean_value, push_html_escaped, push_percent_encoded, MAX_VALUE_CHARS};
 use super::field::{Field, FieldType};
 use super::{Part, Template};
+use crate::common::money::Money;
 use crate::messages::behaviour::BehaviourSnapshot;
-use crate::messages::money::Money;
 use crate::messages::url::is_safe_link;
 
 /// Where the rendered text goes.

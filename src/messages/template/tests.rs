@@ -4,8 +4,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
+use crate::common::money::Money;
 use crate::messages::behaviour::{BehaviourSnapshot, CartLine, ViewedProduct};
-use crate::messages::money::Money;
 
 fn err(text: &str) -> TemplateError {
     Template::parse(text).expect_err(text)

@@ -6350,7 +6350,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_push_token() != 8669) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_beckon_checksum_method_beckon_register_push_token() != 49726) {
+    if (uniffi_beckon_checksum_method_beckon_register_push_token() != 22313) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_remove_push_token() != 57843) {

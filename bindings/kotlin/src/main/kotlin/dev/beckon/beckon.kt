@@ -1172,7 +1172,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_push_token() and 0xFFFF) != 8669) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_beckon_checksum_method_beckon_register_push_token() and 0xFFFF) != 49726) {
+    if ((lib.uniffi_beckon_checksum_method_beckon_register_push_token() and 0xFFFF) != 22313) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_remove_push_token() and 0xFFFF) != 57843) {

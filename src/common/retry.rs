@@ -1,9 +1,54 @@
 //! Retry timing shared by the SDK's uploads and the server's deliveries: exponential
-//! backoff with jitter, and the peer's `Retry-After`, which wins over it.
+//! backoff with jitter, and the peer's `Retry-After`, which wins over it. Plain
+//! functions: the caller passes the random sample and the clock.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+/// How long to wait between tries (DESIGN.md §4 defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// The wait after the first failed try; it doubles after each further one.
+    pub base: Duration,
+    /// No computed wait is longer.
+    pub cap: Duration,
+    /// Fraction of the computed wait randomly added or removed (0.1 for ±10 %), so
+    /// clients that failed together do not retry together.
+    pub jitter: f64,
+    /// Upper bound on a peer's `Retry-After`, so a misconfigured server or provider
+    /// cannot stall retries for days.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(300),
+            jitter: 0.1,
+            max_retry_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `failures` consecutive failed tries before the last one (0 after
+    /// the first failure). The peer's `Retry-After` is taken as is, without jitter
+    /// (waiting less would earn another 429), within `max_retry_after`; otherwise
+    /// [`backoff`]. `random_unit` is a uniform sample in `[0, 1)`.
+    pub fn delay(
+        &self,
+        failures: u32,
+        retry_after: Option<Duration>,
+        random_unit: f64,
+    ) -> Duration {
+        match retry_after {
+            Some(wait) => wait.min(self.max_retry_after),
+            None => backoff(failures, self.base, self.cap, self.jitter, random_unit),
+        }
+    }
+}
 
 /// `base · 2^failures`, capped at `cap`, then moved by up to ±`jitter` (0.1 for ±10 %)
 /// so that clients which failed together do not retry together. `failures` counts the
@@ -83,5 +128,20 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn retry_after_wins_over_backoff_without_jitter_but_within_its_bound() {
+        let policy = RetryPolicy::default();
+        let asked = Duration::from_secs(7);
+        for random in [0.0, 0.5, 0.99] {
+            assert_eq!(policy.delay(0, Some(asked), random), asked);
+            assert_eq!(policy.delay(9, Some(asked), random), asked);
+        }
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(86_400)), 0.5),
+            policy.max_retry_after
+        );
+        assert_eq!(policy.delay(3, None, 0.5), Duration::from_secs(4));
     }
 }
