@@ -11,8 +11,13 @@
 
 use std::time::{Duration, Instant};
 
+// Only `shoe` is needed here.
+#[allow(dead_code)]
+#[path = "../tests/common/samples.rs"]
+mod samples;
+use samples::shoe;
+
 use beckon::client::{BeckonConfig, Client, ClientError, FlushPolicy};
-use beckon::events::samples::shoe;
 use beckon::events::{Event, Properties};
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, MAX_BATCH_EVENTS};
 use beckon::store::{QueueLimits, QueuedEvent, Store};

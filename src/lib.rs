@@ -6,6 +6,10 @@
 #[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!();
 
+// Lets test fixtures shared with the integration tests name the crate `beckon` here too.
+#[cfg(test)]
+extern crate self as beckon;
+
 pub mod common;
 pub mod consent;
 pub mod events;

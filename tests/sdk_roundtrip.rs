@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use beckon::client::{Client, ClientError};
-use beckon::events::{samples, Event, JsonValue, Product, Properties};
+use beckon::events::{Event, JsonValue, Product, Properties};
 use beckon::protocol::{SEGMENT_ENTERED, SEGMENT_EXITED};
 use beckon::store::{QueueLimits, DATABASE_FILE};
 use beckon::upload::FlushOutcome;
+use common::samples;
 
 mod common;
 use common::{eventually, sdk_config, TestServer};

@@ -5,7 +5,9 @@ mod commerce;
 mod encode;
 mod event;
 #[doc(hidden)]
-pub mod samples;
+#[cfg(test)]
+#[path = "../../tests/common/samples.rs"]
+pub(crate) mod samples;
 mod validate;
 mod value;
 

@@ -1,7 +1,8 @@
-//! One valid event of every kind, for tests and benchmarks of this crate and the
-//! server. Not part of the SDK's API.
+//! One valid event of every kind, for the SDK's tests and benchmarks. Kept out of the
+//! library, so apps do not ship it: the integration tests reach it through
+//! `common::samples`, the library's unit tests and the benchmarks by `#[path]`.
 
-use super::*;
+use beckon::events::*;
 
 /// A product with the usual fields set.
 pub fn shoe() -> Product {
