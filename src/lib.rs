@@ -22,6 +22,8 @@ pub mod sync;
 #[cfg(feature = "sdk")]
 pub mod client;
 #[cfg(feature = "sdk")]
+pub mod net;
+#[cfg(feature = "sdk")]
 pub mod store;
 #[cfg(feature = "sdk")]
 pub mod upload;

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beckon::client::Client;
+use beckon::common::RetryPolicy;
 use beckon::protocol::{APP_KEY_HEADER, MAX_SYNC_BYTES, PERMISSIONS_PATH, SYNC_PATH};
 use beckon::segments::templates;
 use beckon::store::{QueueLimits, Store};
 use beckon::sync::{load_last_good, SyncOutcome, SyncedDefinitions, SYNC_DOCUMENT};
-use beckon::upload::{RetryPolicy, UploadConfig, Uploader};
+use beckon::upload::{UploadConfig, Uploader};
 use serde_json::{json, Value};
 
 mod common;

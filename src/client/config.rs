@@ -2,9 +2,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ClientError;
+use crate::net::{batch_url, RetryPolicy};
 use crate::protocol::{check_id, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
 use crate::store::QueueLimits;
-use crate::upload::{batch_url, RetryPolicy, UploadConfig};
+use crate::upload::UploadConfig;
 
 /// How Beckon is set up by the app.
 #[derive(Debug, Clone, PartialEq)]

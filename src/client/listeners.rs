@@ -10,7 +10,7 @@
 
 use crate::messages::RenderedMessage;
 
-pub use crate::upload::IdentityTokenListener;
+pub use crate::net::IdentityTokenListener;
 
 /// One entry into or exit from a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]

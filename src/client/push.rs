@@ -19,6 +19,7 @@ use super::{Client, ClientError};
 use crate::common::FieldError;
 use crate::events::{Cart, Coupon, Event, JsonValue, Properties};
 use crate::messages::CartState;
+use crate::net::stored_offset;
 use crate::protocol::{check_promo_code, PushPayload, WireEvent, MAX_EVENT_BYTES};
 use crate::push::{
     active_promos, best_promo_for, corrected_now, featured_promo, parse_fcm_data, parse_push,
@@ -26,7 +27,6 @@ use crate::push::{
     PromoRefusal,
 };
 use crate::store::{Counter, PendingLink};
-use crate::upload::stored_offset;
 
 /// A deep link waiting for the app's router longer than this is dropped: the shopper
 /// has moved on, and landing them somewhere an hour later would surprise them.

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use crate::net::{HttpTransport, TokenRequests, TransportError};
 use crate::protocol::PermissionsDocument;
 use crate::store::Store;
-use crate::upload::{HttpTransport, TokenRequests, TransportError};
 
 /// The SDK's consent state, as the upload worker needs it.
 pub trait ConsentLink: Send + Sync {

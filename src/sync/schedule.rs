@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::upload::policy::{self, Decision, Outcome, RetryPolicy};
+use crate::net::policy::{self, Decision, Outcome, RetryPolicy};
 
 /// Foreground syncs closer together than this are skipped: switching between apps
 /// should not cost a request each time.

@@ -14,9 +14,9 @@ use super::last_good;
 use super::permissions::{self, ConsentLink};
 use super::schedule::{self, AttemptResult, Skip, SyncTrigger};
 use super::{OnSynced, SyncOutcome, SyncReport, SyncedDefinitions, SYNC_DOCUMENT};
+use crate::net::policy::{Outcome, RetryPolicy};
+use crate::net::{HttpTransport, SyncFetch, TokenRequests, TransportError};
 use crate::store::Store;
-use crate::upload::policy::{Outcome, RetryPolicy};
-use crate::upload::{HttpTransport, SyncFetch, TokenRequests, TransportError};
 
 pub(crate) struct Syncer {
     interval: Option<Duration>,

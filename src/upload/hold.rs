@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::policy::{backoff, RetryPolicy};
+use crate::net::policy::{backoff, RetryPolicy};
 use crate::protocol::{IdentityProblem, IdentityRefusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,12 +14,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::body::{assemble_batch, gzip};
 use super::hold::HeldUsers;
-use super::identity::{
-    batch_tokens, batch_user_ids, describe_refusals, user_of, IdentityTokenListener, TokenRequests,
+use super::identity::{batch_tokens, batch_user_ids, user_of};
+use super::trigger::should_flush;
+use crate::net::policy::{self, Decision, Outcome, RetryPolicy};
+use crate::net::{
+    describe_refusals, HttpTransport, IdentityTokenListener, ServerClock, TokenRequests,
+    TransportError,
 };
-use super::policy::{self, Decision, Outcome, RetryPolicy};
-use super::server_clock::ServerClock;
-use super::transport::{HttpTransport, TransportError};
 use crate::protocol::IdentityRefusal;
 use crate::store::{Counter, QueuedEvent, StateKey, Store, StoreError};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
@@ -433,7 +434,7 @@ impl Worker {
         queued > 0
             && (!self.waiters.is_empty()
                 || self.failures > 0
-                || policy::should_flush(
+                || should_flush(
                     queued,
                     self.config.flush_at,
                     self.interval_start.elapsed(),

@@ -6308,7 +6308,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_set_identity_token() != 5669) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_beckon_checksum_method_beckon_set_identity_token_listener() != 50363) {
+    if (uniffi_beckon_checksum_method_beckon_set_identity_token_listener() != 29105) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_method_beckon_shutdown() != 15326) {
@@ -6413,7 +6413,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_set_deep_link_routes() != 8464) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() != 17226) {
+    if (uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() != 33642) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_beckon_checksum_constructor_beckon_new() != 37627) {

@@ -1130,7 +1130,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_set_identity_token() and 0xFFFF) != 5669) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_beckon_checksum_method_beckon_set_identity_token_listener() and 0xFFFF) != 50363) {
+    if ((lib.uniffi_beckon_checksum_method_beckon_set_identity_token_listener() and 0xFFFF) != 29105) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_method_beckon_shutdown() and 0xFFFF) != 15326) {
@@ -1235,7 +1235,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_set_deep_link_routes() and 0xFFFF) != 8464) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() and 0xFFFF) != 17226) {
+    if ((lib.uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() and 0xFFFF) != 33642) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_beckon_checksum_constructor_beckon_new() and 0xFFFF) != 37627) {

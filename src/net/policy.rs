@@ -1,6 +1,7 @@
-//! The upload policy as plain functions over plain data (DESIGN.md §3): what to do
-//! with a batch after an attempt, how long to wait before the next one, and when the
-//! queue is worth flushing. No I/O, no clocks, no randomness inside: callers pass them in.
+//! What an attempt's answer means for the next one, as plain functions over plain data
+//! (DESIGN.md §3): keep or drop what was sent, and how long to wait. Uploads and the
+//! definitions sync both decide with it. No I/O, no clocks, no randomness inside:
+//! callers pass them in.
 
 use std::time::Duration;
 
@@ -58,16 +59,6 @@ pub fn decide(outcome: Outcome, failures: u32, policy: &RetryPolicy, random_unit
 /// The wait after `failures` consecutive failures with no `Retry-After` to go by.
 pub fn backoff(failures: u32, policy: &RetryPolicy, random_unit: f64) -> Duration {
     policy.delay(failures, None, random_unit)
-}
-
-/// Whether the queue should be uploaded now rather than waiting for the next trigger.
-pub fn should_flush(
-    queued: u64,
-    flush_at: u64,
-    since_last_attempt: Duration,
-    interval: Duration,
-) -> bool {
-    queued > 0 && (queued >= flush_at || since_last_attempt >= interval)
 }
 
 #[cfg(test)]
@@ -195,14 +186,5 @@ mod tests {
                 delay: p.max_retry_after
             }
         );
-    }
-
-    #[test]
-    fn flushes_on_count_or_interval_never_when_empty() {
-        let interval = Duration::from_secs(30);
-        assert!(should_flush(20, 20, Duration::ZERO, interval));
-        assert!(!should_flush(19, 20, Duration::from_secs(29), interval));
-        assert!(should_flush(1, 20, Duration::from_secs(30), interval));
-        assert!(!should_flush(0, 20, Duration::from_secs(3600), interval));
     }
 }

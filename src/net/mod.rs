@@ -1,0 +1,14 @@
+//! The device's network layer, which uploads and the definitions sync both use: the
+//! HTTP transport, the server's clock, what an attempt's answer means for the next one
+//! (keep or drop, backoff), and the server's refusals of identity tokens.
+
+pub(crate) mod identity;
+pub mod policy;
+mod server_clock;
+mod transport;
+
+pub(crate) use identity::TokenRequests;
+pub use identity::{describe_refusals, identity_refusals, IdentityTokenListener};
+pub use policy::{Decision, Outcome, RetryPolicy};
+pub use server_clock::{stored_offset, ServerClock};
+pub use transport::{batch_url, HttpTransport, Reply, SyncFetch, TransportError};
