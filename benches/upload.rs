@@ -11,8 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-// Only `shoe` is needed here.
-#[allow(dead_code)]
+// Only `shoe` is needed here. The library compiles the same file for its own unit
+// tests, which clippy sees as a second load.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../tests/common/samples.rs"]
 mod samples;
 use samples::shoe;

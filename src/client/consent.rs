@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::identity::Identity;
-use super::{Client, ClientError};
+use super::{ClientError, Core};
 use crate::consent::{self, Channel, Permission, PermissionState};
 use crate::protocol::{
     PushProvider, WireEvent, WireKind, CHANNEL_PERMISSION_CHANGED, CHANNEL_PROPERTY,
@@ -36,7 +36,7 @@ pub struct PushToken {
     pub token: String,
 }
 
-impl Client {
+impl Core {
     /// Records the user's decision about `channel`, from `source` (`app`,
     /// `settings_screen`...): kept locally with its history and reported to the server.
     /// In-app messages stop at once when in-app is no longer allowed.
@@ -46,7 +46,6 @@ impl Client {
         state: PermissionState,
         source: &str,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         consent::check_source(source).map_err(ClientError::InvalidArgument)?;
         let _serial = self.recorder.consent.serialize();
         let change = Permission {
@@ -68,7 +67,6 @@ impl Client {
     /// Every channel's permission: the recorded one, or for a channel never set the
     /// default (subscribed, source `default`, at the Unix epoch).
     pub fn permissions(&self) -> Result<Vec<Permission>, ClientError> {
-        self.ensure_running()?;
         let recorded = self.recorder.store().permissions()?;
         Ok(consent::with_defaults(&recorded))
     }
@@ -76,14 +74,12 @@ impl Client {
     /// Every change recorded on this device or brought down from the server, oldest
     /// first.
     pub fn permission_history(&self) -> Result<Vec<Permission>, ClientError> {
-        self.ensure_running()?;
         Ok(self.recorder.store().permission_history()?)
     }
 
     /// The OS push permission, as the app reads it from the system. Reported to the
     /// server only when it differs from the last report.
     pub fn set_push_permission(&self, granted: bool) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let _serial = self.recorder.consent.serialize();
         if self.recorder.store().push_permission()? == Some(granted) {
             return Ok(());
@@ -98,7 +94,6 @@ impl Client {
 
     /// The OS push permission as last reported; `None` before the first report.
     pub fn push_permission(&self) -> Result<Option<bool>, ClientError> {
-        self.ensure_running()?;
         Ok(self.recorder.store().push_permission()?)
     }
 
@@ -110,7 +105,6 @@ impl Client {
         provider: PushProvider,
         token: &str,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let token =
             consent::check_push_token(provider, token).map_err(ClientError::InvalidArgument)?;
         let _serial = self.recorder.consent.serialize();
@@ -135,7 +129,6 @@ impl Client {
     /// Forgets the device's push token (the user logged out of push, the app
     /// unregistered); the server stops using it. Nothing happens without a token.
     pub fn remove_push_token(&self) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let _serial = self.recorder.consent.serialize();
         let Some(current) = self.stored_token()? else {
             return Ok(());
@@ -150,7 +143,6 @@ impl Client {
 
     /// The device's push token, if one is registered.
     pub fn push_token(&self) -> Result<Option<PushToken>, ClientError> {
-        self.ensure_running()?;
         self.stored_token()
     }
 
@@ -158,7 +150,6 @@ impl Client {
     /// (`PT`), sent with every event from now on so the server can send in the user's
     /// local time. An empty string means unknown. Kept across restarts.
     pub fn set_device_profile(&self, time_zone: &str, country: &str) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let known = |value: &str| (!value.is_empty()).then_some(value.to_owned());
         let profile = DeviceProfile {
             time_zone: known(time_zone)
@@ -178,7 +169,6 @@ impl Client {
 
     /// The device's profile as last set.
     pub fn device_profile(&self) -> Result<DeviceProfile, ClientError> {
-        self.ensure_running()?;
         Ok(self.recorder.store().device_profile()?)
     }
 
@@ -187,7 +177,6 @@ impl Client {
     /// nothing more is sent, and no in-app message is shown. Kept across restarts
     /// until [`Client::opt_in`].
     pub fn opt_out(&self) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let _serial = self.recorder.consent.serialize();
         let mut store = self.recorder.store();
         store.opt_out(Utc::now().timestamp_millis())?;
@@ -199,7 +188,6 @@ impl Client {
     /// permissions, OS push permission and push token are reported again, since the
     /// server heard nothing while the user was opted out.
     pub fn opt_in(&self) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let _serial = self.recorder.consent.serialize();
         {
             let mut store = self.recorder.store();
@@ -223,7 +211,6 @@ impl Client {
     /// and identity; the user continues under a fresh anonymous id. Only the opt-out
     /// stays, if the user gave it. Runs after the events tracked before it.
     pub fn delete_local_data(&self) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let recorder = self.recorder.clone();
         self.engagement.call(DELETE_ANSWER, move |engagement| {
             let consent = &recorder.consent;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Client, ClientError, IdentityTokenListener};
+use super::{ClientError, Core, IdentityTokenListener};
 use crate::protocol::{check_id, check_identity_token};
 use crate::store::{StateKey, Store, StoreError};
 
@@ -71,13 +71,12 @@ impl Identity {
 
 /// Verified identities: the token the app's backend signed for a user, and the app's
 /// listener for tokens the server refuses.
-impl Client {
+impl Core {
     /// Stores `token` as `user_id`'s identity token, for the user's queued and later
     /// events and permission reads. Call it when the app gets a new token from its
     /// backend (after [`IdentityTokenListener::identity_token_needed`], or on its own
     /// refresh): events waiting for it are retried at once.
     pub fn set_identity_token(&self, user_id: &str, token: &str) -> Result<(), ClientError> {
-        self.ensure_running()?;
         check_id("user_id", user_id).map_err(ClientError::InvalidArgument)?;
         check_token(token)?;
         self.store_identity_token(user_id, token)
@@ -90,7 +89,6 @@ impl Client {
         &self,
         listener: Option<Arc<dyn IdentityTokenListener>>,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         self.uploader.set_identity_token_listener(listener);
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The SDK's inner type: it owns the store and the upload worker and implements every
 //! public call. The `ffi` facade wraps it without adding logic.
 
+mod api;
 mod config;
 mod consent;
 mod consent_state;
@@ -8,6 +9,7 @@ mod engagement;
 mod error;
 mod identity;
 mod instance_lock;
+mod lifecycle;
 mod listeners;
 mod push;
 mod recorder;
@@ -40,19 +42,28 @@ use consent_state::ConsentState;
 use engagement::EngagementThread;
 use identity::{check_token, Identity};
 use instance_lock::InstanceLock;
+use lifecycle::Lifecycle;
 use recorder::{Keep, Recorder};
 
 /// How long a call that needs the engagement thread's answer waits for it.
 const ENGAGEMENT_ANSWER: Duration = Duration::from_secs(5);
 
+/// The SDK's inner type, one per data directory: every public call of the SDK is a
+/// method of it (the list is in `api.rs`), and the `ffi` facade wraps it without
+/// adding logic. Its working parts (`Core`) are reachable only while it runs.
 pub struct Client {
+    core: Lifecycle<Core>,
+}
+
+/// What a running instance works with. Only [`Client`] reaches it, through the
+/// lifecycle's check.
+pub(crate) struct Core {
     recorder: Arc<Recorder>,
     uploader: Arc<Uploader>,
     engagement: EngagementThread,
     open_report: OpenReport,
     backgrounded: std::sync::atomic::AtomicBool,
     push: push::PushState,
-    lock: Mutex<Option<InstanceLock>>,
 }
 
 impl Client {
@@ -89,29 +100,37 @@ impl Client {
             consent,
         ));
         engagement.start(inbox, recorder.clone(), definitions, queue_watermark)?;
-        let client = Client {
+        let core = Core {
             recorder,
             uploader,
             engagement,
             open_report,
             backgrounded: Default::default(),
             push: Default::default(),
-            lock: Mutex::new(Some(lock)),
         };
-        client.apply_profile(&profile);
-        Ok(client)
+        core.apply_profile(&profile);
+        Ok(Client {
+            core: Lifecycle::start(core, lock),
+        })
     }
 
-    fn ensure_running(&self) -> Result<(), ClientError> {
-        match self.lock.lock() {
-            Ok(lock) if lock.is_some() => Ok(()),
-            _ => Err(ClientError::ShutDown),
-        }
+    /// Stops the workers, closes the database and releases the data directory.
+    /// Queued events stay on disk for the next instance. Later calls fail with
+    /// [`ClientError::ShutDown`].
+    pub fn shutdown(&self) {
+        self.core.stop(Core::stop);
     }
+}
 
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Core {
     /// Validates and stores one event. Returns once it is committed to the database.
     pub fn track(&self, event: &Event) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let result = event
             .encode()
             .map_err(ClientError::InvalidEvent)
@@ -127,9 +146,6 @@ impl Client {
     /// storing or counting anything otherwise, so a caller can then use [`Client::track`]
     /// to learn why.
     pub fn track_if_valid(&self, event: &Event) -> Result<bool, ClientError> {
-        if self.ensure_running().is_err() {
-            return Ok(false);
-        }
         let Ok(encoded) = event.encode() else {
             return Ok(false);
         };
@@ -158,7 +174,6 @@ impl Client {
         traits: &Properties,
         identity_token: Option<&str>,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         check_id("user_id", user_id).map_err(ClientError::InvalidArgument)?;
         if let Some(token) = identity_token {
             check_token(token)?;
@@ -188,7 +203,6 @@ impl Client {
     /// Forgets the user: a new anonymous id, no user id, no traits, no history or
     /// segment memberships (on logout).
     pub fn reset(&self) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let mut identity = self
             .recorder
             .identity
@@ -228,12 +242,10 @@ impl Client {
 
     /// Uploads everything queued, waiting at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<FlushReport, ClientError> {
-        self.ensure_running()?;
         Ok(self.uploader.flush(timeout))
     }
 
     pub fn stats(&self) -> Result<Stats, ClientError> {
-        self.ensure_running()?;
         let store = self.recorder.store();
         let counters = store.counters()?;
         let last_error = store.get_state(StateKey::LastUploadError)?;
@@ -248,7 +260,6 @@ impl Client {
 
     /// The segments the user is in, after every event tracked before this call.
     pub fn segments(&self) -> Result<Vec<String>, ClientError> {
-        self.ensure_running()?;
         self.engagement
             .call(ENGAGEMENT_ANSWER, |e| e.memberships())
             .map(|set| set.into_iter().collect())
@@ -259,7 +270,6 @@ impl Client {
         &self,
         listener: Option<Arc<dyn SegmentListener>>,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         self.engagement.post(|e| e.set_segment_listener(listener));
         Ok(())
     }
@@ -270,7 +280,6 @@ impl Client {
         &self,
         listener: Option<Arc<dyn InAppMessageListener>>,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         self.engagement.post(|e| e.set_message_listener(listener));
         Ok(())
     }
@@ -278,7 +287,6 @@ impl Client {
     /// The in-app message that fired most recently while no listener was set, if it
     /// may still be shown. Taking it counts it as shown.
     pub fn take_in_app_message(&self) -> Result<Option<InAppMessage>, ClientError> {
-        self.ensure_running()?;
         self.engagement
             .call(ENGAGEMENT_ANSWER, |e| e.take_pending(Utc::now()))
     }
@@ -289,14 +297,12 @@ impl Client {
         message_id: String,
         button_id: String,
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         check_id("button_id", &button_id).map_err(ClientError::InvalidArgument)?;
         self.answer_message(message_id, Some(button_id))
     }
 
     /// The user closed a shown message.
     pub fn in_app_message_dismissed(&self, message_id: String) -> Result<(), ClientError> {
-        self.ensure_running()?;
         self.answer_message(message_id, None)
     }
 
@@ -314,7 +320,6 @@ impl Client {
     /// The user's language for in-app messages, as a BCP 47 tag (`pt-BR`); the
     /// `locale` trait is used while none is set.
     pub fn set_locale(&self, locale: String) -> Result<(), ClientError> {
-        self.ensure_running()?;
         if !locale.is_empty() {
             check_id("locale", &locale).map_err(ClientError::InvalidArgument)?;
             if !locale
@@ -338,7 +343,6 @@ impl Client {
     /// Re-evaluates time-based segments now rather than at the next clock tick (the
     /// app came back after a long pause, or a test).
     pub fn refresh_segments(&self) -> Result<(), ClientError> {
-        self.ensure_running()?;
         self.engagement.post(|e| e.on_tick(Utc::now()));
         Ok(())
     }
@@ -370,24 +374,12 @@ impl Client {
         Ok(())
     }
 
-    /// Stops the workers, closes the database and releases the data directory.
-    /// Queued events stay on disk for the next instance. Later calls fail with
-    /// [`ClientError::ShutDown`].
-    pub fn shutdown(&self) {
-        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if lock.is_some() {
-            // The workers go first: neither may be mid-transaction when the file closes.
-            self.engagement.stop();
-            self.uploader.shutdown();
-            // Every commit is already durable; a failing close can lose nothing.
-            let _ = self.recorder.store().close();
-        }
-        drop(lock);
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.shutdown();
+    /// Stops the workers, then closes the database: neither worker may be
+    /// mid-transaction when the file closes.
+    fn stop(&self) {
+        self.engagement.stop();
+        self.uploader.shutdown();
+        // Every commit is already durable; a failing close can lose nothing.
+        let _ = self.recorder.store().close();
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Map;
 
 use super::recorder::Recorder;
-use super::{Client, ClientError};
+use super::{ClientError, Core};
 use crate::common::FieldError;
 use crate::events::{Cart, Coupon, Event, JsonValue, Properties};
 use crate::messages::CartState;
@@ -67,7 +67,7 @@ pub enum LinkAction {
     Refused { url: String, error: DeepLinkError },
 }
 
-impl Client {
+impl Core {
     /// Sets the app's deep-link routes (tried in order; the first match wins) and the
     /// hosts its universal/app links may come from. Replaces earlier ones; on an error
     /// the earlier ones stay.
@@ -76,7 +76,6 @@ impl Client {
         routes: &[DeepLinkRoute],
         allowed_hosts: &[String],
     ) -> Result<(), ClientError> {
-        self.ensure_running()?;
         let router =
             DeepLinkRouter::new(routes, allowed_hosts).map_err(ClientError::InvalidArgument)?;
         *self.push.router.write().unwrap_or_else(|p| p.into_inner()) = router;
@@ -88,7 +87,6 @@ impl Client {
     /// routes (or keeps pending) its deep link, in one commit. A malformed payload
     /// changes nothing.
     pub fn handle_push(&self, payload: &str) -> Result<PushAction, ClientError> {
-        self.ensure_running()?;
         let payload = parse_push(payload).map_err(ClientError::InvalidPush)?;
         self.opened(payload)
     }
@@ -98,7 +96,6 @@ impl Client {
         &self,
         data: &HashMap<String, String>,
     ) -> Result<PushAction, ClientError> {
-        self.ensure_running()?;
         let payload = parse_fcm_data(data).map_err(ClientError::InvalidPush)?;
         self.opened(payload)
     }
@@ -188,7 +185,6 @@ impl Client {
     /// later calls return `None`. A link kept longer than [`PENDING_LINK_MAX_AGE`] is
     /// dropped. Fails without taking the link when no routes are set.
     pub fn deep_link_router_ready(&self) -> Result<Option<DeepLink>, ClientError> {
-        self.ensure_running()?;
         let router = self.push.router.read().unwrap_or_else(|p| p.into_inner());
         if router.is_empty() {
             return Err(ClientError::DeepLink(DeepLinkError::NoRoutes));
@@ -219,7 +215,6 @@ impl Client {
     /// from a push: routed at once and recorded as `Deep Link Opened` with its UTM
     /// attribution.
     pub fn open_deep_link(&self, url: &str) -> Result<DeepLink, ClientError> {
-        self.ensure_running()?;
         let link = self
             .push
             .router
@@ -233,7 +228,6 @@ impl Client {
 
     /// The promos that may be used now (on the server's clock), soonest to expire first.
     pub fn active_promos(&self) -> Result<Vec<Promo>, ClientError> {
-        self.ensure_running()?;
         let (promos, now) = self.promos_now()?;
         Ok(active_promos(&promos, now).into_iter().cloned().collect())
     }
@@ -245,7 +239,6 @@ impl Client {
         cart: &Cart,
         shipping: Option<f64>,
     ) -> Result<Option<PromoQuote>, ClientError> {
-        self.ensure_running()?;
         let basket = Basket::from_cart(cart, shipping).map_err(ClientError::InvalidArgument)?;
         let (promos, now) = self.promos_now()?;
         Ok(best_promo_for(&promos, &basket, now))
@@ -262,7 +255,6 @@ impl Client {
         cart: &Cart,
         shipping: Option<f64>,
     ) -> Result<PromoQuote, ClientError> {
-        self.ensure_running()?;
         check_promo_code(code)
             .map_err(|problem| ClientError::InvalidArgument(FieldError::new("code", problem)))?;
         let basket = Basket::from_cart(cart, shipping).map_err(ClientError::InvalidArgument)?;

@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
-use super::{Client, ClientError};
+use super::{ClientError, Core};
 use crate::sync::SyncReport;
 
-impl Client {
+impl Core {
     /// Downloads new segment definitions, campaigns and settings if the server has
     /// them, waiting at most `timeout`. The SDK also syncs on its own (at start, on
     /// foreground, on a timer), so apps rarely need this; it blocks on the network, so
     /// never call it on the main thread.
     pub fn sync(&self, timeout: Duration) -> Result<SyncReport, ClientError> {
-        self.ensure_running()?;
         Ok(self.uploader.sync(timeout))
     }
 }
