@@ -19,9 +19,10 @@
 //        for packages that use it by local path, not as a versioned dependency.
 //    The choice depends only on the host and the environment, never on which files exist,
 //    because SwiftPM caches an evaluated manifest by its text and environment.
-//  - Beckon: the generated Beckon.swift (written only by scripts/bindings) plus the
-//    hand-written Swift beside it (Beckon+Swift.swift, BeckonError+Message.swift,
-//    JsonValue+Literals.swift). Swift 6 language mode (the default of tools 6.0), so its
+//  - Beckon: the generated Beckon.swift (written only by scripts/bindings, which patches
+//    uniffi's output: see uniffi-bindgen/src/bin/patch-generated/) plus the hand-written
+//    Swift beside it (Beckon+Swift.swift, Beckon+Push.swift, BeckonError+Message.swift,
+//    JsonValue+Literals.swift, JsonValue+Wire.swift). Swift 6 language mode (the default of tools 6.0), so its
 //    Sendable and isolation claims are checked by the compiler.
 //  - ReadmeExamples: the README's Swift snippets, also in the Swift 6 mode, as in an app;
 //    only the tests use it (it is no product).

@@ -44,37 +44,130 @@ extension Beckon {
     /// `userInfo` as the JSON text the core reads. Keys must be strings and values JSON
     /// (what APNs delivers always is); anything else is refused, naming the entry.
     static func json(_ userInfo: [AnyHashable: Any]) throws -> String {
-        let object = try plainJSON(userInfo, at: "userInfo")
-        // Unescaped slashes keep deep links as long as APNs sent them: the core checks
-        // the size against the platforms' 4096-byte limit.
-        var options: JSONSerialization.WritingOptions = []
-        if #available(iOS 13.0, macOS 10.15, tvOS 13.0, watchOS 6.0, *) {
-            options.insert(.withoutEscapingSlashes)
-        }
-        let data = try JSONSerialization.data(withJSONObject: object, options: options)
-        return String(decoding: data, as: UTF8.self)
+        var writer = UserInfoJSON()
+        try writer.write(userInfo)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
+
+/// Writes a push's `userInfo` as JSON text, the way `JSONSerialization` writes it (no
+/// spaces) but without escaping slashes, so deep links keep the length APNs sent them with
+/// (the core checks the platforms' 4096-byte limit).
+///
+/// The nesting is followed with an explicit stack, not by recursion (nor by handing the
+/// whole tree to `JSONSerialization`, which recurses), so a `userInfo` nested thousands of
+/// levels deep cannot overflow the calling thread's stack: it is written whole and the core
+/// refuses it (as over 4096 bytes, or nested deeper than its JSON reader takes). The
+/// `userInfo` iOS hands over is made of NSDictionary and NSArray objects; on Apple
+/// platforms each cast to a Swift dictionary or array below bridges the one level it
+/// converts, so they are followed level by level too. (Linux's Foundation instead bridges
+/// a nested NSDictionary whole, by recursion in its own code, as soon as one of its values
+/// is read.) Only
+/// scalars go through `JSONSerialization`, one at a time, so numbers and booleans are
+/// written exactly as before. Past `maxBytes` (1 MiB, 256 times the core's limit) the
+/// text is left unfinished: the core refuses it as too large all the same, and a
+/// `userInfo` repeating one big array many times cannot make gigabytes of text.
+struct UserInfoJSON {
+    static let maxBytes = 1 << 20
+
+    private(set) var bytes: [UInt8] = []
+
+    /// A dictionary or array being written, with how it is reached from its parent
+    /// (`.name`, `[3]`; `userInfo` for the whole), which error messages put together.
+    private enum Frame {
+        case object([AnyHashable: Any], next: Dictionary<AnyHashable, Any>.Index, step: String)
+        case array([Any], next: Int, step: String)
     }
 
-    /// `value` with every dictionary keyed by `String`, as `JSONSerialization` writes it
-    /// on every platform (Foundation on Linux takes no `AnyHashable` keys).
-    private static func plainJSON(_ value: Any, at path: String) throws -> Any {
-        if let dictionary = value as? [AnyHashable: Any] {
-            var object: [String: Any] = [:]
-            for (key, item) in dictionary {
-                guard let name = key.base as? String else {
-                    throw notJSON("\(path): the key \(key) is not a string")
+    private var stack: [Frame] = []
+
+    mutating func write(_ userInfo: [AnyHashable: Any]) throws {
+        bytes.append(UInt8(ascii: "{"))
+        stack = [.object(userInfo, next: userInfo.startIndex, step: "userInfo")]
+        while let frame = stack.popLast() {
+            if bytes.count > Self.maxBytes { return }
+            switch frame {
+            case let .object(fields, next, step):
+                guard next != fields.endIndex else {
+                    bytes.append(UInt8(ascii: "}"))
+                    continue
                 }
-                object[name] = try plainJSON(item, at: "\(path).\(name)")
+                if next != fields.startIndex { bytes.append(UInt8(ascii: ",")) }
+                stack.append(.object(fields, next: fields.index(after: next), step: step))
+                let (key, value) = fields[next]
+                guard let name = key.base as? String else {
+                    throw Self.notJSON("\(path()): the key \(key) is not a string")
+                }
+                appendString(name)
+                bytes.append(UInt8(ascii: ":"))
+                try append(value, step: ".\(name)")
+            case let .array(items, next, step):
+                guard next < items.count else {
+                    bytes.append(UInt8(ascii: "]"))
+                    continue
+                }
+                if next > 0 { bytes.append(UInt8(ascii: ",")) }
+                stack.append(.array(items, next: next + 1, step: step))
+                try append(items[next], step: "[\(next)]")
             }
-            return object
         }
-        if let array = value as? [Any] {
-            return try array.enumerated().map { index, item in try plainJSON(item, at: "\(path)[\(index)]") }
+    }
+
+    /// Writes a scalar, or opens a dictionary or array for the loop to fill.
+    private mutating func append(_ value: Any, step: String) throws {
+        if let dictionary = value as? [AnyHashable: Any] {
+            bytes.append(UInt8(ascii: "{"))
+            stack.append(.object(dictionary, next: dictionary.startIndex, step: step))
+        } else if let array = value as? [Any] {
+            bytes.append(UInt8(ascii: "["))
+            stack.append(.array(array, next: 0, step: step))
+        } else if let string = value as? String {
+            appendString(string)
+        } else {
+            // A number, a boolean or null, as JSONSerialization writes it: in an array,
+            // since older systems only write arrays and dictionaries.
+            guard JSONSerialization.isValidJSONObject([value]),
+                  let data = try? JSONSerialization.data(withJSONObject: [value]),
+                  data.count >= 2 else {
+                throw Self.notJSON("\(path())\(step): \(type(of: value)) is not a JSON value")
+            }
+            bytes.append(contentsOf: data.dropFirst().dropLast())
         }
-        guard JSONSerialization.isValidJSONObject([value]) else {
-            throw notJSON("\(path): \(type(of: value)) is not a JSON value")
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, the rest as
+    /// UTF-8 (Swift strings are valid Unicode: a lone surrogate from NSString reads as
+    /// U+FFFD).
+    private mutating func appendString(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default:
+                bytes.append(byte)
+            }
         }
-        return value
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Where the entry being written sits: `userInfo.beckon.promo`.
+    private func path() -> String {
+        stack.map { frame -> String in
+            switch frame {
+            case let .object(_, _, step), let .array(_, _, step): return step
+            }
+        }.joined()
     }
 
     private static func notJSON(_ problem: String) -> BeckonError {

@@ -4,8 +4,12 @@
 // panic), so nothing is swallowed or turned into a silent no-op.
 //
 // Threads: every method may be called from any thread. `flush` and `sync` are the only
-// calls that wait on the network; the `async` variants below run them on a Dispatch
-// worker so an async caller's thread (the main actor included) is never blocked.
+// calls that wait on the network. `flush(timeout:)` and `sync(timeout:)` are async and
+// wait on a Dispatch worker, so an async caller's thread (the main actor included) is
+// never blocked; the blocking variants have names of their own (`flushBlocking(timeout:)`,
+// `syncBlocking(timeout:)`) and, like the generated `flush(timeoutMs:)` and
+// `sync(timeoutMs:)`, are unavailable from async code (`@available(*, noasync)`), so an
+// `await` can never pick one of them and async code cannot block by mistake.
 // Listeners are called on Beckon's own threads, never on the main thread: the segment
 // and in-app listeners on "beckon-engagement" (see `setSegmentListener(_:)` and
 // `setInAppListener(_:)`), the identity token listener on "beckon-upload"
@@ -50,32 +54,46 @@ extension Beckon {
 
     /// Uploads everything queued and waits up to `timeout` seconds for the outcome.
     ///
-    /// Blocks the calling thread on the network: do not call it on the main thread (from
-    /// async code, `try await flush(timeout:)` runs it on a worker thread instead).
-    /// Upload failures do not throw: they are in the report (`.willRetry` with `error`).
-    public func flush(timeout: TimeInterval) throws -> FlushReport {
-        try flush(timeoutMs: Self.milliseconds(timeout))
-    }
-
-    /// Downloads new segment definitions and campaigns if the server has them, waiting up
-    /// to `timeout` seconds. Blocks on the network, like `flush(timeout:)`.
-    public func sync(timeout: TimeInterval) throws -> SyncReport {
-        try sync(timeoutMs: Self.milliseconds(timeout))
-    }
-
-    /// `flush(timeout:)` for async code: the wait happens on a Dispatch worker thread,
-    /// never on the caller's thread or actor.
+    /// The wait happens on a Dispatch worker thread, never on the caller's thread or
+    /// actor (the main actor included). Upload failures do not throw: they are in the
+    /// report (`.willRetry` with `error`).
+    ///
+    /// ```swift
+    /// let report = try await beckon.flush(timeout: 10)   // report.outcome == .delivered
+    /// ```
+    ///
+    /// There is no synchronous `flush(timeout:)`, so `try await beckon.flush(timeout:)`
+    /// always means this one (in the top-level code of a `main.swift` too). Synchronous
+    /// code on a thread of the app's own may block instead with `flushBlocking(timeout:)`.
     @available(iOS 13.0, macOS 10.15, tvOS 13.0, watchOS 6.0, *)
     public func flush(timeout: TimeInterval) async throws -> FlushReport {
         let timeoutMs = try Self.milliseconds(timeout)
         return try await Self.offCallerThread { try self.flush(timeoutMs: timeoutMs) }
     }
 
-    /// `sync(timeout:)` for async code: the wait happens on a Dispatch worker thread.
+    /// Downloads new segment definitions and campaigns if the server has them, waiting up
+    /// to `timeout` seconds on a Dispatch worker thread, like `flush(timeout:)`. The SDK
+    /// also syncs on its own (at start, on foreground, on a timer).
     @available(iOS 13.0, macOS 10.15, tvOS 13.0, watchOS 6.0, *)
     public func sync(timeout: TimeInterval) async throws -> SyncReport {
         let timeoutMs = try Self.milliseconds(timeout)
         return try await Self.offCallerThread { try self.sync(timeoutMs: timeoutMs) }
+    }
+
+    /// `flush(timeout:)` that blocks the calling thread on the network until the outcome
+    /// or the timeout, for synchronous code on a thread of the app's own (never the main
+    /// thread). Unavailable from async code, which uses `try await flush(timeout:)`.
+    @available(*, noasync, message: "blocks the calling thread on the network; from async code use `try await flush(timeout:)`")
+    public func flushBlocking(timeout: TimeInterval) throws -> FlushReport {
+        try flush(timeoutMs: Self.milliseconds(timeout))
+    }
+
+    /// `sync(timeout:)` that blocks the calling thread on the network, like
+    /// `flushBlocking(timeout:)`. Unavailable from async code, which uses
+    /// `try await sync(timeout:)`.
+    @available(*, noasync, message: "blocks the calling thread on the network; from async code use `try await sync(timeout:)`")
+    public func syncBlocking(timeout: TimeInterval) throws -> SyncReport {
+        try sync(timeoutMs: Self.milliseconds(timeout))
     }
 
     /// Calls `onChange` whenever the user enters or leaves segments, with the changes in

@@ -932,6 +932,7 @@ open func anonymousId() -> String  {
      * Uploads everything queued and waits up to `timeout_ms` for the outcome. The only
      * call that blocks on the network: do not call it on the main thread.
      */
+@available(*, noasync, message: "blocks the calling thread on the network; from async code use `try await flush(timeout:)`")
 open func flush(timeoutMs: Int64)throws  -> FlushReport  {
     return try  FfiConverterTypeFlushReport_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
         uniffiCallStatus in
@@ -1063,6 +1064,7 @@ open func stats()throws  -> Stats  {
      * up to `timeout_ms`. The SDK also syncs on its own (at start, on foreground, on a
      * timer). Blocks on the network: do not call it on the main thread.
      */
+@available(*, noasync, message: "blocks the calling thread on the network; from async code use `try await sync(timeout:)`")
 open func sync(timeoutMs: Int64)throws  -> SyncReport  {
     return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeBeckonError_lift) {
         uniffiCallStatus in
@@ -5234,43 +5236,9 @@ public struct FfiConverterTypeJsonValue: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: JsonValue, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .null:
-            writeInt(&buf, Int32(1))
-        
-        
-        case let .bool(value):
-            writeInt(&buf, Int32(2))
-            FfiConverterBool.write(value, into: &buf)
-            
-        
-        case let .integer(value):
-            writeInt(&buf, Int32(3))
-            FfiConverterInt64.write(value, into: &buf)
-            
-        
-        case let .number(value):
-            writeInt(&buf, Int32(4))
-            FfiConverterDouble.write(value, into: &buf)
-            
-        
-        case let .text(value):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(value, into: &buf)
-            
-        
-        case let .array(values):
-            writeInt(&buf, Int32(6))
-            FfiConverterSequenceTypeJsonValue.write(values, into: &buf)
-            
-        
-        case let .object(fields):
-            writeInt(&buf, Int32(7))
-            FfiConverterDictionaryStringTypeJsonValue.write(fields, into: &buf)
-            
-        }
+        // Beckon: iterative and bounded, where uniffi's writer recursed once per
+        // nesting level (see JsonValue+Wire.swift; patched in by scripts/bindings).
+        JsonValueWire.write(value, into: &buf)
     }
 }
 

@@ -101,6 +101,22 @@ final class FlushTests: BeckonTestCase {
         XCTAssertEqual(try server.events().compactMap { $0.properties["i"] }, [0, 1, 2, 3])
     }
 
+    /// `try await beckon.flush(timeout:)` can only mean the async call: no synchronous
+    /// `flush(timeout:)` or `sync(timeout:)` exists for an `await` to pick instead (as one
+    /// did in a main.swift's top-level code), and the blocking ones have names of their own.
+    func testFlushAndSyncTakingSecondsAreOnlyAsync() throws {
+        let beckon = try open(try tempDir(), serverUrl: try deadServerUrl())
+        // Each reference compiles only while one declaration has the name.
+        let flush = beckon.flush(timeout:)
+        let sync = beckon.sync(timeout:)
+        let flushBlocking = beckon.flushBlocking(timeout:)
+        let syncBlocking = beckon.syncBlocking(timeout:)
+        XCTAssertTrue(type(of: flush) == ((TimeInterval) async throws -> FlushReport).self, "\(type(of: flush))")
+        XCTAssertTrue(type(of: sync) == ((TimeInterval) async throws -> SyncReport).self, "\(type(of: sync))")
+        XCTAssertTrue(type(of: flushBlocking) == ((TimeInterval) throws -> FlushReport).self)
+        XCTAssertTrue(type(of: syncBlocking) == ((TimeInterval) throws -> SyncReport).self)
+    }
+
     func testTheSecondsAndAsyncVariantsWaitForTheSameOutcome() async throws {
         let server = try startServer()
         let beckon = try open(try tempDir(), serverUrl: server.url)
@@ -111,8 +127,8 @@ final class FlushTests: BeckonTestCase {
         XCTAssertEqual(report.outcome, .delivered, "\(report)")
         XCTAssertEqual(report.uploaded, 1)
         try beckon.track(.custom(name: "Blocking"))
-        // In a synchronous function the blocking variant is the one called.
-        func blockingFlush() throws -> FlushReport { try beckon.flush(timeout: 20) }
+        // The blocking variant has a name of its own, for synchronous code.
+        func blockingFlush() throws -> FlushReport { try beckon.flushBlocking(timeout: 20) }
         let blocking = try blockingFlush()
         XCTAssertEqual(blocking.outcome, .delivered, "\(blocking)")
         XCTAssertEqual(try server.appEvents().map(\.label), ["Async", "Blocking"])

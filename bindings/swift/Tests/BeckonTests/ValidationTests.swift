@@ -115,12 +115,34 @@ final class ValidationTests: BeckonTestCase {
         XCTAssertEqual(try beckon.stats().queuedEvents, 0, "a refused identify stores nothing")
     }
 
-    func testANaNTimeoutIsRefusedNotIgnored() throws {
+    func testANaNTimeoutIsRefusedNotIgnored() async throws {
         let beckon = try open(try tempDir(), serverUrl: try deadServerUrl())
-        XCTAssertThrowsError(try beckon.flush(timeout: .nan)) { error in
-            guard case let BeckonError.InvalidArgument(message) = error else { return XCTFail("got \(error)") }
+        func refusal(_ call: () throws -> Void) -> String {
+            do {
+                try call()
+                return "returned"
+            } catch let BeckonError.InvalidArgument(message) {
+                return message
+            } catch {
+                return "\(error)"
+            }
+        }
+        // The blocking variants, from synchronous code.
+        func blocking() -> [String] {
+            [refusal { _ = try beckon.flushBlocking(timeout: .nan) }, refusal { _ = try beckon.syncBlocking(timeout: .nan) }]
+        }
+        var refusals = blocking()
+        for call in [{ _ = try await beckon.flush(timeout: .nan) }, { _ = try await beckon.sync(timeout: .nan) }] {
+            do {
+                try await call()
+                refusals.append("returned")
+            } catch let BeckonError.InvalidArgument(message) {
+                refusals.append(message)
+            }
+        }
+        XCTAssertEqual(refusals.count, 4)
+        for message in refusals {
             XCTAssertTrue(message.contains("timeout"), message)
         }
-        XCTAssertThrowsError(try beckon.sync(timeout: .nan))
     }
 }

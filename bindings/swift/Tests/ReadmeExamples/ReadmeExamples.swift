@@ -22,8 +22,9 @@ public enum ReadmeExamples {
         try beckon.track(.orderCompleted(order: Order(
             orderId: "order-1001", total: 97.06, revenue: 92.16, currency: "EUR", products: [shoe])))
 
-        // The only call that waits for the network. From async code it runs on a worker
-        // thread; the blocking `try beckon.flush(timeout: 10)` must stay off the main thread.
+        // The only call that waits for the network. It is async and waits on a worker
+        // thread, never on the caller's (the main actor's included). Synchronous code on a
+        // thread of its own may block instead: `try beckon.flushBlocking(timeout: 10)`.
         let report = try await beckon.flush(timeout: 10)   // report.outcome == .delivered
         // README swift snippet 1 end
         return report
