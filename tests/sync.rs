@@ -3,14 +3,14 @@
 //! that neither crash nor storm the server, and a restart on the last good copy.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use beckon::client::Client;
 use beckon::common::RetryPolicy;
 use beckon::protocol::{APP_KEY_HEADER, MAX_SYNC_BYTES, PERMISSIONS_PATH, SYNC_PATH};
 use beckon::segments::templates;
-use beckon::store::{QueueLimits, Store};
+use beckon::store::{QueueLimits, Store, StoreLock};
 use beckon::sync::{load_last_good, SyncOutcome, SyncedDefinitions, SYNC_DOCUMENT};
 use beckon::upload::{UploadConfig, Uploader};
 use serde_json::{json, Value};
@@ -59,7 +59,7 @@ fn ok(document: &Value, etag: &str) -> Reply {
 
 struct Device {
     uploader: Uploader,
-    store: Arc<Mutex<Store>>,
+    store: Arc<StoreLock>,
     synced: mpsc::Receiver<SyncedDefinitions>,
     _dir: tempfile::TempDir,
 }
@@ -69,7 +69,7 @@ struct Device {
 fn start_device(stub: &HttpStub, sync_interval: Option<Duration>, retry: RetryPolicy) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
-    let store = Arc::new(Mutex::new(store));
+    let store = beckon::store::shared(store);
     let config = UploadConfig {
         server_url: stub.url.clone(),
         app_key: APP_KEY.into(),
@@ -109,7 +109,7 @@ fn quick_retries() -> RetryPolicy {
 fn syncs_conditionally_and_keeps_the_last_good_copy_through_bad_answers() {
     let stub = HttpStub::start(APP_KEY, vec![Reply::json(503, "{}")]);
     let device = start_device(&stub, None, quick_retries());
-    let store = || device.store.lock().unwrap();
+    let store = || device.store.lock();
 
     // 200 with an ETag: stored, then handed over.
     stub.then(ok(&good_document(), "\"v1\""));
@@ -293,12 +293,7 @@ fn compressed_documents_are_read_and_oversized_ones_refused_without_reading_them
             Some("sync document refused: the answer is over the 2097152-byte limit")
         );
     }
-    let stored = device
-        .store
-        .lock()
-        .unwrap()
-        .load_document(SYNC_DOCUMENT)
-        .unwrap();
+    let stored = device.store.lock().load_document(SYNC_DOCUMENT).unwrap();
     assert_eq!(stored.unwrap().etag.as_deref(), Some("\"gz\""));
 }
 

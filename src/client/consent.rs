@@ -215,7 +215,7 @@ impl Core {
         self.engagement.call(DELETE_ANSWER, move |engagement| {
             let consent = &recorder.consent;
             let _serial = consent.serialize();
-            let mut identity = recorder.identity.write().unwrap_or_else(|p| p.into_inner());
+            let mut identity = recorder.identity.write();
             let fresh = Identity::fresh();
             {
                 let mut store = recorder.store();

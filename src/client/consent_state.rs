@@ -4,31 +4,33 @@
 //! stored state, so the two never disagree for longer than that lock is held.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::common::lock_order::{Ordered, OrderedMutex, OrderedRwLock, Rank};
 
 use super::identity::Identity;
 use crate::consent::{self, Channel, Permission, PermissionState};
 use crate::protocol::PermissionsDocument;
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, StoreGuard, StoreLock};
 use crate::sync::ConsentLink;
 
 pub(crate) struct ConsentState {
-    store: Arc<Mutex<Store>>,
-    identity: Arc<RwLock<Identity>>,
+    store: Arc<StoreLock>,
+    identity: Arc<OrderedRwLock<Identity>>,
     opted_out: AtomicBool,
     in_app_allowed: AtomicBool,
     /// Each channel's state, for the segment rules the engagement thread evaluates.
     states: Mutex<Vec<(Channel, PermissionState)>>,
     /// Held by each call that reads consent state and then changes it, so two calls
     /// at once cannot both see the old state (and report one change twice).
-    changes: Mutex<()>,
+    changes: OrderedMutex<()>,
 }
 
 impl ConsentState {
     /// Reads the stored decisions.
     pub(crate) fn load(
-        store: Arc<Mutex<Store>>,
-        identity: Arc<RwLock<Identity>>,
+        store: Arc<StoreLock>,
+        identity: Arc<OrderedRwLock<Identity>>,
     ) -> Result<ConsentState, StoreError> {
         let state = ConsentState {
             store,
@@ -36,7 +38,7 @@ impl ConsentState {
             opted_out: AtomicBool::new(false),
             in_app_allowed: AtomicBool::new(true),
             states: Mutex::new(channel_states(&[])),
-            changes: Mutex::new(()),
+            changes: OrderedMutex::new(Rank::ConsentChanges, ()),
         };
         {
             let store = state.store();
@@ -48,12 +50,12 @@ impl ConsentState {
 
     /// Taken before the identity and the store by every call that changes consent
     /// state.
-    pub(crate) fn serialize(&self) -> MutexGuard<'_, ()> {
-        self.changes.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn serialize(&self) -> Ordered<MutexGuard<'_, ()>> {
+        self.changes.lock()
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    fn store(&self) -> StoreGuard<'_> {
+        self.store.lock()
     }
 
     pub(crate) fn is_opted_out(&self) -> bool {
@@ -93,7 +95,7 @@ impl ConsentState {
     fn take(&self, document: PermissionsDocument) -> Result<(), StoreError> {
         // Held throughout: a document fetched for a user who has since logged out or
         // been replaced must not land on the next one.
-        let identity = self.identity.read().unwrap_or_else(|p| p.into_inner());
+        let identity = self.identity.read();
         if document.user_key != owner_of(&identity).1 {
             return Ok(());
         }
@@ -123,7 +125,7 @@ impl ConsentLink for ConsentState {
     }
 
     fn permissions_owner(&self) -> (&'static str, String) {
-        owner_of(&self.identity.read().unwrap_or_else(|p| p.into_inner()))
+        owner_of(&self.identity.read())
     }
 
     fn take_permissions(&self, document: PermissionsDocument) {

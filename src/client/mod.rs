@@ -26,12 +26,13 @@ pub use listeners::{
 pub use push::{LinkAction, PushAction, PENDING_LINK_MAX_AGE};
 pub use stats::{DroppedEvents, Stats};
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Map;
 
+use crate::common::lock_order::{OrderedRwLock, Rank};
 use crate::common::FieldError;
 use crate::events::{check_traits, Event, Properties};
 use crate::protocol::{check_id, WireKind, LOCALE_CONTEXT};
@@ -73,14 +74,17 @@ impl Client {
         let lock = InstanceLock::acquire(&settings.data_dir)?;
         let (mut store, open_report) = Store::open(&settings.data_dir, config.queue_limits)?;
         store.expire(Utc::now().timestamp_millis())?;
-        let identity = Arc::new(RwLock::new(Identity::load_or_create(&mut store)?));
+        let identity = Arc::new(OrderedRwLock::new(
+            Rank::Identity,
+            Identity::load_or_create(&mut store)?,
+        ));
         let profile = store.device_profile()?;
         // Until the first sync, the last good copy; on a first run, the built-ins.
         let definitions = load_last_good(&mut store).unwrap_or_else(SyncedDefinitions::builtin);
         // Events tracked from here on reach the engagement thread as commands; only
         // older ones may be missing from the history after a crash.
         let queue_watermark = store.last_seq()?.unwrap_or(0);
-        let store = Arc::new(Mutex::new(store));
+        let store = crate::store::shared(store);
         let consent = Arc::new(ConsentState::load(store.clone(), identity.clone())?);
         let (engagement, inbox) = EngagementThread::new();
         let uploader = Arc::new(
@@ -183,11 +187,7 @@ impl Core {
             // Before the identify event is queued, so that the batch taking it has it.
             self.store_identity_token(user_id, token)?;
         }
-        let mut identity = self
-            .recorder
-            .identity
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut identity = self.recorder.identity.write();
         let next = identity.identified(user_id, &traits);
         next.save(&mut self.recorder.store())?;
         let previous = std::mem::replace(&mut *identity, next);
@@ -203,11 +203,7 @@ impl Core {
     /// Forgets the user: a new anonymous id, no user id, no traits, no history or
     /// segment memberships (on logout).
     pub fn reset(&self) -> Result<(), ClientError> {
-        let mut identity = self
-            .recorder
-            .identity
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut identity = self.recorder.identity.write();
         let next = Identity::fresh();
         next.save(&mut self.recorder.store())?;
         let previous = std::mem::replace(&mut *identity, next);

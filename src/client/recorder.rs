@@ -2,7 +2,9 @@
 //! checks the size, and commits it to the queue (and the history) before returning.
 //! Shared by the app's calls and the engagement thread's own events.
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use crate::common::lock_order::{Ordered, OrderedRwLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -12,12 +14,12 @@ use super::identity::Identity;
 use super::ClientError;
 use crate::common::FieldError;
 use crate::protocol::{WireEvent, WireKind, MAX_EVENT_BYTES};
-use crate::store::{Counter, Store, StoreError};
+use crate::store::{Counter, Store, StoreError, StoreGuard, StoreLock};
 use crate::upload::Uploader;
 
 pub(crate) struct Recorder {
-    store: Arc<Mutex<Store>>,
-    pub(crate) identity: Arc<RwLock<Identity>>,
+    store: Arc<StoreLock>,
+    pub(crate) identity: Arc<OrderedRwLock<Identity>>,
     /// Sent with every event: the library, and the device's profile as reported.
     context: RwLock<Map<String, Value>>,
     uploader: Arc<Uploader>,
@@ -38,8 +40,8 @@ pub(crate) enum Keep {
 
 impl Recorder {
     pub(crate) fn new(
-        store: Arc<Mutex<Store>>,
-        identity: Arc<RwLock<Identity>>,
+        store: Arc<StoreLock>,
+        identity: Arc<OrderedRwLock<Identity>>,
         uploader: Arc<Uploader>,
         flush_at: u64,
         consent: Arc<ConsentState>,
@@ -72,14 +74,14 @@ impl Recorder {
         &self.uploader
     }
 
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> StoreGuard<'_> {
         // Every change to SQLite is a transaction, so a panic elsewhere cannot have left
         // it half-written; keep going rather than poisoning the SDK for the app's life.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        self.store.lock()
     }
 
-    pub(crate) fn identity(&self) -> std::sync::RwLockReadGuard<'_, Identity> {
-        self.identity.read().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn identity(&self) -> Ordered<RwLockReadGuard<'_, Identity>> {
+        self.identity.read()
     }
 
     /// The wire event for the current identity, stamped now.

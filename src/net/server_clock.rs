@@ -7,20 +7,20 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use crate::push::server_offset_ms;
-use crate::store::{StateKey, Store};
+use crate::store::{StateKey, Store, StoreLock};
 
 /// Offsets closer than this to the stored one are not written again: the header has
 /// whole seconds, so smaller changes are noise, and most answers then cost no write.
 const WRITE_WHEN_MOVED_MS: i64 = 1_000;
 
 pub struct ServerClock {
-    store: Arc<Mutex<Store>>,
+    store: Arc<StoreLock>,
     /// The offset last stored, once read.
     stored: Mutex<Option<Option<i64>>>,
 }
 
 impl ServerClock {
-    pub fn new(store: Arc<Mutex<Store>>) -> ServerClock {
+    pub fn new(store: Arc<StoreLock>) -> ServerClock {
         ServerClock {
             store,
             stored: Mutex::new(None),
@@ -33,7 +33,7 @@ impl ServerClock {
             return;
         };
         let mut stored = self.stored.lock().unwrap_or_else(|p| p.into_inner());
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = self.store.lock();
         let last = *stored.get_or_insert_with(|| stored_offset(&store));
         if last.is_some_and(|last| (offset - last).abs() < WRITE_WHEN_MOVED_MS) {
             return;
@@ -66,10 +66,10 @@ mod tests {
     fn keeps_the_offset_and_rewrites_it_only_when_it_moves() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
-        let store = Arc::new(Mutex::new(store));
+        let store = crate::store::shared(store);
         let clock = ServerClock::new(store.clone());
         let device: DateTime<Utc> = "2026-11-20T10:00:00.500Z".parse().unwrap();
-        let offset = || stored_offset(&store.lock().unwrap());
+        let offset = || stored_offset(&store.lock());
         assert_eq!(offset(), None);
 
         clock.observe(None, device);

@@ -29,6 +29,21 @@ mod state;
 mod wipe;
 
 pub use counters::{Counter, Counters};
+
+/// The store as the core's threads share it, behind the last lock of the order
+/// (`common::lock_order`).
+pub type StoreLock = crate::common::lock_order::OrderedMutex<Store>;
+
+/// The store while its lock is held.
+pub type StoreGuard<'a> = crate::common::lock_order::Ordered<std::sync::MutexGuard<'a, Store>>;
+
+/// Puts `store` behind its lock, to share.
+pub fn shared(store: Store) -> std::sync::Arc<StoreLock> {
+    std::sync::Arc::new(StoreLock::new(
+        crate::common::lock_order::Rank::Store,
+        store,
+    ))
+}
 pub use device_profile::DeviceProfile;
 pub use documents::{DocumentStatus, StoredDocument};
 pub use error::StoreError;

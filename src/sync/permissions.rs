@@ -3,11 +3,10 @@
 //! device). The SDK merges them into its own (see `consent::changes_from_server`).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use crate::net::{HttpTransport, TokenRequests, TransportError};
 use crate::protocol::PermissionsDocument;
-use crate::store::Store;
+use crate::store::StoreLock;
 
 /// The SDK's consent state, as the upload worker needs it.
 pub trait ConsentLink: Send + Sync {
@@ -28,7 +27,7 @@ pub trait ConsentLink: Send + Sync {
 pub(crate) async fn bring_down(
     transport: &HttpTransport,
     link: &dyn ConsentLink,
-    store: &Mutex<Store>,
+    store: &StoreLock,
     identity: &mut TokenRequests,
 ) -> Result<bool, TransportError> {
     if link.opted_out() {
@@ -37,10 +36,7 @@ pub(crate) async fn bring_down(
     let (param, value) = link.permissions_owner();
     let mut sent = BTreeMap::new();
     if param == "user_id" {
-        let stored = store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .identity_token(&value);
+        let stored = store.lock().identity_token(&value);
         // Without it the server may still answer (it does not verify identities).
         if let Ok(Some(token)) = stored {
             sent.insert(value.clone(), token);

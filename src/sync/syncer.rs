@@ -4,7 +4,7 @@
 //! the next one.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,7 +16,7 @@ use super::schedule::{self, AttemptResult, Skip, SyncTrigger};
 use super::{OnSynced, SyncOutcome, SyncReport, SyncedDefinitions, SYNC_DOCUMENT};
 use crate::net::policy::{Outcome, RetryPolicy};
 use crate::net::{HttpTransport, SyncFetch, TokenRequests, TransportError};
-use crate::store::Store;
+use crate::store::{StoreGuard, StoreLock};
 
 pub(crate) struct Syncer {
     interval: Option<Duration>,
@@ -97,7 +97,7 @@ impl Syncer {
     pub async fn run_if_due(
         &mut self,
         transport: &HttpTransport,
-        store: &Mutex<Store>,
+        store: &StoreLock,
         identity: &mut TokenRequests,
     ) {
         let now = Instant::now();
@@ -135,7 +135,7 @@ impl Syncer {
     async fn attempt(
         &mut self,
         transport: &HttpTransport,
-        store: &Mutex<Store>,
+        store: &StoreLock,
         identity: &mut TokenRequests,
     ) -> SyncReport {
         if !self.loaded {
@@ -178,7 +178,7 @@ impl Syncer {
     }
 
     /// Learns the stored copy's ETag, after making sure this version can read it.
-    fn load(&mut self, store: &Mutex<Store>) {
+    fn load(&mut self, store: &StoreLock) {
         self.loaded = true;
         let stored = lock(store).load_document(SYNC_DOCUMENT).ok().flatten();
         let Some(stored) = stored else { return };
@@ -191,7 +191,7 @@ impl Syncer {
         }
     }
 
-    fn not_modified(&mut self, store: &Mutex<Store>) -> (SyncReport, AttemptResult) {
+    fn not_modified(&mut self, store: &StoreLock) -> (SyncReport, AttemptResult) {
         let confirmed = lock(store).confirm_document(
             SYNC_DOCUMENT,
             self.etag.as_deref(),
@@ -222,7 +222,7 @@ impl Syncer {
         &mut self,
         etag: Option<String>,
         body: &[u8],
-        store: &Mutex<Store>,
+        store: &StoreLock,
     ) -> (SyncReport, AttemptResult) {
         let definitions = match SyncedDefinitions::parse(body) {
             Ok(definitions) => definitions,
@@ -274,10 +274,10 @@ impl Syncer {
     }
 }
 
-fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+fn lock(store: &StoreLock) -> StoreGuard<'_> {
     // Every change to SQLite is a transaction, so a panic elsewhere cannot have left it
     // half-written: a poisoned lock is safe to keep using.
-    store.lock().unwrap_or_else(|p| p.into_inner())
+    store.lock()
 }
 
 /// The same JSON, whatever the key order or spacing.

@@ -22,7 +22,7 @@ use crate::net::{
     TransportError,
 };
 use crate::protocol::IdentityRefusal;
-use crate::store::{Counter, QueuedEvent, StateKey, Store, StoreError};
+use crate::store::{Counter, QueuedEvent, StateKey, StoreError, StoreGuard, StoreLock};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
@@ -95,14 +95,14 @@ pub struct Uploader {
     commands: mpsc::UnboundedSender<Command>,
     stop: watch::Sender<bool>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    store: Arc<Mutex<Store>>,
+    store: Arc<StoreLock>,
 }
 
 impl Uploader {
     /// Starts the worker thread. It syncs definitions right away and hands every new
     /// valid set to `on_synced`, on its own thread.
     pub fn start(
-        store: Arc<Mutex<Store>>,
+        store: Arc<StoreLock>,
         config: UploadConfig,
         on_synced: OnSynced,
     ) -> Result<Uploader, TransportError> {
@@ -112,7 +112,7 @@ impl Uploader {
     /// Like [`Uploader::start`], and also respects the user's opt-out (nothing is sent
     /// while it holds) and brings the user's permissions down with every sync.
     pub fn start_with_consent(
-        store: Arc<Mutex<Store>>,
+        store: Arc<StoreLock>,
         config: UploadConfig,
         on_synced: OnSynced,
         consent: Arc<dyn ConsentLink>,
@@ -121,7 +121,7 @@ impl Uploader {
     }
 
     fn start_with(
-        store: Arc<Mutex<Store>>,
+        store: Arc<StoreLock>,
         config: UploadConfig,
         on_synced: OnSynced,
         consent: Option<Arc<dyn ConsentLink>>,
@@ -231,7 +231,7 @@ impl Uploader {
     }
 
     fn report_without_worker(&self, outcome: FlushOutcome) -> FlushReport {
-        let queued = self.store.lock().map(|s| s.totals().events).unwrap_or(0);
+        let queued = self.store.lock().totals().events;
         FlushReport {
             outcome,
             uploaded: 0,
@@ -271,7 +271,7 @@ struct Waiter {
 }
 
 struct Worker {
-    store: Arc<Mutex<Store>>,
+    store: Arc<StoreLock>,
     transport: HttpTransport,
     config: UploadConfig,
     /// Consecutive failed attempts; drives the backoff.
@@ -295,7 +295,7 @@ struct Worker {
 
 impl Worker {
     fn new(
-        store: Arc<Mutex<Store>>,
+        store: Arc<StoreLock>,
         transport: HttpTransport,
         config: UploadConfig,
         sync: Syncer,
@@ -317,10 +317,10 @@ impl Worker {
         }
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    fn store(&self) -> StoreGuard<'_> {
         // A panic while holding the lock cannot leave SQLite half-written (every change
         // is a transaction), so a poisoned lock is safe to keep using.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        self.store.lock()
     }
 
     async fn run(
@@ -618,7 +618,7 @@ impl Worker {
         }
         let waiters = std::mem::take(&mut self.waiters);
         let store = self.store.clone();
-        let store = store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store.lock();
         let counters = store.counters().unwrap_or_default();
         let queued = store.totals().events;
         for waiter in waiters {
