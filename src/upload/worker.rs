@@ -21,7 +21,7 @@ use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
 use crate::protocol::IdentityRefusal;
-use crate::store::{Counter, QueuedEvent, StateKey, Store, StoreError};
+use crate::store::{Counter, Counters, QueuedEvent, StateKey, Store, StoreError};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
@@ -72,8 +72,9 @@ pub struct FlushReport {
 enum Command {
     /// The queue may have reached the flush threshold.
     Nudge,
-    /// Upload everything now; answer on `reply` when done, if given.
+    /// Upload everything queued at `mark`; answer on `reply` when done, if given.
     Flush {
+        mark: FlushMark,
         reply: Option<std_mpsc::Sender<FlushReport>>,
     },
     /// Sync definitions now; answer on `reply` when done, if given (a foreground sync
@@ -161,28 +162,40 @@ impl Uploader {
 
     /// Starts uploading everything now without waiting (the app went to the background).
     pub fn flush_in_background(&self) {
-        let _ = self.commands.send(Command::Flush { reply: None });
+        let mark = self.mark();
+        let _ = self.commands.send(Command::Flush { mark, reply: None });
     }
 
     /// Uploads everything queued now, waiting at most `timeout` for the outcome.
     pub fn flush(&self, timeout: Duration) -> FlushReport {
+        // Marked here rather than when the worker gets to the command: the worker may
+        // be busy uploading these very events (the queue reached `flush_at`, or a new
+        // instance found a backlog), and what it accepts from now on is this flush's.
+        let mark = self.mark();
         let (reply, answer) = std_mpsc::channel();
         if self
             .commands
-            .send(Command::Flush { reply: Some(reply) })
+            .send(Command::Flush {
+                mark,
+                reply: Some(reply),
+            })
             .is_err()
         {
-            return self.report_without_worker(FlushOutcome::ShutDown);
+            return self.report_without_worker(FlushOutcome::ShutDown, mark);
         }
         match answer.recv_timeout(timeout) {
             Ok(report) => report,
             Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                self.report_without_worker(FlushOutcome::TimedOut)
+                self.report_without_worker(FlushOutcome::TimedOut, mark)
             }
             Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                self.report_without_worker(FlushOutcome::ShutDown)
+                self.report_without_worker(FlushOutcome::ShutDown, mark)
             }
         }
+    }
+
+    fn mark(&self) -> FlushMark {
+        FlushMark::of(&self.store.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Syncs definitions in the background (the app came to the foreground). Skipped
@@ -229,13 +242,16 @@ impl Uploader {
         }
     }
 
-    fn report_without_worker(&self, outcome: FlushOutcome) -> FlushReport {
-        let queued = self.store.lock().map(|s| s.totals().events).unwrap_or(0);
+    /// What a flush the worker did not answer saw happen: uploads may have gone on
+    /// meanwhile (a timed-out flush reports the part that was done).
+    fn report_without_worker(&self, outcome: FlushOutcome, mark: FlushMark) -> FlushReport {
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let (uploaded, rejected) = mark.since(&store.counters().unwrap_or_default());
         FlushReport {
             outcome,
-            uploaded: 0,
-            rejected: 0,
-            queued,
+            uploaded,
+            rejected,
+            queued: store.totals().events,
             retry_in_ms: None,
             error: None,
         }
@@ -260,13 +276,45 @@ impl Drop for Uploader {
     }
 }
 
+/// Where the queue and the counters stood when a flush was asked for: the flush waits
+/// for the events queued then, and reports what the server accepted and refused since.
+#[derive(Debug, Clone, Copy)]
+struct FlushMark {
+    /// The newest event queued then.
+    up_to: Option<i64>,
+    uploaded: u64,
+    rejected: u64,
+}
+
+impl FlushMark {
+    fn of(store: &Store) -> FlushMark {
+        // A store that cannot be read marks nothing: the flush then waits for nothing
+        // and reports from zero, which the counters can only overstate, never fail on.
+        let counters = store.counters().unwrap_or_default();
+        FlushMark {
+            up_to: store.last_seq().unwrap_or(None),
+            uploaded: counters.get(Counter::Uploaded),
+            rejected: counters.get(Counter::DroppedRejectedByServer),
+        }
+    }
+
+    /// Events uploaded and refused since the mark.
+    fn since(&self, counters: &Counters) -> (u64, u64) {
+        (
+            counters
+                .get(Counter::Uploaded)
+                .saturating_sub(self.uploaded),
+            counters
+                .get(Counter::DroppedRejectedByServer)
+                .saturating_sub(self.rejected),
+        )
+    }
+}
+
 /// A flush waiting for its events to leave the queue.
 struct Waiter {
-    /// The newest event queued when the flush began.
-    up_to: Option<i64>,
+    mark: FlushMark,
     reply: Option<std_mpsc::Sender<FlushReport>>,
-    uploaded_before: u64,
-    rejected_before: u64,
 }
 
 struct Worker {
@@ -337,7 +385,7 @@ impl Worker {
                 _ = stopped.changed() => break,
                 command = commands.recv() => match command {
                     Some(Command::Nudge) => {}
-                    Some(Command::Flush { reply }) => self.begin_flush(reply),
+                    Some(Command::Flush { mark, reply }) => self.begin_flush(mark, reply),
                     Some(Command::Sync { reply }) => self.sync.request(reply),
                     Some(Command::Forget) => {
                         self.sync.forget_stored();
@@ -349,7 +397,8 @@ impl Worker {
                         self.held.release(&user_id);
                         // Like a flush in the background: the user's waiting events
                         // go now, past our own backoff, never the server's Retry-After.
-                        self.begin_flush(None);
+                        let mark = FlushMark::of(&self.store());
+                        self.begin_flush(mark, None);
                     }
                     Some(Command::IdentityListener(listener)) => {
                         self.identity.set_listener(listener)
@@ -398,21 +447,14 @@ impl Worker {
         self.backoff_until.max(self.hold_until)
     }
 
-    fn begin_flush(&mut self, reply: Option<std_mpsc::Sender<FlushReport>>) {
+    fn begin_flush(&mut self, mark: FlushMark, reply: Option<std_mpsc::Sender<FlushReport>>) {
         // An explicit flush skips our own backoff but never the server's Retry-After.
         self.backoff_until = None;
-        let (up_to, counters) = {
-            let store = self.store();
-            (store.last_seq(), store.counters())
-        };
-        let counters = counters.unwrap_or_default();
-        self.waiters.push(Waiter {
-            up_to: up_to.unwrap_or(None),
-            reply,
-            uploaded_before: counters.get(Counter::Uploaded),
-            rejected_before: counters.get(Counter::DroppedRejectedByServer),
-        });
-        let waiting_for_events = self.waiters.last().is_some_and(|w| w.up_to.is_some());
+        self.waiters.push(Waiter { mark, reply });
+        // The events marked may have gone while the command waited for the worker.
+        let waiting_for_events = mark
+            .up_to
+            .is_some_and(|seq| self.store().holds_up_to(seq).unwrap_or(true));
         if let Some(hold) = self
             .hold_until
             .filter(|t| waiting_for_events && *t > Instant::now())
@@ -623,7 +665,7 @@ impl Worker {
         for waiter in waiters {
             let (outcome, retry_in) = match forced {
                 Some(forced) => forced,
-                None => match waiter.up_to.map(|seq| store.holds_up_to(seq)) {
+                None => match waiter.mark.up_to.map(|seq| store.holds_up_to(seq)) {
                     None | Some(Ok(false)) => (FlushOutcome::Delivered, None),
                     Some(_) => {
                         self.waiters.push(waiter);
@@ -631,10 +673,11 @@ impl Worker {
                     }
                 },
             };
+            let (uploaded, rejected) = waiter.mark.since(&counters);
             let report = FlushReport {
                 outcome,
-                uploaded: counters.get(Counter::Uploaded) - waiter.uploaded_before,
-                rejected: counters.get(Counter::DroppedRejectedByServer) - waiter.rejected_before,
+                uploaded,
+                rejected,
                 queued,
                 retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
                 error: (outcome != FlushOutcome::Delivered)
