@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use beckon::client::{BeckonConfig, Client};
+use beckon::client::{BeckonConfig, Client, Stats};
 use beckon::events::{Event, JsonValue, Properties};
 use beckon::upload::{FlushOutcome, FlushReport};
 
@@ -35,20 +35,34 @@ fn numbered(n: usize) -> Event {
     }
 }
 
-/// Queues `events` while the server is out of reach, and returns the device's
-/// anonymous id.
-fn queue_offline(dir: &Path, events: usize) -> String {
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Queues `events` while the server is out of reach; returns the device's anonymous
+/// id and the stats the instance left.
+fn queue_offline(dir: &Path, events: usize) -> (String, Stats) {
     let client = Client::new(config(dir, UNREACHABLE)).unwrap();
     for n in 0..events {
         client.track(&numbered(n)).unwrap();
     }
+    let before = now_ms();
     let report = client.flush(Duration::from_secs(10)).unwrap();
+    let after = now_ms();
     assert_eq!(report.outcome, FlushOutcome::WillRetry, "{report:?}");
     assert_eq!(report.uploaded, 0, "{report:?}");
     let stats = client.stats().unwrap();
-    assert_eq!(stats.uploaded_events, 0);
-    assert!(stats.last_error.is_some(), "{stats:?}");
-    client.anonymous_id()
+    assert!(
+        stats.last_error.as_deref().unwrap().contains("connect"),
+        "{stats:?}"
+    );
+    // The flush's attempt, or one the worker made on its own just before it.
+    let at = stats.last_error_at_ms.unwrap();
+    assert!(before - 5_000 <= at && at <= after, "{at} {before} {after}");
+    (client.anonymous_id(), stats)
 }
 
 /// Starts a new instance on `dir` behind a proxy that holds its requests, and flushes.
@@ -80,7 +94,7 @@ fn a_flush_reports_what_the_server_accepted_during_it_whatever_the_backlog() {
     // Under the flush threshold, at it, over it, and more than one batch of 500.
     for events in [1, 19, 20, 100, 1_001] {
         let dir = tempfile::tempdir().unwrap();
-        let anonymous_id = queue_offline(dir.path(), events);
+        let (anonymous_id, _) = queue_offline(dir.path(), events);
         let (client, report) = flush_new_instance(&server, dir.path());
 
         assert_eq!(
@@ -113,4 +127,51 @@ fn a_flush_reports_what_the_server_accepted_during_it_whatever_the_backlog() {
             "{events}: nothing left, nothing counted twice"
         );
     }
+}
+
+#[test]
+fn the_last_error_and_its_time_are_kept_until_an_upload_succeeds_across_restarts() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, offline) = queue_offline(dir.path(), 5);
+
+    // A new process, still out of reach: five events do not start an upload on their
+    // own, so the error and its time are those the last instance left.
+    {
+        let client = Client::new(config(dir.path(), UNREACHABLE)).unwrap();
+        let stats = client.stats().unwrap();
+        assert_eq!(
+            (&stats.last_error, stats.last_error_at_ms),
+            (&offline.last_error, offline.last_error_at_ms)
+        );
+    }
+
+    {
+        let client = Client::new(config(dir.path(), &server.url)).unwrap();
+        let report = client.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(report.outcome, FlushOutcome::Delivered, "{report:?}");
+        assert_eq!((report.uploaded, report.error), (5, None));
+        let stats = client.stats().unwrap();
+        assert_eq!(
+            (
+                stats.last_error,
+                stats.last_error_at_ms,
+                stats.last_sync_error
+            ),
+            (None, None, None),
+            "{offline:?}"
+        );
+    }
+
+    // Cleared for good: a later process reads no error either.
+    {
+        let client = Client::new(config(dir.path(), &server.url)).unwrap();
+        let stats = client.stats().unwrap();
+        assert_eq!((stats.last_error, stats.last_error_at_ms), (None, None));
+        assert_eq!(stats.uploaded_events, 5);
+    }
+
+    // And a new failure is kept with its own, later time.
+    let (_, again) = queue_offline(dir.path(), 1);
+    assert!(again.last_error_at_ms.unwrap() >= offline.last_error_at_ms.unwrap());
 }

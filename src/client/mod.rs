@@ -32,7 +32,7 @@ use serde_json::Map;
 
 use crate::events::{check_traits, Event, Properties};
 use crate::protocol::{check_id, FieldError, WireKind, LOCALE_CONTEXT};
-use crate::store::{Counter, OpenReport, StateKey, Store};
+use crate::store::{Counter, OpenReport, Store};
 use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};
 use consent_state::ConsentState;
@@ -235,8 +235,7 @@ impl Client {
         self.ensure_running()?;
         let store = self.recorder.store();
         let counters = store.counters()?;
-        let last_error = store.get_state(StateKey::LastUploadError)?;
-        Ok(Stats::new(store.totals(), &counters, last_error)
+        Ok(Stats::new(store.totals(), &counters, store.upload_error()?)
             .with_sync(store.document_status(crate::sync::SYNC_DOCUMENT)?))
     }
 

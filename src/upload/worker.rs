@@ -21,7 +21,7 @@ use super::policy::{self, Decision, Outcome, RetryPolicy};
 use super::server_clock::ServerClock;
 use super::transport::{HttpTransport, TransportError};
 use crate::protocol::IdentityRefusal;
-use crate::store::{Counter, Counters, QueuedEvent, StateKey, Store, StoreError};
+use crate::store::{Counter, Counters, QueuedEvent, Store, StoreError};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
@@ -526,9 +526,20 @@ impl Worker {
                         .response
                         .as_ref()
                         .map_or(0, |r| r.rejected.len() as u64);
-                    self.store().complete_batch(&batch, rejected)
+                    // The server took the batch: uploads work, whatever failed before.
+                    self.last_error = None;
+                    self.store().complete_batch(&batch, rejected, None)
                 }
-                Decision::Drop => self.store().complete_batch(&batch, batch.len() as u64),
+                Decision::Drop => {
+                    let problem = reply
+                        .problem
+                        .clone()
+                        .unwrap_or_else(|| "the server refused the batch".into());
+                    self.last_error = Some(problem.clone());
+                    let at = (problem.as_str(), Utc::now().timestamp_millis());
+                    self.store()
+                        .complete_batch(&batch, batch.len() as u64, Some(at))
+                }
                 Decision::Retry { .. } if self.hold_refused(&reply.refused, &batch) => {
                     self.set_last_error(reply.problem);
                     let _ = self.store().bump(Counter::Retries, 1);
@@ -563,9 +574,6 @@ impl Worker {
             self.failures = 0;
             self.backoff_until = None;
             self.hold_until = None;
-            if decision == Decision::Drop {
-                self.set_last_error(reply.problem);
-            }
             self.answer_waiters(None);
         }
     }
@@ -620,7 +628,10 @@ impl Worker {
     /// next try is, and the worker sleeps until a token or that try.
     fn waiting_for_tokens(&mut self) {
         let problem = describe_refusals(&self.held.refusals());
-        self.set_last_error(Some(problem));
+        // Said again at every wake while they wait: it keeps the time of the refusal.
+        if self.last_error.as_ref() != Some(&problem) {
+            self.set_last_error(Some(problem));
+        }
         let retry_in = self.held.retry_in(Instant::now());
         self.answer_waiters(Some((FlushOutcome::WillRetry, retry_in)));
     }
@@ -642,13 +653,13 @@ impl Worker {
         self.answer_waiters(Some((FlushOutcome::WillRetry, Some(delay))));
     }
 
+    /// Keeps why an attempt failed, failing now, for flushes and `stats()`.
     fn set_last_error(&mut self, problem: Option<String>) {
-        if let Some(problem) = problem {
-            let _ = self
-                .store()
-                .set_state(&[(StateKey::LastUploadError, Some(&problem))]);
-            self.last_error = Some(problem);
-        }
+        let Some(problem) = problem else { return };
+        let _ = self
+            .store()
+            .set_upload_error(Some((&problem, Utc::now().timestamp_millis())));
+        self.last_error = Some(problem);
     }
 
     /// Answers the flushes whose events have all left the queue, or every flush with
