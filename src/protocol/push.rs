@@ -264,7 +264,7 @@ fn check_deep_link(link: &str) -> Result<(), String> {
             link.len()
         ));
     }
-    crate::push::LinkUrl::parse(link).map(|_| ())
+    crate::text::url::check_link(link)
 }
 
 fn check_push_id(field: &str, id: &str) -> Result<(), FieldError> {

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::messages::locale::normalize;
 use crate::messages::template::Template;
-use crate::messages::url::{check_image_url, check_link};
+use crate::text::url::{check_image_url, check_link};
 
 pub(super) fn read_variants(value: &Value, errs: &mut Errors) -> Option<BTreeMap<String, Variant>> {
     let obj = Object::new("variants", value, errs)?;

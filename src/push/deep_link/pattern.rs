@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::url::{decode, split, LinkUrl};
+use crate::text::url::{decode, split, LinkUrl};
 
 /// A parsed route pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]

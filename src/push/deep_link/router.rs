@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::pattern::RoutePattern;
-use super::url::{check_host, LinkUrl};
 use crate::protocol::{check_name, FieldError};
+use crate::text::url::{check_host, LinkUrl};
 
 /// The UTM parameters, read as attribution rather than route parameters.
 pub const UTM_KEYS: [&str; 5] = [

@@ -1,11 +1,15 @@
-//! Reading a deep link into scheme, host, path segments and query parameters, with
-//! percent-decoding. Only what routing needs: no normalisation of `.` segments, no
-//! IDNA; anything odd is refused rather than guessed at.
+//! Links from outside: reading one into scheme, host, path segments and query
+//! parameters, with percent-decoding, and the safety rules every link must pass,
+//! whether it is routed to a screen (a push's deep link, a link the OS opened the app
+//! with), shown as a button or an image in a message, or put into a message from
+//! product data. One reading for all of them, so a link one part accepts is never
+//! read differently by another. No normalisation, no IDNA: anything odd is refused
+//! rather than guessed at.
 
 /// Longest link accepted, in bytes.
-pub const MAX_LINK_BYTES: usize = 2048;
+pub const MAX_URL_BYTES: usize = 2048;
 
-/// Schemes that run code or open local content; never routed.
+/// Schemes that run code or open local content; never accepted.
 const UNSAFE_SCHEMES: &[&str] = &["javascript", "vbscript", "data", "file", "blob", "about"];
 
 /// Characters RFC 3986 never allows unescaped and that only appear in forged links.
@@ -28,7 +32,7 @@ pub struct LinkUrl {
 }
 
 /// A link split at its delimiters, before decoding (shared with route patterns).
-pub(super) struct RawLink<'a> {
+pub(crate) struct RawLink<'a> {
     pub scheme: String,
     pub host: Option<String>,
     pub segments: Vec<&'a str>,
@@ -69,18 +73,41 @@ impl LinkUrl {
     }
 }
 
-pub(super) fn is_web(scheme: &str) -> bool {
+fn is_web(scheme: &str) -> bool {
     scheme == "http" || scheme == "https"
 }
 
+/// A link a message may carry (a button's target, a product's page): one that
+/// [`LinkUrl::parse`] reads. Web links need a host; app deep links (`myshop://cart`,
+/// `mailto:help@shop.example`) only need something after the scheme.
+pub fn check_link(url: &str) -> Result<(), String> {
+    LinkUrl::parse(url).map(|_| ())
+}
+
+/// An image: an absolute `http` or `https` URL with a host, since that is all image
+/// loaders on both platforms fetch.
+pub fn check_image_url(url: &str) -> Result<(), String> {
+    if LinkUrl::parse(url)?.is_web() {
+        Ok(())
+    } else {
+        Err("must be an http or https URL".into())
+    }
+}
+
+/// Whether a URL taken from user data (a product's page or image) may be put into a
+/// message: it must pass [`check_link`].
+pub fn is_safe_link(url: &str) -> bool {
+    check_link(url).is_ok()
+}
+
 /// Splits a link into its parts, checking characters, scheme and host.
-pub(super) fn split(text: &str) -> Result<RawLink<'_>, String> {
+pub(crate) fn split(text: &str) -> Result<RawLink<'_>, String> {
     if text.is_empty() {
         return Err("must not be empty".into());
     }
-    if text.len() > MAX_LINK_BYTES {
+    if text.len() > MAX_URL_BYTES {
         return Err(format!(
-            "is {} bytes, over the {MAX_LINK_BYTES}-byte limit",
+            "is {} bytes, over the {MAX_URL_BYTES}-byte limit",
             text.len()
         ));
     }
@@ -91,12 +118,15 @@ pub(super) fn split(text: &str) -> Result<RawLink<'_>, String> {
         return Err(format!("must not contain {bad:?}; percent-encode it"));
     }
     let scheme = scheme(text).ok_or_else(|| {
-        format!("\"{text}\" is not absolute; start it with a scheme such as https:// or shop://")
+        format!("\"{text}\" is not absolute; start it with a scheme such as https:// or yourapp://")
     })?;
     if UNSAFE_SCHEMES.contains(&scheme.as_str()) {
         return Err(format!("the {scheme}: scheme is not allowed"));
     }
     let rest = &text[scheme.len() + 1..];
+    if rest.is_empty() || rest == "//" {
+        return Err(format!("\"{text}\" has nothing after the scheme"));
+    }
     let (rest, fragment) = match rest.split_once('#') {
         Some((before, _)) => (before, true),
         None => (rest, false),
@@ -162,7 +192,7 @@ fn host(authority: &str) -> Result<String, String> {
 }
 
 /// A DNS name: labels of letters, digits and `-`, separated by dots.
-pub(super) fn check_host(host: &str) -> Result<(), String> {
+pub(crate) fn check_host(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("has no host".into());
     }
@@ -184,7 +214,7 @@ pub(super) fn check_host(host: &str) -> Result<(), String> {
 /// Percent-decodes `text` (and reads `+` as a space in query strings). Refuses broken
 /// escapes, bytes that are not UTF-8 and decoded control characters, which no route
 /// parameter should ever hold.
-pub(super) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> {
+pub(crate) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -297,7 +327,7 @@ mod tests {
             let err = LinkUrl::parse(text).unwrap_err();
             assert!(err.contains(problem), "{text:?}: {err}");
         }
-        let long = format!("shop://p/{}", "a".repeat(MAX_LINK_BYTES));
+        let long = format!("shop://p/{}", "a".repeat(MAX_URL_BYTES));
         assert!(LinkUrl::parse(&long).unwrap_err().contains("byte limit"));
     }
 
@@ -311,5 +341,55 @@ mod tests {
                 ("a".to_string(), "1=2".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn messages_take_web_links_app_deep_links_and_mail_links() {
+        for url in [
+            "https://shop.example/cart",
+            "http://shop.example",
+            "HTTPS://Shop.Example/a?b=c#d",
+            "myshop://cart",
+            "myshop:cart",
+            "my-shop+x.y://product/42",
+            "mailto:help@shop.example",
+        ] {
+            assert_eq!(check_link(url), Ok(()), "{url}");
+            assert!(is_safe_link(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn messages_refuse_what_routing_refuses() {
+        for url in [
+            "/cart",
+            "https://",
+            "https:///path",
+            "https:cart",
+            "JavaScript:alert(1)",
+            "https://shop.example@evil.example/",
+            "https://shop.example/a b",
+            "https://shop.example/<script>",
+            "myshop://p/%zz",
+        ] {
+            assert_eq!(check_link(url), LinkUrl::parse(url).map(|_| ()), "{url}");
+            assert!(check_link(url).is_err(), "{url}");
+            assert!(!is_safe_link(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn images_must_be_fetched_over_http() {
+        assert_eq!(check_image_url("https://cdn.example/a.png"), Ok(()));
+        assert_eq!(
+            check_image_url("myshop://a.png").unwrap_err(),
+            "must be an http or https URL"
+        );
+        assert!(check_image_url("/a.png")
+            .unwrap_err()
+            .contains("is not absolute"));
+        assert!(check_image_url("data:image/png;base64,AAAA")
+            .unwrap_err()
+            .contains("data: scheme is not allowed"));
     }
 }

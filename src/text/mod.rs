@@ -1,0 +1,7 @@
+//! Text that comes from outside the SDK (pushes, campaigns, route patterns, the app's
+//! arguments, product data), read and checked by one set of rules wherever it
+//! arrives. A leaf: nothing here knows about messages, pushes or the store.
+//!
+//! - [`url`]: reading links and the safety rules every link must pass.
+
+pub mod url;
