@@ -321,7 +321,10 @@ impl Client {
             {
                 return Err(ClientError::InvalidArgument(FieldError::new(
                     "locale",
-                    format!("\"{locale}\" is not a language tag such as en or pt-BR"),
+                    format!(
+                        "{} is not a language tag such as en or pt-BR",
+                        crate::text::quote(&locale)
+                    ),
                 )));
             }
         }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::protocol::{PushPayload, MAX_PUSH_BYTES, PUSH_PAYLOAD_KEY, PUSH_SCHEMA_VERSION};
+use crate::text::clip_quoted_spans;
 
 /// Why a push was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,8 +136,8 @@ fn read_payload(at: &str, value: Value) -> Result<PushPayload, PushPayloadError>
         Some(_) => return Err(malformed(&format!("{at}.v"), "must be a whole number")),
         None => return Err(malformed(at, "has no version (v)")),
     }
-    let payload: PushPayload =
-        serde_json::from_value(value).map_err(|e| malformed(at, e.to_string()))?;
+    let payload: PushPayload = serde_json::from_value(value)
+        .map_err(|e| malformed(at, clip_quoted_spans(&e.to_string())))?;
     payload.validate().map_err(|e| {
         let field = match e.field.strip_prefix(PUSH_PAYLOAD_KEY) {
             Some(rest) => format!("{at}{rest}"),

@@ -2,6 +2,10 @@
 //! arguments, product data), read and checked by one set of rules wherever it
 //! arrives. A leaf: nothing here knows about messages, pushes or the store.
 //!
-//! - [`url`]: reading links and the safety rules every link must pass.
+//! - [`url`]: reading links and the safety rules every link must pass;
+//! - [`quote`]: showing outside input in error messages, cut to a readable length.
 
+pub mod quote;
 pub mod url;
+
+pub use quote::{clip, clip_quoted_spans, quote};

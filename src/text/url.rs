@@ -6,6 +6,8 @@
 //! read differently by another. No normalisation, no IDNA: anything odd is refused
 //! rather than guessed at.
 
+use super::quote;
+
 /// Longest link accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 
@@ -118,14 +120,17 @@ pub(crate) fn split(text: &str) -> Result<RawLink<'_>, String> {
         return Err(format!("must not contain {bad:?}; percent-encode it"));
     }
     let scheme = scheme(text).ok_or_else(|| {
-        format!("\"{text}\" is not absolute; start it with a scheme such as https:// or yourapp://")
+        format!(
+            "{} is not absolute; start it with a scheme such as https:// or yourapp://",
+            quote(text)
+        )
     })?;
     if UNSAFE_SCHEMES.contains(&scheme.as_str()) {
         return Err(format!("the {scheme}: scheme is not allowed"));
     }
     let rest = &text[scheme.len() + 1..];
     if rest.is_empty() || rest == "//" {
-        return Err(format!("\"{text}\" has nothing after the scheme"));
+        return Err(format!("{} has nothing after the scheme", quote(text)));
     }
     let (rest, fragment) = match rest.split_once('#') {
         Some((before, _)) => (before, true),
@@ -144,7 +149,7 @@ pub(crate) fn split(text: &str) -> Result<RawLink<'_>, String> {
     } else {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.trim_matches('/').is_empty() && query.is_none() {
-            return Err(format!("\"{text}\" has nothing after the scheme"));
+            return Err(format!("{} has nothing after the scheme", quote(text)));
         }
         (None, path)
     };
@@ -183,7 +188,7 @@ fn host(authority: &str) -> Result<String, String> {
     }
     let host = match authority.rsplit_once(':') {
         Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        Some(_) => return Err(format!("\"{authority}\" has a malformed port")),
+        Some(_) => return Err(format!("{} has a malformed port", quote(authority))),
         None => authority,
     };
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
@@ -207,7 +212,7 @@ pub(crate) fn check_host(host: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("\"{host}\" is not a host name"))
+        Err(format!("{} is not a host name", quote(host)))
     }
 }
 
@@ -227,7 +232,7 @@ pub(crate) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> 
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 let Some(byte) = hex else {
                     let escape: String = text[i..].chars().take(3).collect();
-                    return Err(format!("\"{escape}\" is not a valid percent escape"));
+                    return Err(format!("{} is not a valid percent escape", quote(&escape)));
                 };
                 out.push(byte);
                 i += 3;
@@ -243,9 +248,9 @@ pub(crate) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> 
         }
     }
     let decoded = String::from_utf8(out)
-        .map_err(|_| format!("\"{text}\" decodes to bytes that are not UTF-8"))?;
+        .map_err(|_| format!("{} decodes to bytes that are not UTF-8", quote(text)))?;
     if decoded.chars().any(char::is_control) {
-        return Err(format!("\"{text}\" decodes to a control character"));
+        return Err(format!("{} decodes to a control character", quote(text)));
     }
     Ok(decoded)
 }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::text::url::{decode, split, LinkUrl};
+use crate::text::{clip, quote};
 
 /// A parsed route pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +49,12 @@ impl RoutePattern {
                     };
                     check_name(name, text)?;
                     if !names.insert(name.to_owned()) {
-                        return Err(format!("uses the placeholder {{{name}}} twice"));
+                        return Err(format!("uses the placeholder {{{}}} twice", clip(name)));
                     }
                     if rest && i != last {
                         return Err(format!(
-                            "{text} takes the rest of the path, so it must be the last segment"
+                            "{} takes the rest of the path, so it must be the last segment",
+                            clip(text)
                         ));
                     }
                     if rest {
@@ -63,8 +65,9 @@ impl RoutePattern {
                 }
                 None if text.contains(['{', '}']) => {
                     return Err(format!(
-                        "segment \"{text}\" mixes text and a placeholder; a placeholder fills a whole segment"
-                    ))
+                    "segment {} mixes text and a placeholder; a placeholder fills a whole segment",
+                    quote(text)
+                ))
                 }
                 None => Segment::Literal(decode(text, false)?),
             };
@@ -134,12 +137,14 @@ fn check_name(name: &str, placeholder: &str) -> Result<(), String> {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(format!(
-            "placeholder {placeholder} needs a name of letters, digits and _, such as {{id}}"
+            "placeholder {} needs a name of letters, digits and _, such as {{id}}",
+            clip(placeholder)
         ));
     }
     if name.starts_with("utm_") {
         return Err(format!(
-            "placeholder {placeholder}: utm_ names are reserved for attribution"
+            "placeholder {}: utm_ names are reserved for attribution",
+            clip(placeholder)
         ));
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::pattern::RoutePattern;
 use crate::protocol::{check_name, FieldError};
 use crate::text::url::{check_host, LinkUrl};
+use crate::text::{clip, quote};
 
 /// The UTM parameters, read as attribution rather than route parameters.
 pub const UTM_KEYS: [&str; 5] = [
@@ -85,13 +86,13 @@ impl Utm {
 /// Why a link was not routed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeepLinkError {
-    #[error("deep link {} is malformed: {problem}", shorten(.url))]
+    #[error("deep link {} is malformed: {problem}", quote(.url))]
     Malformed { url: String, problem: String },
-    #[error("deep link {}: the {scheme}: scheme is not one the app registered routes for", shorten(.url))]
+    #[error("deep link {}: the {}: scheme is not one the app registered routes for", quote(.url), clip(.scheme))]
     SchemeNotRegistered { url: String, scheme: String },
-    #[error("deep link {}: host {host} is not one of the app's allowed hosts", shorten(.url))]
+    #[error("deep link {}: host {} is not one of the app's allowed hosts", quote(.url), quote(.host))]
     HostNotAllowed { url: String, host: String },
-    #[error("deep link {} matches none of the app's routes", shorten(.url))]
+    #[error("deep link {} matches none of the app's routes", quote(.url))]
     NoMatchingRoute { url: String },
     #[error("no deep-link routes are set; set the app's routes first")]
     NoRoutes,
@@ -162,17 +163,20 @@ impl DeepLinkRouter {
             if let Some(j) = router.routes.iter().position(|(n, _)| *n == route.name) {
                 return Err(FieldError::new(
                     format!("routes[{i}].name"),
-                    format!("\"{}\" is already the name of routes[{j}]", route.name),
+                    format!("{} is already the name of routes[{j}]", quote(&route.name)),
                 ));
             }
             let pattern = RoutePattern::parse(&route.pattern).map_err(|problem| {
-                FieldError::new(&field, format!("\"{}\" {problem}", route.pattern))
+                FieldError::new(&field, format!("{} {problem}", quote(&route.pattern)))
             })?;
             if let Some(host) = &pattern.host {
                 if !router.allows_host(host) {
                     return Err(FieldError::new(
                         field,
-                        format!("host {host} is not in allowed_hosts; add it there first"),
+                        format!(
+                            "host {} is not in allowed_hosts; add it there first",
+                            quote(host)
+                        ),
                     ));
                 }
             } else {
@@ -187,8 +191,9 @@ impl DeepLinkRouter {
                 return Err(FieldError::new(
                     field,
                     format!(
-                        "\"{}\" matches the same links as routes[{j}] ({earlier}), which would always match first",
-                        route.pattern
+                        "{} matches the same links as routes[{j}] ({}), which would always match first",
+                        quote(&route.pattern),
+                        clip(earlier),
                     ),
                 ));
             }
@@ -253,16 +258,6 @@ impl DeepLinkRouter {
             params,
             utm,
         })
-    }
-}
-
-/// Links in messages are cut to a readable length.
-fn shorten(url: &str) -> String {
-    const SHOWN: usize = 120;
-    if url.chars().count() <= SHOWN {
-        format!("\"{url}\"")
-    } else {
-        format!("\"{}…\"", url.chars().take(SHOWN).collect::<String>())
     }
 }
 
@@ -387,6 +382,26 @@ mod tests {
     }
 
     #[test]
+    fn errors_show_only_the_start_of_long_input() {
+        let huge = format!("shop://p/{}", "x".repeat(1 << 20));
+        let err = DeepLinkRouter::new(&[DeepLinkRoute::new("p", huge)], &[]).unwrap_err();
+        assert_eq!(err.field, "routes[0].pattern");
+        assert!(err.problem.len() < 300, "{}", err.problem);
+        assert!(err.problem.contains("…\" is"), "{}", err.problem);
+        let router = shop_router();
+        for url in [
+            format!("{}://x", "s".repeat(1_000)),
+            format!("https://{}.example/p/1", "h".repeat(1_000)),
+            format!("shop://{}", "w".repeat(1_000)),
+            format!("shop://p/%zz{}", "q".repeat(1_000)),
+        ] {
+            let message = router.route(&url).unwrap_err().to_string();
+            assert!(message.len() < 400, "{message}");
+            assert!(message.contains('…'), "{message}");
+        }
+    }
+
+    #[test]
     fn bad_configuration_names_the_entry() {
         let route = DeepLinkRoute::new;
         let hosts = vec!["shop.example".to_string()];
@@ -419,7 +434,7 @@ mod tests {
                 vec![route("w", "https://other.example/p/{id}")],
                 hosts.clone(),
                 "routes[0].pattern",
-                "host other.example is not in allowed_hosts",
+                "host \"other.example\" is not in allowed_hosts",
             ),
             (
                 vec![route("a", "shop://p/{id}"), route("b", "shop://p/{sku}")],
