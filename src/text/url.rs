@@ -22,12 +22,14 @@ const FORBIDDEN: &[char] = &['"', '<', '>', '\\', '`'];
 pub struct LinkUrl {
     /// Lower-cased.
     pub scheme: String,
-    /// The host of an `http`/`https` link, lower-cased, without port or trailing dot.
-    /// Custom schemes have none: in `shop://product/42`, `product` is the first
-    /// path segment, as apps read it.
+    /// The host of an `http`/`https` link, lower-cased, without port or trailing dot;
+    /// an IPv6 literal in brackets, in its canonical form (`[2001:db8::1]`). Custom
+    /// schemes have none: in `shop://product/42`, `product` is the first path
+    /// segment, as apps read it.
     pub host: Option<String>,
-    /// Path segments, percent-decoded (`%2F` stays inside its segment). A trailing
-    /// slash adds no segment.
+    /// Path segments, percent-decoded (`%2F` stays inside its segment: whoever takes
+    /// one as a value checks it with [`check_path_value`]). A trailing slash adds no
+    /// segment.
     pub segments: Vec<String>,
     /// Query parameters in order, percent-decoded, `+` read as a space.
     pub query: Vec<(String, String)>,
@@ -145,7 +147,7 @@ pub(crate) fn split(text: &str) -> Result<RawLink<'_>, String> {
             .strip_prefix("//")
             .ok_or_else(|| format!("needs a host, as in {scheme}://shop.example/"))?;
         let (authority, path) = after.split_at(after.find('/').unwrap_or(after.len()));
-        (Some(host(authority)?), path)
+        (Some(host_of(authority)?), path)
     } else {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.trim_matches('/').is_empty() && query.is_none() {
@@ -180,24 +182,66 @@ fn scheme(text: &str) -> Option<String> {
         .then(|| scheme.to_ascii_lowercase())
 }
 
-/// The host of an authority, lower-cased, without port or trailing dot.
-fn host(authority: &str) -> Result<String, String> {
+/// The host of an authority, as [`host`] gives it, after checking the port.
+fn host_of(authority: &str) -> Result<String, String> {
     if authority.contains('@') {
         // `https://shop.example@evil.example/` goes to evil.example.
         return Err("must not carry a user name or password".into());
     }
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        Some(_) => return Err(format!("{} has a malformed port", quote(authority))),
-        None => authority,
+    // An IPv6 literal holds colons of its own: the port comes after its bracket.
+    let port_from = match authority.starts_with('[') {
+        true => authority.find(']').map_or(authority.len(), |end| end + 1),
+        false => authority.rfind(':').unwrap_or(authority.len()),
     };
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    check_host(&host)?;
+    let (host_text, port) = authority.split_at(port_from);
+    if let Some(port) = port.strip_prefix(':') {
+        check_port(authority, port)?;
+    } else if !port.is_empty() {
+        return Err(format!("{} has a malformed port", quote(authority)));
+    }
+    host(host_text)
+}
+
+/// A port: digits only (so no sign or space), 1 to 65535. Port 0 means "any port" to
+/// a socket, never a server a link can reach.
+fn check_port(authority: &str, port: &str) -> Result<(), String> {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{} has a malformed port", quote(authority)));
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!(
+            "{} has port {}, outside 1 to 65535",
+            quote(authority),
+            super::clip(port)
+        )),
+    }
+}
+
+/// A host as links and allowed-host lists name it: a DNS name, lower-cased and
+/// without its trailing dot, or an IPv6 literal in brackets, in canonical form so that
+/// `[0:0::1]` and `[::1]` are the same host. Either then goes through the same rules
+/// (an app's allowed hosts), whatever its spelling.
+pub(crate) fn host(text: &str) -> Result<String, String> {
+    if let Some(inside) = text.strip_prefix('[') {
+        let address = inside
+            .strip_suffix(']')
+            .and_then(|address| address.parse::<std::net::Ipv6Addr>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "{} is not an IPv6 address in brackets, such as [2001:db8::1]",
+                    quote(text)
+                )
+            })?;
+        return Ok(format!("[{address}]"));
+    }
+    let host = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    check_host_name(&host)?;
     Ok(host)
 }
 
 /// A DNS name: labels of letters, digits and `-`, separated by dots.
-pub(crate) fn check_host(host: &str) -> Result<(), String> {
+pub(crate) fn check_host_name(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("has no host".into());
     }
@@ -226,8 +270,10 @@ pub(crate) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> 
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
+                // Two hex digits: `from_str_radix` alone would also take `+1`.
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 let Some(byte) = hex else {
@@ -253,6 +299,58 @@ pub(crate) fn decode(text: &str, plus_is_space: bool) -> Result<String, String> 
         return Err(format!("{} decodes to a control character", quote(text)));
     }
     Ok(decoded)
+}
+
+/// Characters that Unicode compatibility normalisation (NFKC, which some file and
+/// URL APIs apply) turns into a dot, a run of dots, a slash or a backslash: a value
+/// holding them may become a separator or a dot segment further down the app.
+const LOOKALIKES: &[(char, &str)] = &[
+    ('\u{2024}', "."),   // one dot leader
+    ('\u{2025}', ".."),  // two dot leader
+    ('\u{2026}', "..."), // horizontal ellipsis
+    ('\u{FE52}', "."),   // small full stop
+    ('\u{FF0E}', "."),   // fullwidth full stop
+    ('\u{FF0F}', "/"),   // fullwidth solidus
+    ('\u{FE68}', "\\"),  // small reverse solidus
+    ('\u{FF3C}', "\\"),  // fullwidth reverse solidus
+];
+
+/// Whether a decoded path segment may stand for a value on its own (a route
+/// parameter the app may put into a path or a file name): it must not hold a path
+/// separator (`/`, `\`), be a dot segment (`.`, `..`) that climbs the path, nor turn
+/// into either once lookalike characters are normalised or the value is
+/// percent-decoded a second time (`%252e%252e`). The error says which, with the value.
+pub fn check_path_value(value: &str) -> Result<(), String> {
+    let problem = |value: &str| -> Option<&'static str> {
+        let mut folded = String::with_capacity(value.len());
+        for c in value.chars() {
+            match LOOKALIKES.iter().find(|(lookalike, _)| *lookalike == c) {
+                Some((_, ascii)) => folded.push_str(ascii),
+                None => folded.push(c),
+            }
+        }
+        if folded.contains(['/', '\\']) {
+            Some("holds a path separator, and a parameter is one path segment")
+        } else if folded == "." || folded == ".." {
+            Some("is a dot segment, which would climb the path")
+        } else {
+            None
+        }
+    };
+    if let Some(problem) = problem(value) {
+        return Err(format!("decodes to {}, which {problem}", quote(value)));
+    }
+    // Whatever decodes it again (a web view, a router of the app's own) must not get
+    // a separator or a dot segment out of it either.
+    if let Ok(again) = decode(value, false) {
+        if let Some(problem) = problem(&again) {
+            return Err(format!(
+                "decodes to {}, which decoded again {problem}",
+                quote(value)
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -313,6 +411,38 @@ mod tests {
             ),
             ("https://shop.example:80a/", "malformed port"),
             ("https://shop.example:/", "malformed port"),
+            ("https://shop.example:+80/", "malformed port"),
+            (
+                "https://shop.example:99999/p/1",
+                "port 99999, outside 1 to 65535",
+            ),
+            (
+                "https://shop.example:65536/",
+                "port 65536, outside 1 to 65535",
+            ),
+            ("https://shop.example:0/", "port 0, outside 1 to 65535"),
+            (
+                "https://shop.example:00000/",
+                "port 00000, outside 1 to 65535",
+            ),
+            (
+                "https://shop.example:123456789012345678901234567890/",
+                "outside 1 to 65535",
+            ),
+            ("https://shop.example:80:80/", "is not a host name"),
+            ("https://[::1/p", "not an IPv6 address"),
+            ("https://[::1]x/p", "malformed port"),
+            ("https://[::1]:/p", "malformed port"),
+            ("https://[::1]:0/p", "outside 1 to 65535"),
+            ("https://[::1]:70000/p", "outside 1 to 65535"),
+            ("https://[:::1]/p", "not an IPv6 address"),
+            ("https://[fe80::1%25eth0]/p", "not an IPv6 address"),
+            ("https://[v1.shop]/p", "not an IPv6 address"),
+            ("https://[127.0.0.1]/p", "not an IPv6 address"),
+            ("https://[]/p", "not an IPv6 address"),
+            ("https://::1/p", "is not a host name"),
+            ("https://user@[::1]/p", "user name or password"),
+            ("shop://product/%+1", "not a valid percent escape"),
             ("https://shop_example/", "is not a host name"),
             ("https://-shop.example/", "is not a host name"),
             ("https://shop..example/", "is not a host name"),
@@ -334,6 +464,67 @@ mod tests {
         }
         let long = format!("shop://p/{}", "a".repeat(MAX_URL_BYTES));
         assert!(LinkUrl::parse(&long).unwrap_err().contains("byte limit"));
+    }
+
+    #[test]
+    fn ports_from_1_to_65535_are_accepted_and_not_part_of_the_host() {
+        for (url, host) in [
+            ("https://shop.example:1/p", "shop.example"),
+            ("https://shop.example:65535/p", "shop.example"),
+            ("https://shop.example:08080/p", "shop.example"),
+            ("http://127.0.0.1:8080/p", "127.0.0.1"),
+        ] {
+            assert_eq!(parse(url).host.as_deref(), Some(host), "{url}");
+        }
+    }
+
+    #[test]
+    fn ipv6_literal_hosts_are_read_in_canonical_form() {
+        for (url, host) in [
+            ("https://[::1]/p/1", "[::1]"),
+            ("https://[::1]:8443/p/1", "[::1]"),
+            ("https://[0:0:0:0:0:0:0:1]/", "[::1]"),
+            ("https://[2001:DB8::A]/", "[2001:db8::a]"),
+            ("https://[::ffff:192.0.2.1]/", "[::ffff:192.0.2.1]"),
+        ] {
+            let link = parse(url);
+            assert_eq!(link.host.as_deref(), Some(host), "{url}");
+        }
+        assert_eq!(parse("https://[::1]/p/1").segments, ["p", "1"]);
+        assert_eq!(check_link("https://[::1]/p/1"), Ok(()));
+        assert_eq!(check_image_url("https://[2001:db8::1]:8443/a.png"), Ok(()));
+    }
+
+    #[test]
+    fn path_values_must_not_hold_separators_or_be_dot_segments() {
+        for ok in [
+            "42", "café", "...", "..x", "x..", "a.b", "50%off", "%", "100%25", " ",
+        ] {
+            assert_eq!(check_path_value(ok), Ok(()), "{ok}");
+        }
+        for (bad, problem) in [
+            ("a/b", "path separator"),
+            ("../..", "path separator"),
+            ("a\\b", "path separator"),
+            (".", "dot segment"),
+            ("..", "dot segment"),
+            ("\u{FF0E}\u{FF0E}", "dot segment"),
+            ("\u{2025}", "dot segment"),
+            (".\u{2024}", "dot segment"),
+            ("\u{FE52}", "dot segment"),
+            ("a\u{FF0F}b", "path separator"),
+            ("a\u{FF3C}b", "path separator"),
+            ("a\u{FE68}b", "path separator"),
+            ("%2e%2e", "decoded again is a dot segment"),
+            ("%2E", "decoded again is a dot segment"),
+            ("a%2fb", "decoded again holds a path separator"),
+            ("a%5Cb", "decoded again holds a path separator"),
+        ] {
+            let err = check_path_value(bad).unwrap_err();
+            assert!(err.contains(problem), "{bad:?}: {err}");
+        }
+        let long = format!("{}/", "x".repeat(10_000));
+        assert!(check_path_value(&long).unwrap_err().len() < 200);
     }
 
     #[test]
