@@ -321,6 +321,11 @@ fn malformed_and_oversized_pushes_change_nothing() {
     let mut newer = serde_json::to_value(&good).unwrap();
     newer["v"] = json!(2);
     let oversized = json!({"beckon": fcm_json(&good), "padding": "x".repeat(4096)}).to_string();
+    // The promo code twice: which one counts would be up to each JSON parser.
+    let two_codes = serde_json::to_string(&good)
+        .unwrap()
+        .replace(r#""code":"SAVE5""#, r#""code":"A-1","code":"B-2""#);
+    assert!(two_codes.contains("B-2"));
     let mut bad_port = serde_json::to_value(&good).unwrap();
     bad_port["deep_link"] = json!("https://shop.example:99999/p/1");
 
@@ -342,6 +347,14 @@ fn malformed_and_oversized_pushes_change_nothing() {
         (json!({"beckon": newer}).to_string(), |e| {
             matches!(e, PushPayloadError::UnsupportedVersion { found: 2, .. })
         }),
+        (
+            format!(r#"{{"beckon": {two_codes}}}"#),
+            |e| matches!(e, PushPayloadError::Malformed { at, problem } if at == "beckon.promo" && problem.contains("repeats the key \"code\"")),
+        ),
+        (
+            json!({"data": {"beckon": two_codes.clone()}}).to_string(),
+            |e| matches!(e, PushPayloadError::Malformed { at, .. } if at == "data.beckon.promo"),
+        ),
         (
             json!({"beckon": bad_port}).to_string(),
             |e| matches!(e, PushPayloadError::Malformed { at, problem } if at == "beckon.deep_link" && problem.contains("port 99999")),

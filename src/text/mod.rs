@@ -3,8 +3,10 @@
 //! arrives. A leaf: nothing here knows about messages, pushes or the store.
 //!
 //! - [`url`]: reading links and the safety rules every link must pass;
-//! - [`quote`]: showing outside input in error messages, cut to a readable length.
+//! - [`quote`]: showing outside input in error messages, cut to a readable length;
+//! - [`json`]: reading JSON without letting a repeated key through.
 
+pub mod json;
 pub mod quote;
 pub mod url;
 
