@@ -483,8 +483,15 @@ fn in_app_messages_show_the_best_promo_for_the_cart() {
     assert_eq!(status, 201, "{body}");
     let dir = tempfile::tempdir().unwrap();
     let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
+    // The sync at start may have brought the campaign already.
     let report = client.sync(WAIT).unwrap();
-    assert_eq!(report.outcome, SyncOutcome::Updated, "{report:?}");
+    assert!(
+        matches!(
+            report.outcome,
+            SyncOutcome::Updated | SyncOutcome::NotModified
+        ),
+        "{report:?}"
+    );
 
     let expires_at = Utc::now() + TimeDelta::days(3);
     // 10 % first, then a fixed 5 EUR: for a 100 EUR cart the older one is better.
