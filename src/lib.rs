@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod push;
 pub mod segments;
 pub mod sync;
+pub mod text;
 
 #[cfg(feature = "sdk")]
 pub mod client;

@@ -270,9 +270,37 @@ fn a_link_the_routes_cannot_take_is_refused_but_the_open_is_recorded() {
         None,
         "a refused link is not kept"
     );
+
+    // A value that would climb out of the product path: refused, naming it.
+    let climbing = "https://shop.example/p/%2e%2e%2f%2e%2e";
+    let action = client
+        .handle_push(&fcm_json(&push("m-2", Some(climbing), None)))
+        .unwrap();
+    match &action.link {
+        LinkAction::Refused {
+            url,
+            error: DeepLinkError::UnsafeParameter { route, name, .. },
+        } => assert_eq!(
+            (url.as_str(), route.as_str(), name.as_str()),
+            (climbing, "web_product", "id")
+        ),
+        other => panic!("{other:?}"),
+    }
+    match client.open_deep_link(climbing) {
+        Err(ClientError::DeepLink(e)) => {
+            assert!(e.to_string().contains("parameter {id}"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // An IPv6 host is read, then refused like any host not allowed.
+    assert!(matches!(
+        client.open_deep_link("https://[::1]/p/1"),
+        Err(ClientError::DeepLink(DeepLinkError::HostNotAllowed { host, .. })) if host == "[::1]"
+    ));
+
     flushed(&client);
     let exported = server.export();
-    assert_eq!(named(&exported, "Push Opened").len(), 1);
+    assert_eq!(named(&exported, "Push Opened").len(), 2);
     assert!(named(&exported, "Deep Link Opened").is_empty());
 }
 
@@ -293,6 +321,13 @@ fn malformed_and_oversized_pushes_change_nothing() {
     let mut newer = serde_json::to_value(&good).unwrap();
     newer["v"] = json!(2);
     let oversized = json!({"beckon": fcm_json(&good), "padding": "x".repeat(4096)}).to_string();
+    // The promo code twice: which one counts would be up to each JSON parser.
+    let two_codes = serde_json::to_string(&good)
+        .unwrap()
+        .replace(r#""code":"SAVE5""#, r#""code":"A-1","code":"B-2""#);
+    assert!(two_codes.contains("B-2"));
+    let mut bad_port = serde_json::to_value(&good).unwrap();
+    bad_port["deep_link"] = json!("https://shop.example:99999/p/1");
 
     type Expected = fn(&PushPayloadError) -> bool;
     let cases: Vec<(String, Expected)> = vec![
@@ -312,6 +347,18 @@ fn malformed_and_oversized_pushes_change_nothing() {
         (json!({"beckon": newer}).to_string(), |e| {
             matches!(e, PushPayloadError::UnsupportedVersion { found: 2, .. })
         }),
+        (
+            format!(r#"{{"beckon": {two_codes}}}"#),
+            |e| matches!(e, PushPayloadError::Malformed { at, problem } if at == "beckon.promo" && problem.contains("repeats the key \"code\"")),
+        ),
+        (
+            json!({"data": {"beckon": two_codes.clone()}}).to_string(),
+            |e| matches!(e, PushPayloadError::Malformed { at, .. } if at == "data.beckon.promo"),
+        ),
+        (
+            json!({"beckon": bad_port}).to_string(),
+            |e| matches!(e, PushPayloadError::Malformed { at, problem } if at == "beckon.deep_link" && problem.contains("port 99999")),
+        ),
     ];
     for (text, expected) in cases {
         match client.handle_push(&text) {

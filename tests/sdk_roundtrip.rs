@@ -206,6 +206,81 @@ fn an_invalid_event_stores_nothing_and_is_counted() {
 }
 
 #[test]
+fn identify_refuses_bad_traits_by_name_as_invalid_argument_and_stores_nothing() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = |value: String| JsonValue::Text { value };
+    {
+        let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
+        client
+            .identify("ana", &traits(&[("plan", "gold")]), None)
+            .unwrap();
+        let half = || text("x".repeat(20_000));
+        let cases: Vec<(Properties, &str, &str)> = vec![
+            (
+                Properties::from([("bio".to_string(), text("x".repeat(1 << 20)))]),
+                "traits.bio",
+                "is 1048578 bytes, over the 32768-byte limit",
+            ),
+            (
+                Properties::from([("score".to_string(), JsonValue::Number { value: f64::NAN })]),
+                "traits.score",
+                "must be a finite number",
+            ),
+            (
+                Properties::from([("a".to_string(), half()), ("b".to_string(), half())]),
+                "traits",
+                "over the 32768-byte limit of an event; the largest is traits.",
+            ),
+        ];
+        for (bad, field, problem) in cases {
+            // Another user, with a token: neither may be kept when the traits are refused.
+            match client.identify("bea", &bad, Some("a-valid-looking-token")) {
+                Err(ClientError::InvalidArgument(e)) => {
+                    assert_eq!(e.field, field, "{e}");
+                    assert!(e.problem.contains(problem), "{e}");
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+            assert_eq!(client.user_id().as_deref(), Some("ana"), "{field}");
+        }
+        // The same value as an event property is the event's to refuse.
+        let nan = Event::Custom {
+            name: "Scored".into(),
+            properties: Properties::from([(
+                "score".to_string(),
+                JsonValue::Number { value: f64::NAN },
+            )]),
+        };
+        assert!(matches!(
+            client.track(&nan),
+            Err(ClientError::InvalidEvent(e)) if e.field == "properties.score"
+        ));
+        let stats = client.stats().unwrap();
+        assert_eq!(
+            (stats.queued_events, stats.rejected_at_track),
+            (1, 1),
+            "ana's identify; identify's refusals are not counted as track's"
+        );
+        let report = client.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(report.outcome, FlushOutcome::Delivered, "{report:?}");
+    }
+    // A new process reads the identity the refusals left alone.
+    let client = Client::new(sdk_config(dir.path(), &server.url)).unwrap();
+    assert_eq!(client.user_id().as_deref(), Some("ana"));
+    client.identify("ana", &Properties::new(), None).unwrap();
+    client.flush(Duration::from_secs(10)).unwrap();
+    let identifies: Vec<_> = server
+        .export()
+        .into_iter()
+        .filter(|e| e["type"] == "identify")
+        .collect();
+    assert_eq!(identifies.len(), 2, "{identifies:?}");
+    assert!(identifies.iter().all(|e| e["user_id"] == "ana"));
+    assert_eq!(identifies[0]["traits"]["plan"], "gold");
+}
+
+#[test]
 fn the_queue_keeps_its_limits_dropping_the_oldest() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();

@@ -155,19 +155,36 @@ fn a_refused_batch_is_dropped_and_counted_and_does_not_block_the_next() {
     let mut config = sdk_config(dir.path(), &proxy.url);
     config.flush_policy.max_batch_events = 10;
     let client = Client::new(config).unwrap();
-    for n in 0..25 {
+    for n in 0..10 {
         client.track(&numbered(n)).unwrap();
     }
     let report = client.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(report.outcome, FlushOutcome::Delivered);
     assert_eq!(
         (report.uploaded, report.rejected, report.queued),
-        (15, 10, 0)
+        (0, 10, 0)
     );
-
     let stats = client.stats().unwrap();
     assert_eq!(stats.dropped.rejected_by_server, 10);
     assert!(stats.last_error.unwrap().contains("400"));
+    assert!(stats.last_error_at_ms.is_some());
+
+    for n in 10..25 {
+        client.track(&numbered(n)).unwrap();
+    }
+    let report = client.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(report.outcome, FlushOutcome::Delivered);
+    assert_eq!(
+        (report.uploaded, report.rejected, report.queued),
+        (15, 0, 0)
+    );
+    let stats = client.stats().unwrap();
+    assert_eq!(stats.dropped.rejected_by_server, 10);
+    assert_eq!(
+        (stats.last_error, stats.last_error_at_ms),
+        (None, None),
+        "the batches after it were taken"
+    );
     let numbers: Vec<i64> = server
         .export()
         .iter()

@@ -5,6 +5,7 @@ use axum::http::header::CONTENT_ENCODING;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use beckon::text::quote;
 
 use crate::error::ApiError;
 
@@ -27,7 +28,7 @@ pub async fn gzip_or_identity(mut req: Request, next: Next) -> Result<Response, 
                 req.headers_mut()
                     .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
-            _ => return Err(unsupported(&format!("{text:?}"))),
+            _ => return Err(unsupported(&quote(&text))),
         }
     }
     Ok(next.run(req).await)

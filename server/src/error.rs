@@ -3,6 +3,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use beckon::protocol::{ErrorAnswer, ErrorBody, IdentityRefusal};
+use beckon::text::quote;
 
 use crate::store::StoreError;
 
@@ -50,7 +51,7 @@ impl ApiError {
             .map_or(beckon::protocol::IdentityProblem::Missing, |r| r.problem);
         let names: Vec<String> = refused
             .iter()
-            .map(|r| format!("{:?} ({})", r.user_id, r.problem.as_str()))
+            .map(|r| format!("{} ({})", quote(&r.user_id), r.problem.as_str()))
             .collect();
         let message = format!(
             "no valid identity token for user {}: the app's backend signs user ids, send \

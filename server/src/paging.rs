@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use beckon::text::quote;
+
 /// Events returned when the client gives no `limit`.
 pub const DEFAULT_LIMIT: usize = 1000;
 /// Largest `limit` a client may ask for.
@@ -28,7 +30,7 @@ impl Cursor {
             .flatten()
             .filter(|seq| i64::try_from(*seq).is_ok());
         seq.map(Cursor)
-            .ok_or_else(|| format!("cursor {text:?} is not one this server issued"))
+            .ok_or_else(|| format!("cursor {} is not one this server issued", quote(text)))
     }
 }
 
@@ -43,7 +45,12 @@ pub fn parse_limit(text: Option<&str>) -> Result<usize, String> {
     let Some(text) = text else {
         return Ok(DEFAULT_LIMIT);
     };
-    let invalid = || format!("limit must be a whole number from 1 to {MAX_LIMIT}, got {text:?}");
+    let invalid = || {
+        format!(
+            "limit must be a whole number from 1 to {MAX_LIMIT}, got {}",
+            quote(text)
+        )
+    };
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }

@@ -477,7 +477,10 @@ impl Engagement {
             .ok_or_else(|| {
                 ClientError::InvalidArgument(crate::common::FieldError::new(
                     "message_id",
-                    format!("\"{message_id}\" is not a message shown by this instance"),
+                    format!(
+                        "{} is not a message shown by this instance",
+                        crate::text::quote(message_id)
+                    ),
                 ))
             })?
             .to_owned();

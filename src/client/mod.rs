@@ -35,8 +35,8 @@ use serde_json::Map;
 use crate::common::lock_order::{OrderedRwLock, Rank};
 use crate::common::FieldError;
 use crate::events::{check_traits, Event, Properties};
-use crate::protocol::{check_id, WireKind, LOCALE_CONTEXT};
-use crate::store::{Counter, OpenReport, StateKey, Store};
+use crate::protocol::{check_id, WireKind, LOCALE_CONTEXT, MAX_EVENT_BYTES};
+use crate::store::{Counter, OpenReport, Store};
 use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};
 use consent_state::ConsentState;
@@ -172,6 +172,12 @@ impl Core {
     /// Attaches a user id (and traits) to this device's events from now on, with the
     /// identity token the app's backend signed for the user, if it gave one (kept for
     /// the user's events, including those queued before a later logout).
+    ///
+    /// Every refusal is [`ClientError::InvalidArgument`] naming the argument
+    /// (`user_id`, `identity_token`, `traits.<key>`, or `traits` when they are too
+    /// large together), and nothing is stored: the traits are arguments of this call,
+    /// like the user id, rather than an event the app built, so they are not
+    /// `InvalidEvent` and not counted in `stats().rejected_at_track`.
     pub fn identify(
         &self,
         user_id: &str,
@@ -183,16 +189,33 @@ impl Core {
             check_token(token)?;
         }
         let traits = check_traits(traits).map_err(ClientError::InvalidArgument)?;
+        let mut identity = self.recorder.identity.write();
+        let next = identity.identified(user_id, &traits);
+        let mut event =
+            self.recorder
+                .stamp_as(&next, WireKind::Identify, None, Map::new(), Utc::now());
+        event.traits = traits;
+        // Checked before anything is stored: a refused identify changes nothing. Each
+        // trait fits (`check_traits`), so only all of them together can be too large.
+        if let Err(bytes) = recorder::serialize(&event) {
+            return Err(ClientError::InvalidArgument(FieldError::new(
+                "traits",
+                format!(
+                    "make an identify event of {bytes} bytes, over the {MAX_EVENT_BYTES}-byte limit of an event{}",
+                    recorder::largest_hint(&event)
+                ),
+            )));
+        }
         if let Some(token) = identity_token {
             // Before the identify event is queued, so that the batch taking it has it.
             self.store_identity_token(user_id, token)?;
         }
-        let mut identity = self.recorder.identity.write();
-        let next = identity.identified(user_id, &traits);
         next.save(&mut self.recorder.store())?;
         let previous = std::mem::replace(&mut *identity, next);
         drop(identity);
-        self.enqueue(WireKind::Identify, None, Map::new(), traits)?;
+        if let Some(payload) = self.recorder.record(&event, Keep::QueueOnly)? {
+            self.engagement.recorded(event, payload);
+        }
         if previous.user_id.as_deref() != Some(user_id) {
             // An anonymous user's choices become the identified user's.
             self.user_changed(&previous, previous.user_id.is_none())?;
@@ -244,8 +267,7 @@ impl Core {
     pub fn stats(&self) -> Result<Stats, ClientError> {
         let store = self.recorder.store();
         let counters = store.counters()?;
-        let last_error = store.get_state(StateKey::LastUploadError)?;
-        Ok(Stats::new(store.totals(), &counters, last_error)
+        Ok(Stats::new(store.totals(), &counters, store.upload_error()?)
             .with_sync(store.document_status(crate::sync::SYNC_DOCUMENT)?))
     }
 
@@ -324,7 +346,10 @@ impl Core {
             {
                 return Err(ClientError::InvalidArgument(FieldError::new(
                     "locale",
-                    format!("\"{locale}\" is not a language tag such as en or pt-BR"),
+                    format!(
+                        "{} is not a language tag such as en or pt-BR",
+                        crate::text::quote(&locale)
+                    ),
                 )));
             }
         }

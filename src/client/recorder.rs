@@ -13,8 +13,10 @@ use super::consent_state::ConsentState;
 use super::identity::Identity;
 use super::ClientError;
 use crate::common::FieldError;
+use crate::events::largest_value;
 use crate::protocol::{WireEvent, WireKind, MAX_EVENT_BYTES};
 use crate::store::{Counter, Store, StoreError, StoreGuard, StoreLock};
+use crate::text::clip;
 use crate::upload::Uploader;
 
 pub(crate) struct Recorder {
@@ -229,16 +231,36 @@ impl Recorder {
     }
 }
 
-fn encode(event: &WireEvent) -> Result<Vec<u8>, ClientError> {
+/// The stored form of `event`, or its size in bytes when that is over
+/// [`MAX_EVENT_BYTES`].
+pub(crate) fn serialize(event: &WireEvent) -> Result<Vec<u8>, usize> {
     let payload = serde_json::to_vec(event).expect("a JSON map always serializes");
     if payload.len() > MAX_EVENT_BYTES {
-        return Err(ClientError::InvalidEvent(FieldError::new(
-            "event",
-            format!(
-                "is {} bytes, over the {MAX_EVENT_BYTES}-byte limit",
-                payload.len()
-            ),
-        )));
+        return Err(payload.len());
     }
     Ok(payload)
+}
+
+/// "; the largest is properties.blob (40002 bytes)": where to make a too large event
+/// smaller.
+pub(crate) fn largest_hint(event: &WireEvent) -> String {
+    [("properties", &event.properties), ("traits", &event.traits)]
+        .into_iter()
+        .filter_map(|(map, values)| Some((map, largest_value(values)?)))
+        .max_by_key(|(_, (_, bytes))| *bytes)
+        .map_or(String::new(), |(map, (key, bytes))| {
+            format!("; the largest is {map}.{} ({bytes} bytes)", clip(key))
+        })
+}
+
+fn encode(event: &WireEvent) -> Result<Vec<u8>, ClientError> {
+    serialize(event).map_err(|bytes| {
+        ClientError::InvalidEvent(FieldError::new(
+            "event",
+            format!(
+                "is {bytes} bytes, over the {MAX_EVENT_BYTES}-byte limit{}",
+                largest_hint(event)
+            ),
+        ))
+    })
 }

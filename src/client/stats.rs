@@ -1,4 +1,4 @@
-use crate::store::{Counter, Counters, DocumentStatus, QueueTotals};
+use crate::store::{Counter, Counters, DocumentStatus, QueueTotals, UploadError};
 
 /// Events dropped after they were stored, by reason. Every drop is counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,7 +29,12 @@ pub struct Stats {
     pub rejected_at_track: u64,
     /// Times the database was found unusable, moved aside and recreated.
     pub database_resets: u64,
+    /// Why the latest upload attempt failed (or its batch was refused); `None` once a
+    /// batch is accepted.
     pub last_error: Option<String>,
+    /// When that attempt failed (milliseconds since the Unix epoch); `None` when
+    /// `last_error` is, or for an error kept by an SDK version that did not record it.
+    pub last_error_at_ms: Option<i64>,
     /// Definition syncs that failed or brought a refused document.
     pub sync_failures: u64,
     /// Why the latest sync failed or was refused; `None` once one succeeds.
@@ -43,8 +48,12 @@ impl Stats {
     pub(crate) fn new(
         totals: QueueTotals,
         counters: &Counters,
-        last_error: Option<String>,
+        last_error: Option<UploadError>,
     ) -> Stats {
+        let (last_error, last_error_at_ms) = match last_error {
+            Some(UploadError { problem, at_ms }) => (Some(problem), at_ms),
+            None => (None, None),
+        };
         Stats {
             queued_events: totals.events,
             queued_bytes: totals.bytes,
@@ -60,6 +69,7 @@ impl Stats {
             rejected_at_track: counters.get(Counter::RejectedAtTrack),
             database_resets: counters.get(Counter::DatabaseResets),
             last_error,
+            last_error_at_ms,
             sync_failures: 0,
             last_sync_error: None,
             synced_at_ms: None,

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::common::FieldError;
+use crate::text::quote;
 
 /// A way of reaching the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,9 +187,9 @@ pub fn check_source(source: &str) -> Result<(), FieldError> {
         return Err(FieldError::new(
             "source",
             format!(
-                "{:?} is not a source name: 1 to {MAX_SOURCE_BYTES} letters, digits, \
+                "{} is not a source name: 1 to {MAX_SOURCE_BYTES} letters, digits, \
                  '_', '-', '.' or ':' (such as app or settings_screen)",
-                source.chars().take(MAX_SOURCE_BYTES).collect::<String>()
+                quote(source)
             ),
         ));
     }
@@ -197,7 +198,7 @@ pub fn check_source(source: &str) -> Result<(), FieldError> {
 
 /// A name that is not one of the allowed ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} {found:?}; expected one of {expected}")]
+#[error("unknown {what} {}; expected one of {expected}", quote(.found))]
 pub struct UnknownName {
     pub what: &'static str,
     pub found: String,

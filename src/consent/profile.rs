@@ -2,6 +2,7 @@
 //! needs to send in the user's local time and respect local quiet hours.
 
 use crate::common::FieldError;
+use crate::text::quote;
 
 /// The officially assigned ISO 3166-1 alpha-2 codes (as listed in the tz database's
 /// `iso3166.tab`), sorted, two letters each.
@@ -21,8 +22,8 @@ pub fn check_time_zone(name: &str) -> Result<String, FieldError> {
         Err(_) => Err(FieldError::new(
             "time_zone",
             format!(
-                "{:?} is not an IANA time zone such as Europe/Lisbon or America/Sao_Paulo",
-                shorten(name)
+                "{} is not an IANA time zone such as Europe/Lisbon or America/Sao_Paulo",
+                quote(name)
             ),
         )),
     }
@@ -43,16 +44,11 @@ pub fn check_country(code: &str) -> Result<String, FieldError> {
         Err(FieldError::new(
             "country",
             format!(
-                "{:?} is not an ISO 3166-1 alpha-2 country code such as PT or BR",
-                shorten(code)
+                "{} is not an ISO 3166-1 alpha-2 country code such as PT or BR",
+                quote(code)
             ),
         ))
     }
-}
-
-/// Enough of a bad value to recognise it in an error message.
-fn shorten(value: &str) -> String {
-    value.chars().take(64).collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::event::{Event, TYPED_EVENT_NAMES};
 use super::value::{finite, Properties};
 use crate::common::FieldError;
 use crate::protocol::{check_id, check_key, check_name, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED};
+use crate::text::{clip, quote};
 
 /// A typed event turned into the name and properties it has on the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +159,7 @@ impl PropertyWriter {
     fn extra(&mut self, properties: &Properties) -> Result<(), FieldError> {
         for (key, value) in properties {
             check_key("properties", key)?;
-            let path = format!("properties.{key}");
+            let path = format!("properties.{}", clip(key));
             if self.map.contains_key(key) {
                 return Err(FieldError::new(
                     path,
@@ -339,7 +340,8 @@ impl Event {
                     return Err(FieldError::new(
                         "name",
                         format!(
-                            "\"{name}\" is a typed event; use Event.{} instead",
+                            "{} is a typed event; use Event.{} instead",
+                            quote(name),
                             typed.replace([' ', '-'], "")
                         ),
                     ));

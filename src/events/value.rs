@@ -4,6 +4,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::common::FieldError;
 use crate::protocol::{check_key, MAX_VALUE_DEPTH};
+use crate::text::clip;
 
 /// Free-form properties attached to an event, or user traits.
 pub type Properties = HashMap<String, JsonValue>;
@@ -93,7 +94,7 @@ pub(crate) fn map_to_json(
         check_key(path, key)?;
         out.insert(
             key.clone(),
-            value.to_json_at(&format!("{path}.{key}"), depth)?,
+            value.to_json_at(&format!("{path}.{}", clip(key)), depth)?,
         );
     }
     Ok(out)

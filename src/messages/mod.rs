@@ -16,8 +16,8 @@ pub mod render_message;
 pub mod select;
 mod suggest;
 pub mod template;
-mod url;
 
+pub use crate::text::url::{check_link, MAX_URL_BYTES};
 pub use behaviour::{BehaviourSnapshot, CartLine, CartState, EventRef, ViewedProduct};
 pub use campaign::{
     Audience, Button, Campaign, CampaignError, CampaignStatus, CapWindow, FiredTrigger,
@@ -33,4 +33,3 @@ pub use template::{
     Field, FieldType, OutputMode, RenderContext, Rendered, Template, TemplateError,
     TemplateErrorKind,
 };
-pub use url::{check_link, MAX_URL_BYTES};

@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::protocol::{ErrorAnswer, IdentityProblem, IdentityRefusal};
+use crate::text::quote;
 
 /// What the app implements to hand Beckon a new identity token when the server refuses
 /// the one it has (or got none). Called on Beckon's upload thread ("beckon-upload"),
@@ -43,7 +44,7 @@ pub fn describe_refusals(refusals: &[IdentityRefusal]) -> String {
     let mut named: Vec<String> = refusals
         .iter()
         .take(NAMED_IN_DESCRIPTION)
-        .map(|r| format!("user {:?} ({})", r.user_id, r.problem.as_str()))
+        .map(|r| format!("user {} ({})", quote(&r.user_id), r.problem.as_str()))
         .collect();
     if refusals.len() > NAMED_IN_DESCRIPTION {
         named.push(format!(

@@ -18,6 +18,7 @@ use crate::protocol::{
     BatchResponse, IdentityRefusal, PermissionsDocument, APP_KEY_HEADER, BATCH_PATH,
     IDENTITY_TOKEN_HEADER, MAX_SYNC_BYTES, PERMISSIONS_PATH, SYNC_PATH,
 };
+use crate::text::quote;
 
 const AGENT: &str = concat!("beckon-sdk/", env!("CARGO_PKG_VERSION"));
 /// Longer ETags are not kept: the next sync is then unconditional, which is harmless.
@@ -32,7 +33,7 @@ pub const MAX_PERMISSIONS_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("invalid server URL {url:?}: {reason}")]
+    #[error("invalid server URL {}: {reason}", quote(.url))]
     BadUrl { url: String, reason: String },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
@@ -318,7 +319,8 @@ async fn read_body(
         Some(encoding) if encoding == "gzip" => true,
         Some(other) => {
             return Err(TransportError::Decode(format!(
-                "unsupported content encoding {other:?}"
+                "unsupported content encoding {}",
+                quote(&other)
             )))
         }
     };

@@ -10,6 +10,7 @@ use super::consent::*;
 use super::wire_event::{check_id, WireEvent, WireKind};
 use crate::common::FieldError;
 use crate::consent::{Channel, PermissionState};
+use crate::text::quote;
 
 /// The source of a permission change the device reports without naming one.
 pub const DEFAULT_DEVICE_SOURCE: &str = "app";
@@ -94,7 +95,10 @@ impl ConsentReport {
                 let provider = PushProvider::parse(provider_name).ok_or_else(|| {
                     FieldError::new(
                         field(PROVIDER_PROPERTY),
-                        format!("unknown provider {provider_name:?}; expected one of fcm, apns"),
+                        format!(
+                            "unknown provider {}; expected one of fcm, apns",
+                            quote(provider_name)
+                        ),
                     )
                 })?;
                 let token = text(properties, TOKEN_PROPERTY)?;

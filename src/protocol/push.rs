@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use super::wire_event::check_id;
 use crate::common::money::{normalize_currency, Money};
 use crate::common::FieldError;
+use crate::text::quote;
 
 /// The key the payload travels under, in FCM `data` and in the APNs dictionary.
 pub const PUSH_PAYLOAD_KEY: &str = "beckon";
@@ -182,7 +183,10 @@ impl PromoOffer {
                     .ok_or_else(|| {
                         FieldError::new(
                             at("promo.currency"),
-                            format!("\"{code}\" is not a three-letter ISO 4217 code such as EUR"),
+                            format!(
+                                "{} is not a three-letter ISO 4217 code such as EUR",
+                                quote(code)
+                            ),
                         )
                     })?,
             ),
@@ -251,7 +255,8 @@ pub fn check_promo_code(code: &str) -> Result<(), String> {
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
     {
         return Err(format!(
-            "\"{code}\" contains {bad:?}; only letters A-Z, digits, - and _ are allowed"
+            "{} contains {bad:?}; only letters A-Z, digits, - and _ are allowed",
+            quote(code)
         ));
     }
     Ok(())
@@ -265,7 +270,7 @@ fn check_deep_link(link: &str) -> Result<(), String> {
             link.len()
         ));
     }
-    crate::push::LinkUrl::parse(link).map(|_| ())
+    crate::text::url::check_link(link)
 }
 
 fn check_push_id(field: &str, id: &str) -> Result<(), FieldError> {

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::limits::*;
 use crate::common::FieldError;
+use crate::text::clip;
 
 /// What kind of call produced an event, as in the Segment spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +111,7 @@ pub fn check_key(field: &str, key: &str) -> Result<(), FieldError> {
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(FieldError::new(
-            format!("{field}.{}", truncate(key)),
+            format!("{field}.{}", clip(key)),
             format!(
                 "key is {} bytes, over the {MAX_KEY_BYTES}-byte limit",
                 key.len()
@@ -129,7 +130,7 @@ pub fn check_key(field: &str, key: &str) -> Result<(), FieldError> {
 fn check_object(field: &str, map: &Map<String, Value>, depth: usize) -> Result<(), FieldError> {
     for (key, value) in map {
         check_key(field, key)?;
-        check_value(&format!("{field}.{key}"), value, depth + 1)?;
+        check_value(&format!("{field}.{}", clip(key)), value, depth + 1)?;
     }
     Ok(())
 }
@@ -150,10 +151,6 @@ fn check_value(field: &str, value: &Value, depth: usize) -> Result<(), FieldErro
             .try_for_each(|(i, item)| check_value(&format!("{field}[{i}]"), item, depth + 1)),
         Value::Object(map) => check_object(field, map, depth),
     }
-}
-
-fn truncate(key: &str) -> String {
-    key.chars().take(24).collect::<String>() + "…"
 }
 
 #[cfg(test)]

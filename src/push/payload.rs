@@ -7,13 +7,17 @@
 //! - an APNs `userInfo`: `{"aps": {…}, "beckon": {…}}`, the payload as an object.
 //!
 //! Anything larger than a push can be, or not shaped like one, is refused with the
-//! place and the reason; nothing is guessed.
+//! place and the reason; nothing is guessed. That includes an object repeating a key:
+//! which copy counts is up to each JSON parser, so a push could say one thing to the
+//! service showing it and another to the SDK.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use crate::protocol::{PushPayload, MAX_PUSH_BYTES, PUSH_PAYLOAD_KEY, PUSH_SCHEMA_VERSION};
+use crate::text::json::{read_listing_repeats, RepeatedKey};
+use crate::text::{clip_quoted_spans, quote};
 
 /// Why a push was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,13 +50,57 @@ fn malformed(at: &str, problem: impl Into<String>) -> PushPayloadError {
 /// Reads the payload from a push's JSON text, in any of the accepted shapes.
 pub fn parse_push(text: &str) -> Result<PushPayload, PushPayloadError> {
     check_size(text.len())?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| malformed("push", format!("is not JSON: {e}")))?;
+    let (value, repeats) =
+        read_listing_repeats(text).map_err(|e| malformed("push", format!("is not JSON: {e}")))?;
     let Value::Object(top) = value else {
         return Err(malformed("push", "must be a JSON object"));
     };
-    let (at, entry) = locate(&top)?;
+    let located = locate(&top);
+    // Another SDK's push may repeat keys of its own; a Beckon push may not, nor may
+    // any push repeat a key on the way to the Beckon entry, where which copy holds
+    // the entry is in doubt.
+    if let Some(repeat) = repeats
+        .iter()
+        .find(|repeat| located.is_ok() || leads_to_entry(repeat))
+    {
+        return Err(repeated("", repeat));
+    }
+    let (at, entry) = located?;
     read_entry(&at, entry)
+}
+
+/// The keys [`locate`] follows to the Beckon entry, as paths.
+const ENTRY_WAYS: [&str; 6] = [
+    PUSH_PAYLOAD_KEY,
+    "data",
+    "data.beckon",
+    "message",
+    "message.data",
+    "message.data.beckon",
+];
+
+fn leads_to_entry(repeat: &RepeatedKey) -> bool {
+    ENTRY_WAYS.contains(&join(&repeat.path, &repeat.key).as_str())
+}
+
+fn join(path: &str, key: &str) -> String {
+    match (path.is_empty(), key.is_empty()) {
+        (true, _) => key.to_owned(),
+        (false, true) => path.to_owned(),
+        (false, false) => format!("{path}.{key}"),
+    }
+}
+
+/// The error for a repeated key of the JSON found at `at` (empty: the push itself).
+fn repeated(at: &str, repeat: &RepeatedKey) -> PushPayloadError {
+    let object = join(at, &repeat.path);
+    malformed(
+        if object.is_empty() { "push" } else { &object },
+        format!(
+            "repeats the key {}; a key may appear only once in an object",
+            quote(&repeat.key)
+        ),
+    )
 }
 
 /// Reads the payload from an FCM `data` map (string keys and values), as Android's
@@ -109,8 +157,11 @@ fn read_entry(at: &str, entry: &Value) -> Result<PushPayload, PushPayloadError> 
 }
 
 fn read_payload_text(at: &str, text: &str) -> Result<PushPayload, PushPayloadError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| malformed(at, format!("is not JSON: {e}")))?;
+    let (value, repeats) =
+        read_listing_repeats(text).map_err(|e| malformed(at, format!("is not JSON: {e}")))?;
+    if let Some(repeat) = repeats.first() {
+        return Err(repeated(at, repeat));
+    }
     if !value.is_object() {
         return Err(malformed(at, "must hold a JSON object"));
     }
@@ -135,8 +186,8 @@ fn read_payload(at: &str, value: Value) -> Result<PushPayload, PushPayloadError>
         Some(_) => return Err(malformed(&format!("{at}.v"), "must be a whole number")),
         None => return Err(malformed(at, "has no version (v)")),
     }
-    let payload: PushPayload =
-        serde_json::from_value(value).map_err(|e| malformed(at, e.to_string()))?;
+    let payload: PushPayload = serde_json::from_value(value)
+        .map_err(|e| malformed(at, clip_quoted_spans(&e.to_string())))?;
     payload.validate().map_err(|e| {
         let field = match e.field.strip_prefix(PUSH_PAYLOAD_KEY) {
             Some(rest) => format!("{at}{rest}"),
@@ -229,6 +280,95 @@ mod tests {
             parse_fcm_data(&map),
             Err(PushPayloadError::Oversized { .. })
         ));
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_naming_it_and_its_object() {
+        let promo = r#"{"code": "A-1", "code": "B-2", "discount": {"kind": "free_shipping"}, "expires_at": "2026-12-01T00:00:00Z"}"#;
+        let inner = format!(r#"{{"v": 1, "message_id": "m", "promo": {promo}}}"#);
+        let as_string = serde_json::to_string(&inner).unwrap();
+        let cases = [
+            // APNs: the payload as an object.
+            (
+                format!(r#"{{"beckon": {inner}}}"#),
+                "beckon.promo",
+                "\"code\"",
+            ),
+            // FCM: the payload as a string, at the top, in data, in message.data.
+            (
+                format!(r#"{{"beckon": {as_string}}}"#),
+                "beckon.promo",
+                "\"code\"",
+            ),
+            (
+                format!(r#"{{"data": {{"beckon": {as_string}}}}}"#),
+                "data.beckon.promo",
+                "\"code\"",
+            ),
+            (
+                format!(r#"{{"message": {{"data": {{"beckon": {as_string}}}}}}}"#),
+                "message.data.beckon.promo",
+                "\"code\"",
+            ),
+            // The rest of a Beckon push, and the keys leading to the entry.
+            (
+                r#"{"beckon": {"v": 1, "message_id": "m", "v": 1}}"#.into(),
+                "beckon",
+                "\"v\"",
+            ),
+            (
+                r#"{"aps": {"alert": "a", "alert": "b"}, "beckon": {"v": 1, "message_id": "m"}}"#
+                    .into(),
+                "aps",
+                "\"alert\"",
+            ),
+            (
+                r#"{"beckon": {"v": 1, "message_id": "m"}, "beckon": {"v": 1, "message_id": "n"}}"#
+                    .into(),
+                "push",
+                "\"beckon\"",
+            ),
+            (
+                r#"{"data": {"beckon": "{\"v\":1,\"message_id\":\"m\"}"}, "data": {"x": "1"}}"#
+                    .into(),
+                "push",
+                "\"data\"",
+            ),
+            (
+                r#"{"message": {"data": {"beckon": "{}"}, "data": {}}}"#.into(),
+                "message",
+                "\"data\"",
+            ),
+        ];
+        for (text, at, key) in cases {
+            match parse_push(&text) {
+                Err(PushPayloadError::Malformed { at: found, problem }) => {
+                    assert_eq!(found, at, "{text}: {problem}");
+                    assert!(
+                        problem.contains(&format!("repeats the key {key}")),
+                        "{text}: {problem}"
+                    );
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let data = HashMap::from([("beckon".to_string(), inner)]);
+        assert!(matches!(
+            parse_fcm_data(&data),
+            Err(PushPayloadError::Malformed { at, .. }) if at == "data.beckon.promo"
+        ));
+    }
+
+    #[test]
+    fn another_sdks_push_may_repeat_its_own_keys() {
+        assert_eq!(
+            parse_push(r#"{"aps": {"alert": "a", "alert": "b"}, "other": 1}"#),
+            Err(PushPayloadError::NotBeckon)
+        );
+        assert_eq!(
+            parse_push(r#"{"data": {"x": "1", "x": "2"}}"#),
+            Err(PushPayloadError::NotBeckon)
+        );
     }
 
     #[test]

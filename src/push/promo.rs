@@ -12,6 +12,7 @@ use crate::common::FieldError;
 use crate::common::Money;
 use crate::events::Cart;
 use crate::protocol::{Discount, PromoOffer};
+use crate::text::{clip, quote};
 
 /// A promo the shopper holds: the offer as it arrived and how often it was used.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,7 +201,7 @@ fn cart_currency(cart: &Cart) -> Result<String, FieldError> {
         return normalize_currency(code).ok_or_else(|| {
             FieldError::new(
                 "cart.currency",
-                format!("\"{code}\" is not an ISO 4217 code"),
+                format!("{} is not an ISO 4217 code", quote(code)),
             )
         });
     }
@@ -214,13 +215,17 @@ fn cart_currency(cart: &Cart) -> Result<String, FieldError> {
     if let Some(other) = declared.find(|c| *c != first) {
         return Err(FieldError::new(
             "cart.currency",
-            format!("the products are in both {first} and {other}; give the cart's currency"),
+            format!(
+                "the products are in both {} and {}; give the cart's currency",
+                quote(first),
+                quote(other)
+            ),
         ));
     }
     normalize_currency(first).ok_or_else(|| {
         FieldError::new(
             "cart.currency",
-            format!("\"{first}\" is not an ISO 4217 code"),
+            format!("{} is not an ISO 4217 code", quote(first)),
         )
     })
 }
@@ -254,16 +259,16 @@ impl fmt::Display for Ineligible {
 /// Why a promo cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromoRefusal {
-    #[error("promo code {code} is not one this device holds")]
+    #[error("promo code {} is not one this device holds", clip(.code))]
     Unknown { code: String },
-    #[error("promo code {code} expired at {expired_at}")]
+    #[error("promo code {} expired at {expired_at}", clip(.code))]
     Expired {
         code: String,
         expired_at: DateTime<Utc>,
     },
-    #[error("promo code {code} has been used its {max_uses} time(s) already")]
+    #[error("promo code {} has been used its {max_uses} time(s) already", clip(.code))]
     UsedUp { code: String, max_uses: u32 },
-    #[error("promo code {code} does not apply: {why}")]
+    #[error("promo code {} does not apply: {why}", clip(.code))]
     NotEligible { code: String, why: Ineligible },
 }
 
@@ -620,7 +625,7 @@ mod tests {
                 },
                 None,
                 "cart.currency",
-                "both EUR and USD",
+                "both \"EUR\" and \"USD\"",
             ),
             (
                 Cart {
@@ -687,5 +692,12 @@ mod tests {
             assert_eq!(err.field, field, "{err}");
             assert!(err.problem.contains(problem), "{err}");
         }
+    }
+
+    #[test]
+    fn refusals_show_only_the_start_of_a_long_code() {
+        let code = "C".repeat(10_000);
+        let message = PromoRefusal::Unknown { code }.to_string();
+        assert!(message.len() < 200 && message.contains('…'), "{message}");
     }
 }

@@ -7,6 +7,8 @@ use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::text::quote;
+
 /// Longest window a rule may use. Devices keep a bounded history, and a year plus a
 /// margin covers every "in the last year" rule backend teams asked for.
 pub const MAX_WINDOW_DAYS: i64 = 400;
@@ -66,7 +68,7 @@ impl Window {
 
     /// Reads `30m`, `24h`, `7d` or `2w`. The range is checked by [`Window::check`].
     pub fn parse(text: &str) -> Result<Self, String> {
-        let not_a_duration = || format!("{text:?} is not a duration; use 30m, 24h or 7d");
+        let not_a_duration = || format!("{} is not a duration; use 30m, 24h or 7d", quote(text));
         let unit = match text.chars().last() {
             Some('m') => TimeUnit::Minutes,
             Some('h') => TimeUnit::Hours,

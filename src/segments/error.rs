@@ -1,6 +1,7 @@
 use std::fmt;
 
 use crate::common::FieldError;
+use crate::text::{clip, quote};
 
 /// Why a segment definition is refused: WHERE (a path such as `rule.all[1].count.within`,
 /// empty for the document itself) and WHY, in words a backend engineer can act on.
@@ -30,7 +31,7 @@ impl DefinitionError {
 impl fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(id) = &self.segment {
-            write!(f, "segment {id:?}: ")?;
+            write!(f, "segment {}: ", quote(id))?;
         }
         if self.path.is_empty() {
             write!(f, "{}", self.problem)
@@ -55,12 +56,13 @@ impl From<DefinitionError> for FieldError {
     }
 }
 
-/// Builds child paths the way errors and explanations print them.
+/// Builds child paths the way errors and explanations print them. A key may be
+/// outside input, so it is cut to a readable length.
 pub(crate) fn field(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
+        clip(key).into_owned()
     } else {
-        format!("{path}.{key}")
+        format!("{path}.{}", clip(key))
     }
 }
 

@@ -9,6 +9,7 @@ use super::definition::*;
 use super::duration::Window;
 use super::error::{field, index, DefinitionError};
 use super::validate::is_valid_id;
+use crate::text::quote;
 
 type Result<T> = std::result::Result<T, DefinitionError>;
 
@@ -129,7 +130,11 @@ pub(crate) fn parse_rule(value: &Value, path: &str) -> Result<Rule> {
         [a, b, ..] => {
             return Err(err(
                 path,
-                format!("has both {a:?} and {b:?}; a rule object holds one kind, combine rules with \"all\" or \"any\""),
+                format!(
+                    "has both {} and {}; a rule object holds one kind, combine rules with \"all\" or \"any\"",
+                    quote(a),
+                    quote(b)
+                ),
             ))
         }
     };
@@ -311,7 +316,7 @@ fn one_of<'k>(
         [] => Err(err(obj.path, missing())),
         [a, b, ..] => Err(err(
             obj.path,
-            format!("has both {a:?} and {b:?}; {use_one}"),
+            format!("has both {} and {}; {use_one}", quote(a), quote(b)),
         )),
     }
 }
@@ -417,7 +422,10 @@ fn parse_state(value: &Value, path: &str) -> Result<PermissionState> {
     name.parse().map_err(|_| {
         err(
             path,
-            format!("{name:?} is not a permission state; use subscribed, opted_in or unsubscribed"),
+            format!(
+                "{} is not a permission state; use subscribed, opted_in or unsubscribed",
+                quote(name)
+            ),
         )
     })
 }
@@ -658,6 +666,22 @@ mod tests {
         assert!(
             matches!(&rules[10], Rule::Permission(p) if p.is == [PermissionState::Unsubscribed])
         );
+    }
+
+    #[test]
+    fn errors_show_only_the_start_of_long_keys_and_values() {
+        let (a, b) = ("a".repeat(5_000), "b".repeat(5_000));
+        let (path, problem) = rule_error(json!({a.clone(): [], b.clone(): []}));
+        assert!(path.len() < 100 && path.contains('…'), "{path}");
+        assert!(problem.len() < 300, "{problem}");
+        let (_, problem) = rule_error(json!({"all": [], "any": [], a.clone(): []}));
+        assert!(problem.len() < 300, "{problem}");
+        let (path, problem) =
+            rule_error(json!({"count": {"event": "A", "within": a}, "at_least": 1}));
+        assert_eq!(path, "rule.count.within");
+        assert!(problem.len() < 200 && problem.contains('…'), "{problem}");
+        let (path, _) = rule_error(json!({"trait": "plan", "equals": 1, b.clone(): 1}));
+        assert!(path.len() < 200 && path.contains('…'), "{path}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::definition::*;
 use super::duration::Window;
 use super::error::{field, index, DefinitionError};
 use crate::protocol::{check_key, check_name};
+use crate::text::quote;
 
 type Result<T> = std::result::Result<T, DefinitionError>;
 
@@ -83,7 +84,10 @@ fn check_id(path: &str, id: &str) -> Result<()> {
     } else {
         Err(err(
             path,
-            format!("{id:?} is not a valid segment id; use 1 to {MAX_ID_CHARS} lowercase letters, digits or underscores"),
+            format!(
+                "{} is not a valid segment id; use 1 to {MAX_ID_CHARS} lowercase letters, digits or underscores",
+                quote(id)
+            ),
         ))
     }
 }
@@ -223,7 +227,10 @@ impl Walker<'_> {
                 if !channel_ok {
                     return Err(err(
                         field(&at, "channel"),
-                        format!("{channel:?} is not a channel; use 1 to 32 lowercase letters, digits or underscores, such as push or email"),
+                        format!(
+                            "{} is not a channel; use 1 to 32 lowercase letters, digits or underscores, such as push or email",
+                            quote(channel)
+                        ),
                     ));
                 }
                 if permission.is.is_empty() {
@@ -389,8 +396,11 @@ pub(crate) fn check_set(
         for (id, path) in refs {
             if is_valid_id(id) && !by_id.contains_key(id.as_str()) {
                 errors.push(
-                    err(path.clone(), format!("{id:?} is not a defined segment"))
-                        .in_segment(&def.id),
+                    err(
+                        path.clone(),
+                        format!("{} is not a defined segment", quote(id)),
+                    )
+                    .in_segment(&def.id),
                 );
             }
         }

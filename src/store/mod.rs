@@ -54,7 +54,7 @@ pub use pending_links::PendingLink;
 pub use push_registration::StoredPushToken;
 pub use queue::{QueueLimits, QueueTotals, QueuedEvent};
 pub use schema::{migrate, Migration, MIGRATIONS, SCHEMA_VERSION};
-pub use state::StateKey;
+pub use state::{StateKey, UploadError};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

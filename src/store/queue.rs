@@ -4,6 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::counters::bump_on;
+use super::state::write_upload_error;
 use super::{Counter, Store, StoreError};
 
 /// Bounds on the local queue (DESIGN.md §4). When one is exceeded the oldest events
@@ -199,11 +200,14 @@ impl Store {
 
     /// Removes a batch after the server answered. `rejected` of its events were refused
     /// one by one (or the whole batch, when the server refused it) and count as dropped;
-    /// the rest count as uploaded. Counting and deleting share one transaction.
+    /// the rest count as uploaded. `error` is why the batch was refused, at what time;
+    /// `None`, for a batch the server took, clears the last upload error. Counting,
+    /// deleting and the error share one transaction.
     pub fn complete_batch(
         &mut self,
         batch: &[QueuedEvent],
         rejected: u64,
+        error: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
         let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
             return Ok(());
@@ -240,6 +244,9 @@ impl Store {
         bump_on(&tx, Counter::Uploaded, count as u64 - rejected)?;
         bump_on(&tx, Counter::DroppedRejectedByServer, rejected)?;
         bump_on(&tx, Counter::Batches, 1)?;
+        // In the same commit as the counters: `stats()` never shows a batch uploaded
+        // beside the error of the attempt before it.
+        write_upload_error(&tx, error)?;
         tx.commit()?;
         self.totals.events -= count as u64;
         self.totals.bytes -= bytes as u64;
@@ -305,7 +312,7 @@ mod tests {
             batch.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
             (0..3).map(payload).collect::<Vec<_>>()
         );
-        store.complete_batch(&batch, 1).unwrap();
+        store.complete_batch(&batch, 1, None).unwrap();
         assert_eq!(store.totals().events, 2);
         let counters = store.counters().unwrap();
         assert_eq!(counters.get(Counter::Uploaded), 2);
@@ -314,6 +321,32 @@ mod tests {
             store.peek_batch(10, usize::MAX).unwrap()[0].payload,
             payload(3)
         );
+    }
+
+    #[test]
+    fn a_completed_batch_sets_or_clears_the_upload_error_with_its_counters() {
+        let (_dir, mut store) = open(QueueLimits::default());
+        for i in 0..4 {
+            store.enqueue(i, &payload(i as usize)).unwrap();
+        }
+        store
+            .set_upload_error(Some(("connection refused", 10)))
+            .unwrap();
+        let refused = store.peek_batch(2, usize::MAX).unwrap();
+        store
+            .complete_batch(&refused, 2, Some(("HTTP 400", 20)))
+            .unwrap();
+        let error = store.upload_error().unwrap().unwrap();
+        assert_eq!(
+            (error.problem.as_str(), error.at_ms),
+            ("HTTP 400", Some(20))
+        );
+        let taken = store.peek_batch(2, usize::MAX).unwrap();
+        store.complete_batch(&taken, 0, None).unwrap();
+        assert_eq!(store.upload_error().unwrap(), None);
+        let counters = store.counters().unwrap();
+        assert_eq!(counters.get(Counter::Uploaded), 2);
+        assert_eq!(counters.get(Counter::DroppedRejectedByServer), 2);
     }
 
     #[test]
@@ -330,7 +363,7 @@ mod tests {
         );
         // Every other event goes; those in between stay, and the totals follow.
         let picked: Vec<QueuedEvent> = page.iter().step_by(2).cloned().collect();
-        store.complete_batch(&picked, 0).unwrap();
+        store.complete_batch(&picked, 0, None).unwrap();
         let left: Vec<Vec<u8>> = store
             .peek_batch(10, usize::MAX)
             .unwrap()
@@ -343,7 +376,7 @@ mod tests {
         assert_eq!(store.totals().bytes, bytes);
         assert_eq!(store.counters().unwrap().get(Counter::Uploaded), 3);
         // Completing it again (an event evicted meanwhile) counts nothing twice.
-        store.complete_batch(&picked, 0).unwrap();
+        store.complete_batch(&picked, 0, None).unwrap();
         assert_eq!(store.counters().unwrap().get(Counter::Uploaded), 3);
     }
 
@@ -441,7 +474,7 @@ mod tests {
         let (_dir, mut store) = open(QueueLimits::default());
         store.enqueue(1, b"a").unwrap();
         let batch = store.peek_batch(10, usize::MAX).unwrap();
-        store.complete_batch(&batch, 0).unwrap();
+        store.complete_batch(&batch, 0, None).unwrap();
         store.enqueue(2, b"b").unwrap();
         assert!(store.last_seq().unwrap().unwrap() > batch[0].seq);
         assert!(!store.holds_up_to(batch[0].seq).unwrap());

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::messages::{Campaign, CampaignError, Trigger};
 use crate::protocol::{SyncDocument, SyncSettings, MAX_SYNC_BYTES, SYNC_SCHEMA_VERSION};
 use crate::segments::{templates, DefinitionError, SegmentDefinition, SegmentSet};
+use crate::text::{clip_quoted_spans, quote};
 
 /// Everything a sync document defines, validated and ready for the engines.
 #[derive(Debug, Clone)]
@@ -67,8 +68,12 @@ impl SyncedDefinitions {
         // The version comes first: a newer document may use fields this code does not
         // know, and "unsupported version" is the error that explains them.
         check_schema(&value)?;
-        let document: SyncDocument = serde_json::from_value(value)
-            .map_err(|e| SyncDocumentError::one(format!("sync document: {e}")))?;
+        let document: SyncDocument = serde_json::from_value(value).map_err(|e| {
+            SyncDocumentError::one(format!(
+                "sync document: {}",
+                clip_quoted_spans(&e.to_string())
+            ))
+        })?;
 
         let mut problems = Vec::new();
         let segments = read_segments(&document.segments, &mut problems);
@@ -108,7 +113,7 @@ fn check_schema(value: &Value) -> Result<(), SyncDocumentError> {
 /// `segments[2] ("cart_abandoner")`, or `segments[2]` when the entry has no usable id.
 fn label(list: &str, index: usize, id: Option<&str>) -> String {
     match id {
-        Some(id) => format!("{list}[{index}] ({id:?})"),
+        Some(id) => format!("{list}[{index}] ({})", quote(id)),
         None => format!("{list}[{index}]"),
     }
 }
@@ -199,7 +204,8 @@ fn read_campaigns(
         for (path, id) in segment_references(&campaign) {
             if !segment_ids.contains(id) {
                 problems.push(format!(
-                    "{place}: {path}: {id:?} is not a segment of this document"
+                    "{place}: {path}: {} is not a segment of this document",
+                    quote(id)
                 ));
             }
         }

@@ -22,7 +22,7 @@ use crate::net::{
     TransportError,
 };
 use crate::protocol::IdentityRefusal;
-use crate::store::{Counter, QueuedEvent, StateKey, StoreError, StoreGuard, StoreLock};
+use crate::store::{Counter, Counters, QueuedEvent, Store, StoreError, StoreGuard, StoreLock};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
@@ -73,8 +73,9 @@ pub struct FlushReport {
 enum Command {
     /// The queue may have reached the flush threshold.
     Nudge,
-    /// Upload everything now; answer on `reply` when done, if given.
+    /// Upload everything queued at `mark`; answer on `reply` when done, if given.
     Flush {
+        mark: FlushMark,
         reply: Option<std_mpsc::Sender<FlushReport>>,
     },
     /// Sync definitions now; answer on `reply` when done, if given (a foreground sync
@@ -162,28 +163,40 @@ impl Uploader {
 
     /// Starts uploading everything now without waiting (the app went to the background).
     pub fn flush_in_background(&self) {
-        let _ = self.commands.send(Command::Flush { reply: None });
+        let mark = self.mark();
+        let _ = self.commands.send(Command::Flush { mark, reply: None });
     }
 
     /// Uploads everything queued now, waiting at most `timeout` for the outcome.
     pub fn flush(&self, timeout: Duration) -> FlushReport {
+        // Marked here rather than when the worker gets to the command: the worker may
+        // be busy uploading these very events (the queue reached `flush_at`, or a new
+        // instance found a backlog), and what it accepts from now on is this flush's.
+        let mark = self.mark();
         let (reply, answer) = std_mpsc::channel();
         if self
             .commands
-            .send(Command::Flush { reply: Some(reply) })
+            .send(Command::Flush {
+                mark,
+                reply: Some(reply),
+            })
             .is_err()
         {
-            return self.report_without_worker(FlushOutcome::ShutDown);
+            return self.report_without_worker(FlushOutcome::ShutDown, mark);
         }
         match answer.recv_timeout(timeout) {
             Ok(report) => report,
             Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                self.report_without_worker(FlushOutcome::TimedOut)
+                self.report_without_worker(FlushOutcome::TimedOut, mark)
             }
             Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                self.report_without_worker(FlushOutcome::ShutDown)
+                self.report_without_worker(FlushOutcome::ShutDown, mark)
             }
         }
+    }
+
+    fn mark(&self) -> FlushMark {
+        FlushMark::of(&self.store.lock())
     }
 
     /// Syncs definitions in the background (the app came to the foreground). Skipped
@@ -230,13 +243,16 @@ impl Uploader {
         }
     }
 
-    fn report_without_worker(&self, outcome: FlushOutcome) -> FlushReport {
-        let queued = self.store.lock().totals().events;
+    /// What a flush the worker did not answer saw happen: uploads may have gone on
+    /// meanwhile (a timed-out flush reports the part that was done).
+    fn report_without_worker(&self, outcome: FlushOutcome, mark: FlushMark) -> FlushReport {
+        let store = self.store.lock();
+        let (uploaded, rejected) = mark.since(&store.counters().unwrap_or_default());
         FlushReport {
             outcome,
-            uploaded: 0,
-            rejected: 0,
-            queued,
+            uploaded,
+            rejected,
+            queued: store.totals().events,
             retry_in_ms: None,
             error: None,
         }
@@ -261,13 +277,45 @@ impl Drop for Uploader {
     }
 }
 
+/// Where the queue and the counters stood when a flush was asked for: the flush waits
+/// for the events queued then, and reports what the server accepted and refused since.
+#[derive(Debug, Clone, Copy)]
+struct FlushMark {
+    /// The newest event queued then.
+    up_to: Option<i64>,
+    uploaded: u64,
+    rejected: u64,
+}
+
+impl FlushMark {
+    fn of(store: &Store) -> FlushMark {
+        // A store that cannot be read marks nothing: the flush then waits for nothing
+        // and reports from zero, which the counters can only overstate, never fail on.
+        let counters = store.counters().unwrap_or_default();
+        FlushMark {
+            up_to: store.last_seq().unwrap_or(None),
+            uploaded: counters.get(Counter::Uploaded),
+            rejected: counters.get(Counter::DroppedRejectedByServer),
+        }
+    }
+
+    /// Events uploaded and refused since the mark.
+    fn since(&self, counters: &Counters) -> (u64, u64) {
+        (
+            counters
+                .get(Counter::Uploaded)
+                .saturating_sub(self.uploaded),
+            counters
+                .get(Counter::DroppedRejectedByServer)
+                .saturating_sub(self.rejected),
+        )
+    }
+}
+
 /// A flush waiting for its events to leave the queue.
 struct Waiter {
-    /// The newest event queued when the flush began.
-    up_to: Option<i64>,
+    mark: FlushMark,
     reply: Option<std_mpsc::Sender<FlushReport>>,
-    uploaded_before: u64,
-    rejected_before: u64,
 }
 
 struct Worker {
@@ -338,7 +386,7 @@ impl Worker {
                 _ = stopped.changed() => break,
                 command = commands.recv() => match command {
                     Some(Command::Nudge) => {}
-                    Some(Command::Flush { reply }) => self.begin_flush(reply),
+                    Some(Command::Flush { mark, reply }) => self.begin_flush(mark, reply),
                     Some(Command::Sync { reply }) => self.sync.request(reply),
                     Some(Command::Forget) => {
                         self.sync.forget_stored();
@@ -350,7 +398,8 @@ impl Worker {
                         self.held.release(&user_id);
                         // Like a flush in the background: the user's waiting events
                         // go now, past our own backoff, never the server's Retry-After.
-                        self.begin_flush(None);
+                        let mark = FlushMark::of(&self.store());
+                        self.begin_flush(mark, None);
                     }
                     Some(Command::IdentityListener(listener)) => {
                         self.identity.set_listener(listener)
@@ -399,21 +448,14 @@ impl Worker {
         self.backoff_until.max(self.hold_until)
     }
 
-    fn begin_flush(&mut self, reply: Option<std_mpsc::Sender<FlushReport>>) {
+    fn begin_flush(&mut self, mark: FlushMark, reply: Option<std_mpsc::Sender<FlushReport>>) {
         // An explicit flush skips our own backoff but never the server's Retry-After.
         self.backoff_until = None;
-        let (up_to, counters) = {
-            let store = self.store();
-            (store.last_seq(), store.counters())
-        };
-        let counters = counters.unwrap_or_default();
-        self.waiters.push(Waiter {
-            up_to: up_to.unwrap_or(None),
-            reply,
-            uploaded_before: counters.get(Counter::Uploaded),
-            rejected_before: counters.get(Counter::DroppedRejectedByServer),
-        });
-        let waiting_for_events = self.waiters.last().is_some_and(|w| w.up_to.is_some());
+        self.waiters.push(Waiter { mark, reply });
+        // The events marked may have gone while the command waited for the worker.
+        let waiting_for_events = mark
+            .up_to
+            .is_some_and(|seq| self.store().holds_up_to(seq).unwrap_or(true));
         if let Some(hold) = self
             .hold_until
             .filter(|t| waiting_for_events && *t > Instant::now())
@@ -485,9 +527,20 @@ impl Worker {
                         .response
                         .as_ref()
                         .map_or(0, |r| r.rejected.len() as u64);
-                    self.store().complete_batch(&batch, rejected)
+                    // The server took the batch: uploads work, whatever failed before.
+                    self.last_error = None;
+                    self.store().complete_batch(&batch, rejected, None)
                 }
-                Decision::Drop => self.store().complete_batch(&batch, batch.len() as u64),
+                Decision::Drop => {
+                    let problem = reply
+                        .problem
+                        .clone()
+                        .unwrap_or_else(|| "the server refused the batch".into());
+                    self.last_error = Some(problem.clone());
+                    let at = (problem.as_str(), Utc::now().timestamp_millis());
+                    self.store()
+                        .complete_batch(&batch, batch.len() as u64, Some(at))
+                }
                 Decision::Retry { .. } if self.hold_refused(&reply.refused, &batch) => {
                     self.set_last_error(reply.problem);
                     let _ = self.store().bump(Counter::Retries, 1);
@@ -522,9 +575,6 @@ impl Worker {
             self.failures = 0;
             self.backoff_until = None;
             self.hold_until = None;
-            if decision == Decision::Drop {
-                self.set_last_error(reply.problem);
-            }
             self.answer_waiters(None);
         }
     }
@@ -579,7 +629,10 @@ impl Worker {
     /// next try is, and the worker sleeps until a token or that try.
     fn waiting_for_tokens(&mut self) {
         let problem = describe_refusals(&self.held.refusals());
-        self.set_last_error(Some(problem));
+        // Said again at every wake while they wait: it keeps the time of the refusal.
+        if self.last_error.as_ref() != Some(&problem) {
+            self.set_last_error(Some(problem));
+        }
         let retry_in = self.held.retry_in(Instant::now());
         self.answer_waiters(Some((FlushOutcome::WillRetry, retry_in)));
     }
@@ -601,13 +654,13 @@ impl Worker {
         self.answer_waiters(Some((FlushOutcome::WillRetry, Some(delay))));
     }
 
+    /// Keeps why an attempt failed, failing now, for flushes and `stats()`.
     fn set_last_error(&mut self, problem: Option<String>) {
-        if let Some(problem) = problem {
-            let _ = self
-                .store()
-                .set_state(&[(StateKey::LastUploadError, Some(&problem))]);
-            self.last_error = Some(problem);
-        }
+        let Some(problem) = problem else { return };
+        let _ = self
+            .store()
+            .set_upload_error(Some((&problem, Utc::now().timestamp_millis())));
+        self.last_error = Some(problem);
     }
 
     /// Answers the flushes whose events have all left the queue, or every flush with
@@ -624,7 +677,7 @@ impl Worker {
         for waiter in waiters {
             let (outcome, retry_in) = match forced {
                 Some(forced) => forced,
-                None => match waiter.up_to.map(|seq| store.holds_up_to(seq)) {
+                None => match waiter.mark.up_to.map(|seq| store.holds_up_to(seq)) {
                     None | Some(Ok(false)) => (FlushOutcome::Delivered, None),
                     Some(_) => {
                         self.waiters.push(waiter);
@@ -632,10 +685,11 @@ impl Worker {
                     }
                 },
             };
+            let (uploaded, rejected) = waiter.mark.since(&counters);
             let report = FlushReport {
                 outcome,
-                uploaded: counters.get(Counter::Uploaded) - waiter.uploaded_before,
-                rejected: counters.get(Counter::DroppedRejectedByServer) - waiter.rejected_before,
+                uploaded,
+                rejected,
                 queued,
                 retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
                 error: (outcome != FlushOutcome::Delivered)

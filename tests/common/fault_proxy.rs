@@ -1,13 +1,16 @@
 //! An HTTP/1.1 proxy in front of the real server that misbehaves on cue: it answers
 //! errors itself, or forwards the request and then loses, delays or cuts the answer.
 //! It speaks raw TCP so it can drop a connection halfway through a response, as a
-//! flaky mobile network does.
+//! flaky mobile network does. Started closed, it holds every request until the test
+//! opens it, so a test can act while the SDK's worker is known to be waiting.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -36,32 +39,69 @@ pub struct Seen {
 pub struct FaultProxy {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    gate: watch::Sender<bool>,
+    held: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
     /// Serves on loopback, applying `script[i]` to the i-th request and `Pass` after it.
     pub async fn start(upstream: String, script: Vec<Fault>) -> FaultProxy {
+        Self::start_gated(upstream, script, true).await
+    }
+
+    /// Like [`FaultProxy::start`], but every connection (syncs included) waits until
+    /// [`FaultProxy::open`] is called.
+    pub async fn start_closed(upstream: String, script: Vec<Fault>) -> FaultProxy {
+        Self::start_gated(upstream, script, false).await
+    }
+
+    async fn start_gated(upstream: String, script: Vec<Fault>, open: bool) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script.into_iter()));
         let log = seen.clone();
+        let (gate, gate_open) = watch::channel(open);
+        let held = Arc::new(AtomicUsize::new(0));
+        let held_count = held.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
                 let (upstream, log, script) = (upstream.clone(), log.clone(), script.clone());
+                let (mut gate_open, held) = (gate_open.clone(), held_count.clone());
                 tokio::spawn(async move {
+                    if !*gate_open.borrow() {
+                        held.fetch_add(1, Ordering::SeqCst);
+                        if gate_open.wait_for(|open| *open).await.is_err() {
+                            return;
+                        }
+                    }
                     let _ = handle(socket, &script, &upstream, &log).await;
                 });
             }
         });
-        FaultProxy { url, seen }
+        FaultProxy {
+            url,
+            seen,
+            gate,
+            held,
+        }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Lets held connections and every later one through.
+    pub fn open(&self) {
+        self.gate.send_replace(true);
+    }
+
+    /// Connections that came while the proxy was closed.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod segments;
 
 use beckon::protocol::MAX_SYNC_BYTES;
+use beckon::text::quote;
 
 use crate::error::ApiError;
 use crate::store::{Catalog, Draft, Kind, Record, Status};
@@ -20,7 +21,8 @@ fn active_record<'a>(catalog: &'a Catalog, kind: Kind, id: &str) -> Result<&'a R
     let record = existing(catalog, kind, id)?;
     if !record.is_active() {
         return Err(ApiError::conflict(format!(
-            "{kind} {id:?} is archived; archived {kind}s cannot be changed"
+            "{kind} {} is archived; archived {kind}s cannot be changed",
+            quote(id)
         )));
     }
     Ok(record)
@@ -29,7 +31,7 @@ fn active_record<'a>(catalog: &'a Catalog, kind: Kind, id: &str) -> Result<&'a R
 fn existing<'a>(catalog: &'a Catalog, kind: Kind, id: &str) -> Result<&'a Record, ApiError> {
     catalog
         .get(kind, id)
-        .ok_or_else(|| ApiError::missing(format!("{kind} {id:?} does not exist")))
+        .ok_or_else(|| ApiError::missing(format!("{kind} {} does not exist", quote(id))))
 }
 
 /// Ids are never reused, not even an archived one's: devices and exported data may
@@ -37,11 +39,13 @@ fn existing<'a>(catalog: &'a Catalog, kind: Kind, id: &str) -> Result<&'a Record
 fn ensure_new(catalog: &Catalog, kind: Kind, id: &str) -> Result<(), ApiError> {
     match catalog.get(kind, id) {
         None => Ok(()),
-        Some(record) if record.is_active() => {
-            Err(ApiError::conflict(format!("{kind} {id:?} already exists")))
-        }
+        Some(record) if record.is_active() => Err(ApiError::conflict(format!(
+            "{kind} {} already exists",
+            quote(id)
+        ))),
         Some(_) => Err(ApiError::conflict(format!(
-            "{kind} {id:?} already exists (archived); ids are never reused"
+            "{kind} {} already exists (archived); ids are never reused",
+            quote(id)
         ))),
     }
 }
@@ -72,8 +76,11 @@ fn ensure_sync_fits(
 fn unusable_segment(catalog: &Catalog, id: &str) -> Option<String> {
     match catalog.get(Kind::Segment, id) {
         Some(record) if record.is_active() => None,
-        Some(_) => Some(format!("{id:?} is not a defined segment (it is archived)")),
-        None => Some(format!("{id:?} is not a defined segment")),
+        Some(_) => Some(format!(
+            "{} is not a defined segment (it is archived)",
+            quote(id)
+        )),
+        None => Some(format!("{} is not a defined segment", quote(id))),
     }
 }
 
@@ -81,7 +88,8 @@ fn unusable_segment(catalog: &Catalog, id: &str) -> Option<String> {
 /// changes that must read it, with a message saying which one to fix.
 fn stale(kind: Kind, id: &str, problem: impl std::fmt::Display) -> ApiError {
     ApiError::conflict(format!(
-        "the stored {kind} {id:?} no longer passes validation ({problem}); update or archive it"
+        "the stored {kind} {} no longer passes validation ({problem}); update or archive it",
+        quote(id)
     ))
 }
 

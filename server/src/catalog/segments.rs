@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use beckon::segments::{DefinitionError, SegmentDefinition, SegmentSet};
+use beckon::text::quote;
 use serde_json::Value;
 
 use super::campaigns::{active_campaigns, segment_references};
@@ -32,7 +33,8 @@ pub fn archive(catalog: &Catalog, id: &str) -> Result<Draft, ApiError> {
     let referrers = referrers(catalog, id)?;
     if !referrers.is_empty() {
         return Err(ApiError::conflict(format!(
-            "segment {id:?} is still used by {}; change or archive them first",
+            "segment {} is still used by {}; change or archive them first",
+            quote(id),
             referrers.join(", ")
         )));
     }
@@ -48,7 +50,8 @@ pub fn evaluation_set(catalog: &Catalog, id: &str) -> Result<SegmentSet, ApiErro
     let record = existing(catalog, Kind::Segment, id)?;
     if !record.is_active() {
         return Err(ApiError::conflict(format!(
-            "segment {id:?} is archived; archived segments are not evaluated"
+            "segment {} is archived; archived segments are not evaluated",
+            quote(id)
         )));
     }
     let mut active: BTreeMap<String, SegmentDefinition> = active_definitions(catalog)?

@@ -1,6 +1,7 @@
 //! The stored catalog as a send request is checked against it.
 
 use beckon::messages::Campaign;
+use beckon::text::quote;
 
 use crate::sends::Definitions;
 use crate::store::{Catalog, Kind};
@@ -13,19 +14,22 @@ impl Definitions for CatalogDefinitions<'_> {
         let record = self
             .0
             .get(Kind::Campaign, id)
-            .ok_or_else(|| format!("no campaign \"{id}\""))?;
+            .ok_or_else(|| format!("no campaign {}", quote(id)))?;
         // An archived record's definition says `archived`, which the request check
         // refuses by name.
         Campaign::from_value(&record.body).map_err(|err| {
-            format!("the stored campaign \"{id}\" no longer passes validation ({err}); update or archive it")
+            format!(
+                "the stored campaign {} no longer passes validation ({err}); update or archive it",
+                quote(id)
+            )
         })
     }
 
     fn segment(&self, id: &str) -> Result<(), String> {
         match self.0.get(Kind::Segment, id) {
             Some(record) if record.is_active() => Ok(()),
-            Some(_) => Err(format!("segment \"{id}\" is archived")),
-            None => Err(format!("no segment \"{id}\"")),
+            Some(_) => Err(format!("segment {} is archived", quote(id))),
+            None => Err(format!("no segment {}", quote(id))),
         }
     }
 }

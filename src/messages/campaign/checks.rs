@@ -1,5 +1,7 @@
 //! Checks on single values of a campaign definition.
 
+use crate::text::quote;
+
 /// Longest campaign or button id, in bytes.
 pub const MAX_CAMPAIGN_ID_BYTES: usize = 64;
 /// Longest segment id, in bytes.
@@ -37,7 +39,7 @@ fn check_id_chars(id: &str, max: usize, allowed: impl Fn(char) -> bool) -> Resul
     }
     let starts_well = id.starts_with(|c: char| c.is_ascii_alphanumeric());
     if !starts_well || !id.chars().all(allowed) {
-        return Err(format!("\"{id}\" is not a valid id"));
+        return Err(format!("{} is not a valid id", quote(id)));
     }
     Ok(())
 }
@@ -72,7 +74,8 @@ pub fn check_locale_tag(tag: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "\"{tag}\" is not a language tag such as en, pt or pt-BR"
+            "{} is not a language tag such as en, pt or pt-BR",
+            quote(tag)
         ))
     }
 }
@@ -83,7 +86,8 @@ pub fn check_currency(code: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "\"{code}\" is not a three-letter ISO 4217 code such as EUR"
+            "{} is not a three-letter ISO 4217 code such as EUR",
+            quote(code)
         ))
     }
 }

@@ -11,7 +11,8 @@ use super::{
 };
 use crate::messages::locale::normalize;
 use crate::messages::template::Template;
-use crate::messages::url::{check_image_url, check_link};
+use crate::text::quote;
+use crate::text::url::{check_image_url, check_link};
 
 pub(super) fn read_variants(value: &Value, errs: &mut Errors) -> Option<BTreeMap<String, Variant>> {
     let obj = Object::new("variants", value, errs)?;
@@ -39,7 +40,7 @@ pub(super) fn read_variants(value: &Value, errs: &mut Errors) -> Option<BTreeMap
             continue;
         }
         if let Some(first) = seen.insert(normalize(tag), tag) {
-            errs.add(&path, format!("is the same locale as \"{first}\""));
+            errs.add(&path, format!("is the same locale as {}", quote(first)));
             ok = false;
             continue;
         }
@@ -97,7 +98,7 @@ fn read_buttons(path: &str, value: &Value, errs: &mut Errors) -> Option<Vec<Butt
             Some(b) if !ids.insert(b.id.clone()) => {
                 errs.add(
                     &format!("{}.id", index(path, i)),
-                    format!("\"{}\" is used by another button", b.id),
+                    format!("{} is used by another button", quote(&b.id)),
                 );
                 ok = false;
             }

@@ -11,6 +11,7 @@ use crate::common::money::{currency_decimals, Money};
 use crate::events::TYPED_EVENT_NAMES;
 use crate::messages::locale::normalize;
 use crate::protocol::{check_key, check_name};
+use crate::text::{clip, quote};
 
 const CAMPAIGN_KEYS: &[&str] = &[
     "schema_version",
@@ -82,11 +83,12 @@ pub(super) fn read_campaign(value: &Value, errs: &mut Errors) -> Option<Campaign
     let default_locale = obj.required_str("default_locale", errs);
     if let (Some(default), Some(variants)) = (default_locale, &variants) {
         if !variants.keys().any(|k| normalize(k) == normalize(default)) {
-            let tags: Vec<&str> = variants.keys().map(String::as_str).collect();
+            let tags: Vec<_> = variants.keys().map(|tag| clip(tag)).collect();
             errs.add(
                 "default_locale",
                 format!(
-                    "\"{default}\" has no variant; the variants are {}",
+                    "{} has no variant; the variants are {}",
+                    quote(default),
                     tags.join(", ")
                 ),
             );
@@ -148,7 +150,7 @@ fn read_status(status: &str, errs: &mut Errors) -> Option<CampaignStatus> {
         other => {
             errs.add(
                 "status",
-                format!("\"{other}\" is not one of {}", STATUSES.join(", ")),
+                format!("{} is not one of {}", quote(other), STATUSES.join(", ")),
             );
             None
         }
@@ -242,7 +244,10 @@ fn check_event_case(path: &str, name: &str, errs: &mut Errors) -> bool {
         Some(typed) => {
             errs.add(
                 path,
-                format!("\"{name}\" would never match; event names are case-sensitive: did you mean \"{typed}\"?"),
+                format!(
+                    "{} would never match; event names are case-sensitive: did you mean \"{typed}\"?",
+                    quote(name)
+                ),
             );
             false
         }
@@ -298,7 +303,10 @@ fn read_audience(value: &Value, errs: &mut Errors) -> Option<Audience> {
     for both in segments.iter().filter(|s| exclude.contains(s)) {
         errs.add(
             &obj.at("exclude"),
-            format!("\"{both}\" is both included and excluded, so its members never qualify"),
+            format!(
+                "{} is both included and excluded, so its members never qualify",
+                quote(both)
+            ),
         );
     }
     Some(Audience { segments, exclude })
@@ -327,7 +335,7 @@ fn read_segment_list(obj: &Object, key: &str, errs: &mut Errors) -> Option<Vec<S
         match as_str(&item_path, item, errs) {
             Some(id) if errs.check(&item_path, check_segment_id(id)) => {
                 if ids.iter().any(|seen| seen == id) {
-                    errs.add(&item_path, format!("\"{id}\" is listed twice"));
+                    errs.add(&item_path, format!("{} is listed twice", quote(id)));
                     ok = false;
                 } else {
                     ids.push(id.to_owned());

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::common::FieldError;
 use crate::messages::suggest::closest;
+use crate::text::{clip, quote};
 
 /// The problems found so far.
 #[derive(Debug, Default)]
@@ -33,11 +34,13 @@ impl Errors {
     }
 }
 
+/// The path of `key` inside `path`; a key is outside input, so it is cut to a
+/// readable length.
 pub(super) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
+        clip(key).into_owned()
     } else {
-        format!("{path}.{key}")
+        format!("{path}.{}", clip(key))
     }
 }
 
@@ -118,7 +121,10 @@ impl<'a> Object<'a> {
             Err(_) => {
                 errs.add(
                     &path,
-                    format!("\"{text}\" is not an RFC 3339 timestamp such as 2025-01-31T09:00:00Z"),
+                    format!(
+                        "{} is not an RFC 3339 timestamp such as 2025-01-31T09:00:00Z",
+                        quote(text)
+                    ),
                 );
                 None
             }

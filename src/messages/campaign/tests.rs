@@ -519,3 +519,21 @@ fn button_errors() {
         );
     }
 }
+
+#[test]
+fn errors_show_only_the_start_of_long_input() {
+    let long = "x".repeat(10_000);
+    let errors = errors_after(|v| {
+        v["variants"][&long] = json!({"title": "a", "body": "b"});
+        v["status"] = json!(long);
+        // Within the id's byte limit, so the id itself is shown, cut.
+        v["audience"]["exclude"] = json!([format!("{}!", "z".repeat(120))]);
+        v["variants"]["en"]["buttons"][0]["url"] = json!(format!("/{}", "y".repeat(1_500)));
+        v["starts_at"] = json!(long);
+    });
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+    for error in &errors {
+        assert!(error.chars().count() < 300, "{error}");
+        assert!(error.contains('…'), "{error}");
+    }
+}

@@ -6,6 +6,7 @@
 
 use super::field::{Field, NameProblem};
 use super::{Part, TemplateError, TemplateErrorKind, Unclosed, MAX_TEMPLATE_CHARS};
+use crate::text::clip;
 
 pub(super) fn parse(text: &str) -> Result<Vec<Part>, TemplateError> {
     let chars = text.chars().count();
@@ -133,12 +134,7 @@ fn unquote(fallback: &str) -> &str {
 
 /// The source of a field as shown in errors, shortened if very long.
 fn snippet(source: &str) -> String {
-    const MAX: usize = 48;
-    if source.chars().count() <= MAX {
-        source.to_owned()
-    } else {
-        source.chars().take(MAX - 1).collect::<String>() + "…"
-    }
+    clip(source).into_owned()
 }
 
 /// 1-based line and column (in characters) of byte index `at`.
@@ -178,9 +174,9 @@ mod tests {
 
     #[test]
     fn shortens_long_snippets() {
-        let long = format!("{{{{{}}}}}", "x".repeat(100));
+        let long = format!("{{{{{}}}}}", "x".repeat(1000));
         let s = snippet(&long);
-        assert_eq!(s.chars().count(), 48);
+        assert_eq!(s.chars().count(), crate::text::quote::MAX_QUOTED_CHARS + 1);
         assert!(s.ends_with('…'));
     }
 }

@@ -9,7 +9,7 @@ use super::field::{Field, FieldType};
 use super::{Part, Template};
 use crate::common::money::Money;
 use crate::messages::behaviour::BehaviourSnapshot;
-use crate::messages::url::is_safe_link;
+use crate::text::url::is_safe_link;
 
 /// Where the rendered text goes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -12,7 +12,6 @@
 
 mod pattern;
 mod router;
-mod url;
 
+pub use crate::text::url::LinkUrl;
 pub use router::{DeepLink, DeepLinkError, DeepLinkRoute, DeepLinkRouter, Utm, UTM_KEYS};
-pub use url::{LinkUrl, MAX_LINK_BYTES};

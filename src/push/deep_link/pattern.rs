@@ -6,10 +6,15 @@
 //! nothing), joined with `/`. Literal segments match exactly after percent-decoding.
 //! Patterns carry no query or fragment: every query parameter of a link comes with
 //! the match.
+//!
+//! A placeholder's value is decoded, so it must not smuggle in what the path's own
+//! separators would refuse: a value holding `/` (`%2F`), being `..` (`%2e%2e`) and
+//! the like makes the match unsafe, and the link is refused naming the placeholder.
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::url::{decode, split, LinkUrl};
+use crate::text::url::{check_path_value, decode, split, LinkUrl};
+use crate::text::{clip, quote};
 
 /// A parsed route pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +22,13 @@ pub(crate) struct RoutePattern {
     pub scheme: String,
     pub host: Option<String>,
     segments: Vec<Segment>,
+}
+
+/// A placeholder whose value a link would make unsafe, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UnsafeValue {
+    pub name: String,
+    pub problem: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +60,12 @@ impl RoutePattern {
                     };
                     check_name(name, text)?;
                     if !names.insert(name.to_owned()) {
-                        return Err(format!("uses the placeholder {{{name}}} twice"));
+                        return Err(format!("uses the placeholder {{{}}} twice", clip(name)));
                     }
                     if rest && i != last {
                         return Err(format!(
-                            "{text} takes the rest of the path, so it must be the last segment"
+                            "{} takes the rest of the path, so it must be the last segment",
+                            clip(text)
                         ));
                     }
                     if rest {
@@ -63,10 +76,20 @@ impl RoutePattern {
                 }
                 None if text.contains(['{', '}']) => {
                     return Err(format!(
-                        "segment \"{text}\" mixes text and a placeholder; a placeholder fills a whole segment"
-                    ))
+                    "segment {} mixes text and a placeholder; a placeholder fills a whole segment",
+                    quote(text)
+                ))
                 }
-                None => Segment::Literal(decode(text, false)?),
+                None => {
+                    let literal = decode(text, false)?;
+                    if literal == "." || literal == ".." {
+                        return Err(format!(
+                            "segment {} is a dot segment; write the path it stands for",
+                            quote(text)
+                        ));
+                    }
+                    Segment::Literal(literal)
+                }
             };
             segments.push(segment);
         }
@@ -94,12 +117,22 @@ impl RoutePattern {
                 })
     }
 
-    /// The path parameters if `link` matches.
-    pub fn matches(&self, link: &LinkUrl) -> Option<BTreeMap<String, String>> {
+    /// The path parameters if `link` matches, or the placeholder it matches with an
+    /// unsafe value.
+    pub fn matches(&self, link: &LinkUrl) -> Option<Result<BTreeMap<String, String>, UnsafeValue>> {
         if link.scheme != self.scheme || link.host != self.host {
             return None;
         }
         let mut params = BTreeMap::new();
+        let mut unsafe_value = None;
+        let mut check = |name: &str, value: &str| {
+            if let Err(problem) = check_path_value(value) {
+                unsafe_value.get_or_insert(UnsafeValue {
+                    name: name.to_owned(),
+                    problem,
+                });
+            }
+        };
         let mut values = link.segments.iter();
         for segment in &self.segments {
             match segment {
@@ -110,17 +143,28 @@ impl RoutePattern {
                 }
                 Segment::Param(name) => match values.next() {
                     Some(value) if !value.is_empty() => {
+                        check(name, value);
                         params.insert(name.clone(), value.clone());
                     }
                     _ => return None,
                 },
                 Segment::Rest(name) => {
                     let rest: Vec<&str> = values.by_ref().map(String::as_str).collect();
+                    // Joined with `/`, each part must be a segment of its own.
+                    for part in &rest {
+                        check(name, part);
+                    }
                     params.insert(name.clone(), rest.join("/"));
                 }
             }
         }
-        values.next().is_none().then_some(params)
+        if values.next().is_some() {
+            return None;
+        }
+        Some(match unsafe_value {
+            Some(unsafe_value) => Err(unsafe_value),
+            None => Ok(params),
+        })
     }
 }
 
@@ -134,12 +178,14 @@ fn check_name(name: &str, placeholder: &str) -> Result<(), String> {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(format!(
-            "placeholder {placeholder} needs a name of letters, digits and _, such as {{id}}"
+            "placeholder {} needs a name of letters, digits and _, such as {{id}}",
+            clip(placeholder)
         ));
     }
     if name.starts_with("utm_") {
         return Err(format!(
-            "placeholder {placeholder}: utm_ names are reserved for attribution"
+            "placeholder {}: utm_ names are reserved for attribution",
+            clip(placeholder)
         ));
     }
     Ok(())
@@ -151,9 +197,20 @@ mod tests {
 
     fn params(pattern: &str, link: &str) -> Option<Vec<(String, String)>> {
         let pattern = RoutePattern::parse(pattern).unwrap();
-        pattern
-            .matches(&LinkUrl::parse(link).unwrap())
-            .map(|p| p.into_iter().collect())
+        pattern.matches(&LinkUrl::parse(link).unwrap()).map(|p| {
+            p.unwrap_or_else(|e| panic!("{link}: {e:?}"))
+                .into_iter()
+                .collect()
+        })
+    }
+
+    /// The placeholder an unsafe value was given to, and why.
+    fn refused(pattern: &str, link: &str) -> UnsafeValue {
+        let pattern = RoutePattern::parse(pattern).unwrap();
+        match pattern.matches(&LinkUrl::parse(link).unwrap()) {
+            Some(Err(unsafe_value)) => unsafe_value,
+            other => panic!("{link}: {other:?}"),
+        }
     }
 
     fn pair(k: &str, v: &str) -> (String, String) {
@@ -167,10 +224,6 @@ mod tests {
             Some(vec![pair("id", "42")])
         );
         assert_eq!(
-            params("shop://product/{id}", "shop://product/a%2Fb/"),
-            Some(vec![pair("id", "a/b")])
-        );
-        assert_eq!(
             params(
                 "https://shop.example/p/{id}",
                 "https://SHOP.example:443/p/caf%C3%A9"
@@ -181,6 +234,26 @@ mod tests {
         assert_eq!(
             params("shop://c/{a}/x/{b}", "shop://c/1/x/2"),
             Some(vec![pair("a", "1"), pair("b", "2")])
+        );
+    }
+
+    #[test]
+    fn an_unsafe_value_names_the_placeholder_it_went_to() {
+        let unsafe_value = refused("shop://c/{a}/x/{b}", "shop://c/1/x/%2e%2e%2f%2e%2e");
+        assert_eq!(unsafe_value.name, "b");
+        assert!(
+            unsafe_value.problem.contains("path separator"),
+            "{unsafe_value:?}"
+        );
+        let unsafe_value = refused("shop://c/{a}/x/{b}", "shop://c/%2e/x/..");
+        assert_eq!(unsafe_value.name, "a", "the first one, in path order");
+        let unsafe_value = refused("shop://help/{*page}", "shop://help/a/b/%2e%2e");
+        assert_eq!(unsafe_value.name, "page");
+        // A link that does not match is not refused for its values.
+        let pattern = RoutePattern::parse("shop://product/{id}").unwrap();
+        assert_eq!(
+            pattern.matches(&LinkUrl::parse("shop://other/%2e%2e").unwrap()),
+            None
         );
     }
 
@@ -232,6 +305,8 @@ mod tests {
             ("https://{host}/p", "is not a host name"),
             ("product/{id}", "is not absolute"),
             ("javascript://x", "not allowed"),
+            ("shop://a/../b", "is a dot segment"),
+            ("shop://a/%2E", "is a dot segment"),
         ];
         for (pattern, problem) in cases {
             let err = RoutePattern::parse(pattern).unwrap_err();

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::pattern::RoutePattern;
-use super::url::{check_host, LinkUrl};
 use crate::common::FieldError;
 use crate::protocol::check_name;
+use crate::text::url::{check_host_name, host, LinkUrl};
+use crate::text::{clip, quote};
 
 /// The UTM parameters, read as attribution rather than route parameters.
 pub const UTM_KEYS: [&str; 5] = [
@@ -86,14 +87,23 @@ impl Utm {
 /// Why a link was not routed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeepLinkError {
-    #[error("deep link {} is malformed: {problem}", shorten(.url))]
+    #[error("deep link {} is malformed: {problem}", quote(.url))]
     Malformed { url: String, problem: String },
-    #[error("deep link {}: the {scheme}: scheme is not one the app registered routes for", shorten(.url))]
+    #[error("deep link {}: the {}: scheme is not one the app registered routes for", quote(.url), clip(.scheme))]
     SchemeNotRegistered { url: String, scheme: String },
-    #[error("deep link {}: host {host} is not one of the app's allowed hosts", shorten(.url))]
+    #[error("deep link {}: host {} is not one of the app's allowed hosts", quote(.url), quote(.host))]
     HostNotAllowed { url: String, host: String },
-    #[error("deep link {} matches none of the app's routes", shorten(.url))]
+    #[error("deep link {} matches none of the app's routes", quote(.url))]
     NoMatchingRoute { url: String },
+    /// The link matched a route, but the value it gives a path placeholder could lead
+    /// the app out of the path (`../..`).
+    #[error("deep link {}: parameter {{{}}} of route {} {problem}", quote(.url), clip(.name), clip(.route))]
+    UnsafeParameter {
+        url: String,
+        route: String,
+        name: String,
+        problem: String,
+    },
     #[error("no deep-link routes are set; set the app's routes first")]
     NoRoutes,
 }
@@ -139,12 +149,14 @@ impl DeepLinkRouter {
         for (i, entry) in allowed_hosts.iter().enumerate() {
             let field = format!("allowed_hosts[{i}]");
             let normalized = entry.trim().to_ascii_lowercase();
+            // Written as links write them, so `[0:0::1]` allows `https://[::1]/`.
             let rule = match normalized.strip_prefix("*.") {
-                Some(parent) => HostRule::Subdomains(parent.to_owned()),
-                None => HostRule::Exact(normalized.clone()),
+                Some(parent) => {
+                    check_host_name(parent).map(|()| HostRule::Subdomains(parent.to_owned()))
+                }
+                None => host(&normalized).map(HostRule::Exact),
             };
-            let (HostRule::Exact(name) | HostRule::Subdomains(name)) = &rule;
-            check_host(name).map_err(|problem| {
+            let rule = rule.map_err(|problem| {
                 FieldError::new(
                     &field,
                     format!("{problem}; give a host such as shop.example or *.shop.example"),
@@ -163,17 +175,20 @@ impl DeepLinkRouter {
             if let Some(j) = router.routes.iter().position(|(n, _)| *n == route.name) {
                 return Err(FieldError::new(
                     format!("routes[{i}].name"),
-                    format!("\"{}\" is already the name of routes[{j}]", route.name),
+                    format!("{} is already the name of routes[{j}]", quote(&route.name)),
                 ));
             }
             let pattern = RoutePattern::parse(&route.pattern).map_err(|problem| {
-                FieldError::new(&field, format!("\"{}\" {problem}", route.pattern))
+                FieldError::new(&field, format!("{} {problem}", quote(&route.pattern)))
             })?;
             if let Some(host) = &pattern.host {
                 if !router.allows_host(host) {
                     return Err(FieldError::new(
                         field,
-                        format!("host {host} is not in allowed_hosts; add it there first"),
+                        format!(
+                            "host {} is not in allowed_hosts; add it there first",
+                            quote(host)
+                        ),
                     ));
                 }
             } else {
@@ -188,8 +203,9 @@ impl DeepLinkRouter {
                 return Err(FieldError::new(
                     field,
                     format!(
-                        "\"{}\" matches the same links as routes[{j}] ({earlier}), which would always match first",
-                        route.pattern
+                        "{} matches the same links as routes[{j}] ({}), which would always match first",
+                        quote(&route.pattern),
+                        clip(earlier),
                     ),
                 ));
             }
@@ -230,13 +246,21 @@ impl DeepLinkRouter {
             }
             _ => {}
         }
-        let (route, mut params) = self
+        let (route, matched) = self
             .routes
             .iter()
             .find_map(|(name, pattern)| Some((name, pattern.matches(&link)?)))
             .ok_or_else(|| DeepLinkError::NoMatchingRoute {
                 url: url.to_owned(),
             })?;
+        // The first route matching decides: a later one must not take a link the app's
+        // own route for it refused.
+        let mut params = matched.map_err(|unsafe_value| DeepLinkError::UnsafeParameter {
+            url: url.to_owned(),
+            route: route.clone(),
+            name: unsafe_value.name,
+            problem: unsafe_value.problem,
+        })?;
         let mut utm = Utm::default();
         for (key, value) in link.query {
             match utm.slot(&key) {
@@ -254,16 +278,6 @@ impl DeepLinkRouter {
             params,
             utm,
         })
-    }
-}
-
-/// Links in messages are cut to a readable length.
-fn shorten(url: &str) -> String {
-    const SHOWN: usize = 120;
-    if url.chars().count() <= SHOWN {
-        format!("\"{url}\"")
-    } else {
-        format!("\"{}…\"", url.chars().take(SHOWN).collect::<String>())
     }
 }
 
@@ -312,10 +326,10 @@ mod tests {
         );
 
         let web = router
-            .route("https://Shop.Example/p/sku%2F7?utm_medium=email&utm_medium=sms")
+            .route("https://Shop.Example/p/sku%207?utm_medium=email&utm_medium=sms")
             .unwrap();
         assert_eq!(web.route, "web_product");
-        assert_eq!(web.params["id"], "sku/7");
+        assert_eq!(web.params["id"], "sku 7");
         assert_eq!(web.utm.medium.as_deref(), Some("email"), "first value wins");
         assert_eq!(router.route("shop://cart").unwrap().route, "cart");
         assert_eq!(
@@ -325,6 +339,149 @@ mod tests {
                 .params["page"],
             "returns/eu"
         );
+    }
+
+    #[test]
+    fn a_parameter_that_could_climb_the_path_refuses_the_link_naming_it() {
+        let router = shop_router();
+        let cases = [
+            (
+                "https://shop.example/p/%2e%2e%2f%2e%2e",
+                "web_product",
+                "id",
+                "\"../..\"",
+            ),
+            (
+                "https://shop.example/p/%2E%2E",
+                "web_product",
+                "id",
+                "dot segment",
+            ),
+            (
+                "https://shop.example/p/..",
+                "web_product",
+                "id",
+                "dot segment",
+            ),
+            (
+                "https://shop.example/p/.",
+                "web_product",
+                "id",
+                "dot segment",
+            ),
+            (
+                "https://shop.example/p/.%2e",
+                "web_product",
+                "id",
+                "dot segment",
+            ),
+            ("shop://product/a%2Fb", "product", "id", "path separator"),
+            ("shop://product/a%5Cb", "product", "id", "path separator"),
+            (
+                "shop://product/%252e%252e",
+                "product",
+                "id",
+                "decoded again",
+            ),
+            ("shop://product/%252F", "product", "id", "decoded again"),
+            (
+                "shop://product/%EF%BC%8E%EF%BC%8E",
+                "product",
+                "id",
+                "dot segment",
+            ),
+            ("shop://product/%E2%80%A5", "product", "id", "dot segment"),
+            (
+                "shop://product/a%EF%BC%8Fb",
+                "product",
+                "id",
+                "path separator",
+            ),
+            (
+                "https://help.shop.example/a/../../etc",
+                "help",
+                "page",
+                "dot segment",
+            ),
+            (
+                "https://help.shop.example/a/%2e%2e/b",
+                "help",
+                "page",
+                "dot segment",
+            ),
+            (
+                "https://help.shop.example/a%2Fb/c",
+                "help",
+                "page",
+                "path separator",
+            ),
+        ];
+        for (url, route, name, problem) in cases {
+            match router.route(url) {
+                Err(DeepLinkError::UnsafeParameter {
+                    route: r,
+                    name: n,
+                    problem: p,
+                    ..
+                }) => {
+                    assert_eq!((r.as_str(), n.as_str()), (route, name), "{url}");
+                    assert!(p.contains(problem), "{url}: {p}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        let message = router
+            .route("https://shop.example/p/%2e%2e%2f%2e%2e")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("parameter {id} of route web_product decodes to \"../..\""),
+            "{message}"
+        );
+        // Dots and percent signs inside a value are fine.
+        for (url, id) in [
+            ("shop://product/...", "..."),
+            ("shop://product/..x", "..x"),
+            ("shop://product/v1.2", "v1.2"),
+            ("shop://product/50%25off", "50%off"),
+            ("shop://product/100%2525", "100%25"),
+        ] {
+            assert_eq!(router.route(url).unwrap().params["id"], id, "{url}");
+        }
+        // A dot segment around the route's literals leaves no route to match.
+        assert!(matches!(
+            router.route("shop://product/../cart"),
+            Err(DeepLinkError::NoMatchingRoute { .. })
+        ));
+    }
+
+    #[test]
+    fn ipv6_hosts_are_read_and_must_be_allowed_like_any_host() {
+        let router = shop_router();
+        assert!(matches!(
+            router.route("https://[::1]/p/1"),
+            Err(DeepLinkError::HostNotAllowed { host, .. }) if host == "[::1]"
+        ));
+        let router = DeepLinkRouter::new(
+            &[DeepLinkRoute::new("p", "https://[0:0::1]/p/{id}")],
+            &["[0:0:0:0:0:0:0:1]".into()],
+        )
+        .unwrap();
+        for url in [
+            "https://[::1]/p/7",
+            "https://[::1]:8443/p/7",
+            "HTTPS://[0::1]/p/7",
+        ] {
+            assert_eq!(router.route(url).unwrap().params["id"], "7", "{url}");
+        }
+        assert!(matches!(
+            router.route("https://[::2]/p/7"),
+            Err(DeepLinkError::HostNotAllowed { .. })
+        ));
+        let err = DeepLinkRouter::new(&[], &["*.[::1]".into()]).unwrap_err();
+        assert_eq!(err.field, "allowed_hosts[0]");
+        let err = DeepLinkRouter::new(&[], &["[::1".into()]).unwrap_err();
+        assert!(err.problem.contains("not an IPv6 address"), "{err}");
     }
 
     #[test]
@@ -388,6 +545,26 @@ mod tests {
     }
 
     #[test]
+    fn errors_show_only_the_start_of_long_input() {
+        let huge = format!("shop://p/{}", "x".repeat(1 << 20));
+        let err = DeepLinkRouter::new(&[DeepLinkRoute::new("p", huge)], &[]).unwrap_err();
+        assert_eq!(err.field, "routes[0].pattern");
+        assert!(err.problem.len() < 300, "{}", err.problem);
+        assert!(err.problem.contains("…\" is"), "{}", err.problem);
+        let router = shop_router();
+        for url in [
+            format!("{}://x", "s".repeat(1_000)),
+            format!("https://{}.example/p/1", "h".repeat(1_000)),
+            format!("shop://{}", "w".repeat(1_000)),
+            format!("shop://p/%zz{}", "q".repeat(1_000)),
+        ] {
+            let message = router.route(&url).unwrap_err().to_string();
+            assert!(message.len() < 400, "{message}");
+            assert!(message.contains('…'), "{message}");
+        }
+    }
+
+    #[test]
     fn bad_configuration_names_the_entry() {
         let route = DeepLinkRoute::new;
         let hosts = vec!["shop.example".to_string()];
@@ -420,7 +597,7 @@ mod tests {
                 vec![route("w", "https://other.example/p/{id}")],
                 hosts.clone(),
                 "routes[0].pattern",
-                "host other.example is not in allowed_hosts",
+                "host \"other.example\" is not in allowed_hosts",
             ),
             (
                 vec![route("a", "shop://p/{id}"), route("b", "shop://p/{sku}")],

@@ -3955,7 +3955,16 @@ public struct Stats: Equatable, Hashable {
      * Times the database was found unusable, moved aside and recreated.
      */
     public var databaseResets: UInt64
+    /**
+     * Why the latest upload attempt failed (or its batch was refused); `None` once a
+     * batch is accepted.
+     */
     public var lastError: String?
+    /**
+     * When that attempt failed (milliseconds since the Unix epoch); `None` when
+     * `last_error` is, or for an error kept by an SDK version that did not record it.
+     */
+    public var lastErrorAtMs: Int64?
     /**
      * Definition syncs that failed or brought a refused document.
      */
@@ -3981,7 +3990,15 @@ public struct Stats: Equatable, Hashable {
          */rejectedAtTrack: UInt64, 
         /**
          * Times the database was found unusable, moved aside and recreated.
-         */databaseResets: UInt64, lastError: String?, 
+         */databaseResets: UInt64, 
+        /**
+         * Why the latest upload attempt failed (or its batch was refused); `None` once a
+         * batch is accepted.
+         */lastError: String?, 
+        /**
+         * When that attempt failed (milliseconds since the Unix epoch); `None` when
+         * `last_error` is, or for an error kept by an SDK version that did not record it.
+         */lastErrorAtMs: Int64?, 
         /**
          * Definition syncs that failed or brought a refused document.
          */syncFailures: UInt64, 
@@ -4001,6 +4018,7 @@ public struct Stats: Equatable, Hashable {
         self.rejectedAtTrack = rejectedAtTrack
         self.databaseResets = databaseResets
         self.lastError = lastError
+        self.lastErrorAtMs = lastErrorAtMs
         self.syncFailures = syncFailures
         self.lastSyncError = lastSyncError
         self.syncedAtMs = syncedAtMs
@@ -4031,6 +4049,7 @@ public struct FfiConverterTypeStats: FfiConverterRustBuffer {
                 rejectedAtTrack: FfiConverterUInt64.read(from: &buf), 
                 databaseResets: FfiConverterUInt64.read(from: &buf), 
                 lastError: FfiConverterOptionString.read(from: &buf), 
+                lastErrorAtMs: FfiConverterOptionInt64.read(from: &buf), 
                 syncFailures: FfiConverterUInt64.read(from: &buf), 
                 lastSyncError: FfiConverterOptionString.read(from: &buf), 
                 syncedAtMs: FfiConverterOptionInt64.read(from: &buf)
@@ -4047,6 +4066,7 @@ public struct FfiConverterTypeStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.rejectedAtTrack, into: &buf)
         FfiConverterUInt64.write(value.databaseResets, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterOptionInt64.write(value.lastErrorAtMs, into: &buf)
         FfiConverterUInt64.write(value.syncFailures, into: &buf)
         FfiConverterOptionString.write(value.lastSyncError, into: &buf)
         FfiConverterOptionInt64.write(value.syncedAtMs, into: &buf)

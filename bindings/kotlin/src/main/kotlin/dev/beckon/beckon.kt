@@ -5271,7 +5271,17 @@ data class Stats (
      */
     var `databaseResets`: kotlin.ULong
     , 
+    /**
+     * Why the latest upload attempt failed (or its batch was refused); `None` once a
+     * batch is accepted.
+     */
     var `lastError`: kotlin.String?
+    , 
+    /**
+     * When that attempt failed (milliseconds since the Unix epoch); `None` when
+     * `last_error` is, or for an error kept by an SDK version that did not record it.
+     */
+    var `lastErrorAtMs`: kotlin.Long?
     , 
     /**
      * Definition syncs that failed or brought a refused document.
@@ -5313,6 +5323,7 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalLong.read(buf),
@@ -5329,6 +5340,7 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.allocationSize(value.`rejectedAtTrack`) +
             FfiConverterULong.allocationSize(value.`databaseResets`) +
             FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterOptionalLong.allocationSize(value.`lastErrorAtMs`) +
             FfiConverterULong.allocationSize(value.`syncFailures`) +
             FfiConverterOptionalString.allocationSize(value.`lastSyncError`) +
             FfiConverterOptionalLong.allocationSize(value.`syncedAtMs`)
@@ -5344,6 +5356,7 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.write(value.`rejectedAtTrack`, buf)
             FfiConverterULong.write(value.`databaseResets`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterOptionalLong.write(value.`lastErrorAtMs`, buf)
             FfiConverterULong.write(value.`syncFailures`, buf)
             FfiConverterOptionalString.write(value.`lastSyncError`, buf)
             FfiConverterOptionalLong.write(value.`syncedAtMs`, buf)
