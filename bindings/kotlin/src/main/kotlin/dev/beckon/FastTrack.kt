@@ -7,7 +7,9 @@ import java.util.WeakHashMap
 
 /**
  * Records an event. Returns once it is stored durably; an invalid event throws
- * [BeckonException.InvalidEvent] and stores nothing.
+ * [BeckonException.InvalidEvent] and stores nothing (a text holding a lone UTF-16
+ * surrogate among them, refused here before anything reaches the core). After
+ * [Beckon.close], throws [BeckonException.ShutDown].
  *
  * The generated `trackChecked` makes three JNA calls per event, each allocating a JNA
  * structure for the call status. This path serializes the event with the generated
@@ -17,6 +19,8 @@ import java.util.WeakHashMap
  * typed exception, so both paths behave the same.
  */
 fun Beckon.track(event: Event) {
+    // As every generated call: a closed instance says so before looking at the arguments.
+    if (uniffiIsDestroyed) throw closedInstance()
     val bytes = serialize(event)
     val status = FastTrackNative.beckon_track_serialized(instanceIdOf(this), bytes, bytes.size.toLong())
     if (status != STORED) {
@@ -28,7 +32,11 @@ private const val STORED = 0
 
 private fun serialize(event: Event): ByteArray {
     val buffer = ByteBuffer.allocate(FfiConverterTypeEvent.allocationSize(event).toInt())
-    FfiConverterTypeEvent.write(event, buffer)
+    try {
+        FfiConverterTypeEvent.write(event, buffer)
+    } catch (refused: UnencodableText) {
+        throw refused.inArgument("", TextArg.EVENT).toBeckonException()
+    }
     return if (buffer.position() == buffer.capacity()) buffer.array() else buffer.array().copyOf(buffer.position())
 }
 

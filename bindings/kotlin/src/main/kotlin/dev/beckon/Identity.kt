@@ -1,7 +1,6 @@
 // Hand-written: identify and identity tokens in Kotlin. Each is a thin layer over a
-// generated call (renamed in uniffi.toml) and passes its exceptions through; strings are
-// checked first, so that a lone UTF-16 surrogate, which has no UTF-8 form, is refused
-// with the typed error instead of the java.nio exception the generated code would throw.
+// generated call (renamed in uniffi.toml) and passes its exceptions through, among them
+// the InvalidArgument for a string holding a lone UTF-16 surrogate (Text.kt).
 package dev.beckon
 
 /**
@@ -18,18 +17,13 @@ fun Beckon.identify(
     userId: String,
     traits: Map<String, JsonValue> = emptyMap(),
     identityToken: String? = null,
-) = identifyChecked(
-    encodable(userId, "user_id"),
-    traits,
-    identityToken?.let { encodable(it, "identity_token") },
-)
+) = identifyChecked(userId, traits, identityToken)
 
 /**
  * Hands over a new identity token for [userId] (after the identity token listener asked
  * for one, or on the app's own refresh); events waiting for it are retried at once.
  */
-fun Beckon.setIdentityToken(userId: String, token: String) =
-    setIdentityTokenChecked(encodable(userId, "user_id"), encodable(token, "identity_token"))
+fun Beckon.setIdentityToken(userId: String, token: String) = setIdentityTokenChecked(userId, token)
 
 /**
  * Calls [onNeeded] when the server refuses a user's identity token (or got none), once
@@ -49,22 +43,3 @@ fun Beckon.setIdentityTokenListener(onNeeded: (userId: String, problem: Identity
 
 /** Stops calling the identity token listener. */
 fun Beckon.removeIdentityTokenListener() = setIdentityTokenListener(null as IdentityTokenListener?)
-
-/** [value], unless it holds a lone surrogate: then the typed error, naming [field]. */
-private fun encodable(value: String, field: String): String {
-    var i = 0
-    while (i < value.length) {
-        val c = value[i]
-        if (c.isHighSurrogate() && i + 1 < value.length && value[i + 1].isLowSurrogate()) {
-            i += 2
-            continue
-        }
-        if (c.isSurrogate()) {
-            throw BeckonException.InvalidArgument(
-                "invalid argument: $field: holds a lone UTF-16 surrogate at index $i, which is not text",
-            )
-        }
-        i++
-    }
-    return value
-}

@@ -70,17 +70,21 @@ class JsonTest : BeckonTestBase() {
     }
 
     @Test
-    fun unsupportedValuesThrowIllegalArgumentNamingWhereTheyAre() {
-        val date = assertFailsWith<IllegalArgumentException> { jsonOf("when" to Date()) }
-        assertTrue(date.message!!.startsWith("when: java.util.Date"), date.message)
-        val nested = assertFailsWith<IllegalArgumentException> {
+    fun unsupportedValuesThrowInvalidArgumentNamingWhereTheyAre() {
+        val date = assertFailsWith<BeckonException.InvalidArgument> { jsonOf("when" to Date()) }
+        assertTrue(date.message!!.startsWith("invalid argument: when: java.util.Date"), date.message)
+        val nested = assertFailsWith<BeckonException.InvalidArgument> {
             jsonOf("items" to listOf(mapOf("price" to BigDecimal("9.99"))))
         }
-        assertTrue(nested.message!!.startsWith("items[0].price: java.math.BigDecimal"), nested.message)
-        val char = assertFailsWith<IllegalArgumentException> { 'x'.toJsonValue() }
-        assertTrue(char.message!!.contains("java.lang.Character"), char.message)
-        val keys = assertFailsWith<IllegalArgumentException> { mapOf(1 to "one").toJsonValue() }
-        assertTrue(keys.message!!.contains("keys must be strings"), keys.message)
+        assertTrue(nested.message!!.startsWith("invalid argument: items[0].price: java.math.BigDecimal"), nested.message)
+        val char = assertFailsWith<BeckonException.InvalidArgument> { 'x'.toJsonValue() }
+        assertTrue(char.message!!.startsWith("invalid argument: value: java.lang.Character"), char.message)
+        val keys = assertFailsWith<BeckonException.InvalidArgument> { mapOf(1 to "one").toJsonValue() }
+        assertTrue(keys.message!!.startsWith("invalid argument: value: map keys must be strings"), keys.message)
+        val deepKeys = assertFailsWith<BeckonException.InvalidArgument> {
+            mapOf("a" to mapOf("b" to listOf(mapOf(2 to "two")))).toJsonProperties()
+        }
+        assertTrue(deepKeys.message!!.startsWith("invalid argument: a.b[0]: map keys must be strings, got java.lang.Integer"), deepKeys.message)
     }
 
     @Test
