@@ -23,14 +23,20 @@ pub struct RepeatedKey {
     pub key: String,
 }
 
+/// How deep the reader goes. It recurses per level, and it runs on the app's thread,
+/// whatever its stack (a 256 KB secondary thread included); what it reads (a push of at
+/// most 4 KB) has no reason to nest anywhere near this.
+pub const MAX_DEPTH: usize = 32;
+
 /// Reads `text` as JSON the way `serde_json` does (a repeated key keeps its last
 /// value) and lists every repeated key, in reading order. The error is serde's, for
-/// text that is not JSON.
+/// text that is not JSON or nests deeper than [`MAX_DEPTH`].
 pub fn read_listing_repeats(text: &str) -> Result<(Value, Vec<RepeatedKey>), serde_json::Error> {
     let repeats = RefCell::new(Vec::new());
     let mut reader = serde_json::Deserializer::from_str(text);
     let value = Reader {
         path: String::new(),
+        depth: 0,
         repeats: &repeats,
     }
     .deserialize(&mut reader)?;
@@ -42,6 +48,8 @@ pub fn read_listing_repeats(text: &str) -> Result<(Value, Vec<RepeatedKey>), ser
 /// down, so a repeat deep inside says where it is.
 struct Reader<'a> {
     path: String,
+    /// Containers around the value read.
+    depth: usize,
     repeats: &'a RefCell<Vec<RepeatedKey>>,
 }
 
@@ -54,8 +62,24 @@ impl Reader<'_> {
         };
         Reader {
             path,
+            depth: self.depth + 1,
             repeats: self.repeats,
         }
+    }
+
+    /// Refuses to open a container past [`MAX_DEPTH`].
+    fn check_depth<E: serde::de::Error>(&self) -> Result<(), E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(format!(
+                "nests deeper than {MAX_DEPTH} levels at {}",
+                if self.path.is_empty() {
+                    "the top"
+                } else {
+                    &self.path
+                }
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -104,10 +128,12 @@ impl<'de> Visitor<'de> for Reader<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
+        self.check_depth()?;
         let mut values = Vec::new();
         loop {
             let item = Reader {
                 path: format!("{}[{}]", self.path, values.len()),
+                depth: self.depth + 1,
                 repeats: self.repeats,
             };
             match items.next_element_seed(item)? {
@@ -118,6 +144,7 @@ impl<'de> Visitor<'de> for Reader<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        self.check_depth()?;
         let mut map = Map::new();
         while let Some(key) = entries.next_key::<String>()? {
             let value = entries.next_value_seed(self.child(clip(&key)))?;
@@ -222,5 +249,34 @@ mod tests {
         }
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(read_listing_repeats(&deep).is_err(), "nesting has a limit");
+    }
+
+    #[test]
+    fn refuses_to_go_deeper_than_its_bound_and_reads_up_to_it() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(read_listing_repeats(&nested(MAX_DEPTH)).is_ok());
+        let error = read_listing_repeats(&nested(MAX_DEPTH + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("nests deeper than 32 levels"), "{error}");
+        let objects = format!(
+            "{}1{}",
+            r#"{"a":"#.repeat(MAX_DEPTH + 1),
+            "}".repeat(MAX_DEPTH + 1)
+        );
+        let error = read_listing_repeats(&objects).unwrap_err().to_string();
+        assert!(error.contains("at a.a.a"), "{error}");
+    }
+
+    #[test]
+    fn a_deep_document_is_refused_on_a_small_stack() {
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let refused = std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || read_listing_repeats(&deep).is_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(refused);
     }
 }
