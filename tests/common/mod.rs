@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod process;
 pub mod samples;
 
 use std::path::Path;
@@ -175,9 +176,9 @@ pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 pub fn run_child_and_kill(name: &str, env: &[(&str, String)], kill_after: usize) -> Vec<String> {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut child = process::this_test_binary()
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .envs(env.iter().map(|(key, value)| (key, value)))
         .stdout(Stdio::piped())
@@ -200,7 +201,13 @@ pub fn run_child_and_kill(name: &str, env: &[(&str, String)], kill_after: usize)
     while acked.len() < kill_after {
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(ack) => acked.push(ack),
-            Err(e) => panic!("child stopped acknowledging after {}: {e}", acked.len()),
+            Err(e) => {
+                let status = child.try_wait().ok().flatten();
+                panic!(
+                    "child stopped acknowledging after {}: {e} (child exit status: {status:?})",
+                    acked.len()
+                )
+            }
         }
     }
     child.kill().unwrap();
