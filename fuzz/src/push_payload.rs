@@ -18,6 +18,7 @@ use beckon::messages::Money;
 use beckon::protocol::{PushPayload, MAX_PUSH_BYTES, MIN_ENVELOPE_ROOM};
 use beckon::push::{
     parse_fcm_data, parse_push, Basket, DeepLinkRoute, DeepLinkRouter, Promo, PushPayloadError,
+    UTM_KEYS,
 };
 use chrono::TimeDelta;
 use serde_json::{json, Value};
@@ -127,7 +128,8 @@ fn route(link: &str) {
         Ok(routed) => {
             assert!(["product", "cart", "web_product", "help"].contains(&routed.route.as_str()));
             assert_eq!(routed.url, link);
-            assert!(!routed.params.keys().any(|k| k.starts_with("utm_")));
+            // The five UTM parameters are attribution, never route parameters.
+            assert!(!routed.params.keys().any(|k| UTM_KEYS.contains(&k.as_str())));
         }
         Err(beckon::push::DeepLinkError::Malformed { problem, .. }) => {
             panic!("a validated deep link {link:?} is malformed to the router: {problem}")
