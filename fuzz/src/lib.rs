@@ -18,8 +18,11 @@ pub mod server_send;
 pub mod sync_document;
 pub mod template;
 
+/// A target's body: one input, checked; panics when an invariant breaks.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the `fuzz_targets/` file and `corpus/` folder) and body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("push_payload", push_payload::run),
     ("deep_link", deep_link::run),
     ("template", template::run),
