@@ -16,7 +16,12 @@ fn every_corpus_input_holds() {
         inputs.sort();
         assert!(!inputs.is_empty(), "{}: no corpus", dir.display());
         for input in &inputs {
-            let data = std::fs::read(input).expect("a readable input");
+            // A fuzzer running on the same corpus replaces inputs with smaller ones.
+            let data = match std::fs::read(input) {
+                Ok(data) => data,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => panic!("{}: {e}", input.display()),
+            };
             let outcome = std::panic::catch_unwind(|| run(&data));
             if outcome.is_err() {
                 panic!("{name}: {} breaks an invariant", input.display());
