@@ -15,6 +15,8 @@ mod encoding;
 mod error;
 mod etag;
 mod evaluate;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod limits;
 mod logging;

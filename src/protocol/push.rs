@@ -262,8 +262,9 @@ pub fn check_promo_code(code: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A deep link the device can route: bounded, absolute, parseable and safe.
-fn check_deep_link(link: &str) -> Result<(), String> {
+/// A deep link the device can route: bounded, absolute, parseable and safe. What a
+/// payload's `deep_link` must pass, so whoever builds a push checks links with it.
+pub fn check_deep_link(link: &str) -> Result<(), String> {
     if link.len() > MAX_DEEP_LINK_BYTES {
         return Err(format!(
             "is {} bytes, over the {MAX_DEEP_LINK_BYTES}-byte limit",

@@ -33,12 +33,12 @@ pub const MAX_BODY_BYTES: usize = MAX_BATCH_BYTES + 16 * 1024;
 /// own instead of failing the whole [`beckon::protocol::Batch`], and so that each event's
 /// size as sent can be checked.
 #[derive(Deserialize)]
-struct Envelope<'a> {
-    sent_at: DateTime<Utc>,
+pub(crate) struct Envelope<'a> {
+    pub sent_at: DateTime<Utc>,
     #[serde(default)]
-    identity_tokens: BTreeMap<String, String>,
+    pub identity_tokens: BTreeMap<String, String>,
     #[serde(borrow)]
-    batch: Vec<&'a RawValue>,
+    pub batch: Vec<&'a RawValue>,
 }
 
 pub async fn upload(
@@ -59,14 +59,7 @@ pub async fn upload(
         return Err(too_large());
     }
     let bytes = read_limited(&state, body, MAX_BODY_BYTES, too_large).await?;
-    let envelope: Envelope = serde_json::from_slice(&bytes)
-        .map_err(|err| ApiError::bad_request(format!("the body is not a valid batch: {err}")))?;
-    if envelope.batch.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::bad_request(format!(
-            "the batch has {} events, over the limit of {MAX_BATCH_EVENTS}",
-            envelope.batch.len()
-        )));
-    }
+    let envelope = read_envelope(&bytes)?;
 
     let metrics = state.metrics();
     let enforcement = state.identities().enforcement(&app_key);
@@ -153,8 +146,22 @@ fn verify_identities(
     )
 }
 
+/// The envelope of a batch body, its events still raw; refused when it is not one or
+/// holds more than [`MAX_BATCH_EVENTS`] events.
+pub(crate) fn read_envelope(bytes: &[u8]) -> Result<Envelope<'_>, ApiError> {
+    let envelope: Envelope = serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::bad_request(format!("the body is not a valid batch: {err}")))?;
+    if envelope.batch.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::bad_request(format!(
+            "the batch has {} events, over the limit of {MAX_BATCH_EVENTS}",
+            envelope.batch.len()
+        )));
+    }
+    Ok(envelope)
+}
+
 /// With identities required, the event's anonymous id must be a random one.
-fn check_anonymous_id(
+pub(crate) fn check_anonymous_id(
     event: &WireEvent,
     enforcement: Enforcement,
 ) -> Result<(), (Option<String>, String)> {
@@ -171,7 +178,7 @@ fn too_large() -> ApiError {
 }
 
 /// Turns one raw event into what is stored, or says why not (with its id when readable).
-fn admit(
+pub(crate) fn admit(
     raw: &RawValue,
     sent_at: DateTime<Utc>,
     received_at: DateTime<Utc>,

@@ -310,6 +310,13 @@ fn check_promo_use(
     true
 }
 
+/// A link a send may carry: one messages accept, and one every device reads from a
+/// push payload (`beckon.deep_link`: at most 1024 bytes, valid percent escapes...).
+pub(super) fn check_send_link(link: &str) -> Result<(), String> {
+    check_link(link)?;
+    beckon::protocol::check_deep_link(link)
+}
+
 /// Reads `content.deep_link`: a template whose output, with every value missing, must
 /// already be a valid link (so every user gets one).
 pub(super) fn read_deep_link(
@@ -327,7 +334,7 @@ pub(super) fn read_deep_link(
         ..RenderContext::default()
     };
     let fallback = template.render(&empty).text;
-    match check_link(&fallback) {
+    match check_send_link(&fallback) {
         Ok(()) => Some(DeepLink { template, fallback }),
         Err(problem) => {
             problems.add(
@@ -510,6 +517,18 @@ mod tests {
         assert_eq!(
             problems("javascript:alert({{first_name}})"),
             ["content.deep_link: with no value known it renders as \"javascript:alert()\": the javascript: scheme is not allowed"]
+        );
+        // Found by fuzzing (fuzz/corpus/server_send): links devices would refuse in a
+        // push were accepted, and every push of the send then failed.
+        assert_eq!(
+            problems("shop://x/%zz{{first_name}}"),
+            ["content.deep_link: with no value known it renders as \"shop://x/%zz\": \"%zz\" is not a valid percent escape"]
+        );
+        let long = format!("shop://x/{}", "a".repeat(1100));
+        assert!(
+            problems(&long)[0].contains("over the 1024-byte limit"),
+            "{:?}",
+            problems(&long)
         );
         assert_eq!(
             problems("shop://x/{{promo_code}}"),

@@ -4,9 +4,10 @@
 //!
 //! The templates were parsed when the send was created; here they are only rendered.
 
-use beckon::messages::{check_link, BehaviourSnapshot, Field, OutputMode, RenderContext, Rendered};
+use beckon::messages::{BehaviourSnapshot, Field, OutputMode, RenderContext, Rendered};
 use serde::Serialize;
 
+use super::content::check_send_link;
 use super::recipient::Recipient;
 use super::request::Send;
 
@@ -42,7 +43,7 @@ pub fn render_send(send: &Send, recipient: &Recipient) -> RenderedSend {
     let deep_link = content.deep_link().map(|link| {
         context.output = OutputMode::Url;
         let text = take(link.template().render(&context), &mut fell_back);
-        if check_link(&text).is_ok() {
+        if check_send_link(&text).is_ok() {
             text
         } else {
             link.fallback().to_owned()
@@ -177,6 +178,28 @@ mod tests {
         assert_eq!(
             rendered.deep_link.as_deref(),
             Some("https://shop.example/p/p3?utm_source=push")
+        );
+    }
+
+    #[test]
+    fn a_link_devices_would_refuse_in_a_push_falls_back_to_the_plain_one() {
+        // Found by fuzzing (fuzz/corpus/server_send): a product page whose URL has a
+        // broken percent escape is a link messages accept, but not a push's deep link.
+        let s = send(request_with(json!({"content": content(
+            "{{last_viewed_product_url | https://shop.example/}}?utm_source=push"
+        )})));
+        let events = [track(
+            "Product Viewed",
+            utc("2026-11-30T10:02:00Z"),
+            json!({"product_id": "p3", "url": "https://shop.example/p/%zz"}),
+        )];
+        let user = Recipient {
+            history: UserHistory::from_wire(&events),
+            ..ana()
+        };
+        assert_eq!(
+            render_send(&s, &user).deep_link.as_deref(),
+            Some("https://shop.example/?utm_source=push")
         );
     }
 

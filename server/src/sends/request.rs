@@ -162,12 +162,13 @@ impl Send {
         check_schema_version(value)?;
         let raw: RawRequest = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let path = if path == "." {
-                "request".to_owned()
-            } else {
-                path
+            // An unknown field named "" adds an empty last segment (`content.`, or
+            // nothing at the top): the object holding it is where the problem is.
+            let path = match path.trim_end_matches('.') {
+                "" => "request",
+                path => path,
             };
-            SendError::one(&path, e.into_inner().to_string())
+            SendError::one(path, e.into_inner().to_string())
         })?;
         let mut problems = Problems::default();
         let send = raw.validate(definitions, now, &mut problems);

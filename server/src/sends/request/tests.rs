@@ -204,6 +204,17 @@ fn structural_errors_name_their_path() {
 }
 
 #[test]
+fn an_unknown_field_with_an_empty_name_is_placed_at_its_object() {
+    // Found by fuzzing (fuzz/corpus/server_send): the problem had an empty path.
+    let errs = refused(request_with(json!({"": {"user_key": "u-1"}})));
+    assert!(errs[0].starts_with("request: unknown field ``"), "{errs:?}");
+    let mut nested = request();
+    nested["content"][""] = json!(1);
+    let errs = refused(nested);
+    assert!(errs[0].starts_with("content: unknown field ``"), "{errs:?}");
+}
+
+#[test]
 fn text_that_is_not_json_or_too_large_is_refused() {
     let err = Send::parse("{\"schema_version\": 1,", &catalog(), now()).unwrap_err();
     assert!(matches!(err, SendError::Syntax { line: 1, .. }), "{err:?}");
