@@ -10,15 +10,15 @@
 //! every accepted pattern matches the link made by filling its placeholders with
 //! (percent-encoded) values, which come back decoded.
 
-use beckon::push::deep_link::MAX_LINK_BYTES;
 use beckon::push::{DeepLinkError, DeepLinkRoute, DeepLinkRouter, LinkUrl};
+use beckon::text::url::MAX_URL_BYTES as MAX_LINK_BYTES;
 
 pub fn run(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut hosts = Vec::new();
     let mut routes = Vec::new();
     let mut links = Vec::new();
-    let mut value = "a b/c?d#e%f&g=h+ü".to_owned();
+    let mut value = "a b?c#d%e&f=g+ü".to_owned();
     for line in text.split('\n') {
         if let Some(host) = line.strip_prefix('@') {
             hosts.push(host.to_owned());
@@ -53,12 +53,19 @@ pub fn run(data: &[u8]) {
         if link.len() > MAX_LINK_BYTES {
             continue;
         }
-        let routed = router.route(&link).unwrap_or_else(|e| {
-            panic!(
+        let routed = match router.route(&link) {
+            Ok(routed) => routed,
+            // A path parameter that decodes to something leaving its segment (`/`, `..`)
+            // is refused by design, naming the parameter.
+            Err(DeepLinkError::UnsafeParameter { name, .. }) => {
+                assert!(expected.iter().any(|(n, _)| *n == name), "{name}");
+                continue;
+            }
+            Err(e) => panic!(
                 "routes[{i}] {:?} does not match its own link {link:?}: {e}",
                 r.pattern
-            )
-        });
+            ),
+        };
         if routed.route == r.name {
             for (name, value) in expected {
                 assert_eq!(

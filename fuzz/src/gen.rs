@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use arbitrary::{Result, Unstructured};
-use beckon::messages::{BehaviourSnapshot, Money, OutputMode, RenderContext};
+use beckon::common::Money;
+use beckon::messages::{BehaviourSnapshot, OutputMode, RenderContext};
 use beckon::protocol::{WireEvent, WireKind};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Number, Value};

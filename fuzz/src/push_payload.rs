@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use beckon::messages::Money;
+use beckon::common::Money;
 use beckon::protocol::{PushPayload, MAX_PUSH_BYTES, MIN_ENVELOPE_ROOM};
 use beckon::push::{
     parse_fcm_data, parse_push, Basket, DeepLinkRoute, DeepLinkRouter, Promo, PushPayloadError,
