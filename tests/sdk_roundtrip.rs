@@ -405,10 +405,18 @@ fn an_idle_worker_sleeps() {
     let before = thread_cpu_ticks("beckon-upload");
     std::thread::sleep(Duration::from_millis(1_500));
     let spent = thread_cpu_ticks("beckon-upload") - before;
-    // 15 interval ticks on an empty queue cost next to nothing; a busy loop costs ~150.
+    // 15 interval ticks on an empty queue cost next to nothing; a busy loop costs ~150
+    // (1.5 s of CPU at 100 ticks a second), natively or emulated. Under emulation (the
+    // aarch64 run, BECKON_TEST_RUNNER) every tick's work costs many times more CPU, so
+    // the bound there only tells sleeping from spinning.
+    let limit = if std::env::var_os("BECKON_TEST_RUNNER").is_some() {
+        75
+    } else {
+        20
+    };
     assert!(
-        spent < 20,
-        "the upload thread used {spent} ticks of CPU while idle"
+        spent < limit,
+        "the upload thread used {spent} ticks of CPU while idle (limit {limit})"
     );
     client.shutdown();
 }
