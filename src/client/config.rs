@@ -29,6 +29,9 @@ pub struct BeckonConfig {
 
 /// The default for [`BeckonConfig::sync_interval_seconds`]: 15 minutes.
 const DEFAULT_SYNC_INTERVAL_SECONDS: i32 = 900;
+/// The longest `data_dir`: Linux's and Android's `PATH_MAX` (iOS's is shorter, and the
+/// system refuses longer paths itself).
+const MAX_DATA_DIR_BYTES: usize = 4096;
 /// The shortest sync interval a fleet of devices may use against one server.
 const MIN_SYNC_INTERVAL_SECONDS: i32 = 60;
 
@@ -98,6 +101,12 @@ impl BeckonConfig {
         let invalid = |what: String| Err(ClientError::InvalidConfig(what));
         if self.data_dir.trim().is_empty() {
             return invalid("data_dir must not be empty".into());
+        }
+        if self.data_dir.len() > MAX_DATA_DIR_BYTES {
+            return invalid(format!(
+                "data_dir: is {} bytes, over the {MAX_DATA_DIR_BYTES}-byte limit of a path",
+                self.data_dir.len()
+            ));
         }
         batch_url(&self.server_url).map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
         check_id("app_key", &self.app_key)
@@ -190,6 +199,7 @@ mod tests {
         type Breaks = fn(&mut BeckonConfig);
         let cases: Vec<(Breaks, &str)> = vec![
             (|c| c.data_dir = " ".into(), "data_dir"),
+            (|c| c.data_dir = "d".repeat(4097), "data_dir: is 4097 bytes"),
             (
                 |c| c.server_url = "beckon.shop.example".into(),
                 "server URL",

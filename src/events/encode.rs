@@ -3,11 +3,13 @@
 
 use serde_json::{Map, Value};
 
-use super::commerce::Product;
+use super::commerce::{Cart, Product};
 use super::event::{Event, TYPED_EVENT_NAMES};
 use super::value::{finite, Properties};
 use crate::common::FieldError;
-use crate::protocol::{check_id, check_key, check_name, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED};
+use crate::protocol::{
+    check_id, check_key, check_name, WireKind, MAX_EVENT_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
+};
 use crate::text::{clip, quote};
 
 /// A typed event turned into the name and properties it has on the wire.
@@ -171,6 +173,22 @@ impl PropertyWriter {
         }
         Ok(())
     }
+}
+
+/// Checks a cart handed over on its own (to price promos) as `Cart Viewed` checks it:
+/// every field, and no larger than an event may be. Errors name the field
+/// (`cart.products[2].product_id`).
+pub fn check_cart(cart: &Cart) -> Result<(), FieldError> {
+    let mut w = PropertyWriter::new();
+    w.scoped("cart", |w| cart.write(w))?;
+    let bytes = serde_json::to_vec(&w.map).map_or(usize::MAX, |json| json.len());
+    if bytes > MAX_EVENT_BYTES {
+        return Err(FieldError::new(
+            "cart",
+            format!("is {bytes} bytes, over the {MAX_EVENT_BYTES}-byte limit of an event"),
+        ));
+    }
+    Ok(())
 }
 
 impl Event {

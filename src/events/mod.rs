@@ -12,7 +12,7 @@ mod validate;
 mod value;
 
 pub use commerce::{Cart, CheckoutStep, Coupon, Order, Product, Promotion, Share};
-pub use encode::EncodedEvent;
+pub use encode::{check_cart, EncodedEvent};
 pub use event::{Event, TYPED_EVENT_NAMES};
 pub use validate::{check_traits, largest_value, EventError};
 pub use value::{JsonValue, Properties};

@@ -7,6 +7,9 @@ mod error;
 mod fast_track;
 mod push;
 
+#[cfg(test)]
+mod argument_sizes;
+
 pub use error::BeckonError;
 
 use std::collections::HashMap;

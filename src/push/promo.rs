@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::common::money::normalize_currency;
 use crate::common::FieldError;
 use crate::common::Money;
-use crate::events::Cart;
+use crate::events::{check_cart, Cart};
 use crate::protocol::{Discount, PromoOffer};
 use crate::text::{clip, quote};
 
@@ -137,8 +137,10 @@ impl Basket {
 
     /// The basket of a cart: Σ price × quantity (1 when not given) in the cart's
     /// currency, which is `cart.currency` or else the one currency its products
-    /// declare. `shipping` is in the same currency. Errors name the field.
+    /// declare. `shipping` is in the same currency. The cart is checked as an event's
+    /// would be (`check_cart`) first. Errors name the field.
     pub fn from_cart(cart: &Cart, shipping: Option<f64>) -> Result<Basket, FieldError> {
+        check_cart(cart)?;
         let currency = cart_currency(cart)?;
         let mut subtotal: i64 = 0;
         for (i, product) in cart.products.iter().enumerate() {
@@ -654,7 +656,7 @@ mod tests {
                 },
                 None,
                 "cart.products[0].price",
-                "not a price",
+                "must not be negative",
             ),
             (
                 Cart {
@@ -685,6 +687,30 @@ mod tests {
                 Some(-2.0),
                 "shipping",
                 "must not be negative",
+            ),
+            (
+                Cart {
+                    currency: Some("EUR".into()),
+                    products: vec![Product {
+                        product_id: "p".repeat(300),
+                        price: Some(1.0),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                None,
+                "cart.products[0].product_id",
+                "over the 256-byte limit",
+            ),
+            (
+                Cart {
+                    currency: Some("EUR".into()),
+                    products: vec![product(Some(1.0), None, None); 2_000],
+                    ..Default::default()
+                },
+                None,
+                "cart",
+                "over the 32768-byte limit of an event",
             ),
         ];
         for (cart, shipping, field, problem) in cases {

@@ -1,10 +1,12 @@
 use std::path::PathBuf;
 
+use crate::text::quote;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("cannot use the data directory {path}: {source}")]
+    #[error("cannot use the data directory {}: {source}", quote(&.path.to_string_lossy()))]
     Io {
         path: PathBuf,
         #[source]

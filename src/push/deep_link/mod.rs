@@ -14,4 +14,7 @@ mod pattern;
 mod router;
 
 pub use crate::text::url::LinkUrl;
-pub use router::{DeepLink, DeepLinkError, DeepLinkRoute, DeepLinkRouter, Utm, UTM_KEYS};
+pub use router::{
+    DeepLink, DeepLinkError, DeepLinkRoute, DeepLinkRouter, Utm, MAX_ALLOWED_HOSTS, MAX_ROUTES,
+    UTM_KEYS,
+};

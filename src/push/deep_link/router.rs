@@ -10,6 +10,12 @@ use crate::text::url::{check_host_name, host, LinkUrl};
 use crate::text::{clip, quote};
 
 /// The UTM parameters, read as attribution rather than route parameters.
+/// The most routes an app may register: far more than any app's screens, and it keeps
+/// routing (which tries them in order) and the check for overlapping patterns cheap.
+pub const MAX_ROUTES: usize = 256;
+/// The most entries of `allowed_hosts` (`*.shop.example` covers every subdomain).
+pub const MAX_ALLOWED_HOSTS: usize = 64;
+
 pub const UTM_KEYS: [&str; 5] = [
     "utm_source",
     "utm_medium",
@@ -145,6 +151,17 @@ impl DeepLinkRouter {
         routes: &[DeepLinkRoute],
         allowed_hosts: &[String],
     ) -> Result<DeepLinkRouter, FieldError> {
+        for (field, count, max) in [
+            ("routes", routes.len(), MAX_ROUTES),
+            ("allowed_hosts", allowed_hosts.len(), MAX_ALLOWED_HOSTS),
+        ] {
+            if count > max {
+                return Err(FieldError::new(
+                    field,
+                    format!("has {count} entries, over the limit of {max}"),
+                ));
+            }
+        }
         let mut hosts = Vec::with_capacity(allowed_hosts.len());
         for (i, entry) in allowed_hosts.iter().enumerate() {
             let field = format!("allowed_hosts[{i}]");
@@ -297,6 +314,34 @@ mod tests {
             &["shop.example".into(), "*.shop.example".into()],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_number_of_routes_and_hosts_is_bounded() {
+        let routes = |n: usize| -> Vec<DeepLinkRoute> {
+            (0..n)
+                .map(|i| DeepLinkRoute::new(format!("r{i}"), format!("shop://r{i}/{{id}}")))
+                .collect()
+        };
+        let hosts =
+            |n: usize| -> Vec<String> { (0..n).map(|i| format!("h{i}.shop.example")).collect() };
+        DeepLinkRouter::new(&routes(MAX_ROUTES), &hosts(MAX_ALLOWED_HOSTS)).unwrap();
+        let error = DeepLinkRouter::new(&routes(MAX_ROUTES + 1), &[]).unwrap_err();
+        assert_eq!(error.field, "routes");
+        assert!(
+            error
+                .to_string()
+                .contains("257 entries, over the limit of 256"),
+            "{error}"
+        );
+        let error = DeepLinkRouter::new(&[], &hosts(MAX_ALLOWED_HOSTS + 1)).unwrap_err();
+        assert_eq!(error.field, "allowed_hosts");
+        assert!(
+            error
+                .to_string()
+                .contains("65 entries, over the limit of 64"),
+            "{error}"
+        );
     }
 
     #[test]

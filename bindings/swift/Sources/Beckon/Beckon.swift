@@ -595,14 +595,9 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 
     public static func lower(_ value: String) -> RustBuffer {
-        return value.utf8CString.withUnsafeBufferPointer { ptr in
-            // The swift string gives us int8_t, we want uint8_t.
-            ptr.withMemoryRebound(to: UInt8.self) { ptr in
-                // The swift string gives us a trailing null byte, we don't want it.
-                let buf = UnsafeBufferPointer(rebasing: ptr.prefix(upTo: ptr.count - 1))
-                return RustBuffer.from(buf)
-            }
-        }
+        // Beckon: cut at 1 MiB, where uniffi's Int32 lengths trapped past 2 GiB
+        // (see Wire+Text.swift; patched in by scripts/bindings).
+        return WireText.withUTF8(value, atMost: WireText.maxBytes) { RustBuffer.from($0) }
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> String {
@@ -612,9 +607,8 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 
     public static func write(_ value: String, into buf: inout [UInt8]) {
-        let len = Int32(value.utf8.count)
-        writeInt(&buf, len)
-        writeBytes(&buf, value.utf8)
+        // Beckon: cut once the buffer holds 1 MiB (see Wire+Text.swift).
+        WireText.write(value, into: &buf)
     }
 }
 

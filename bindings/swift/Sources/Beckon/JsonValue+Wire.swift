@@ -20,7 +20,8 @@
 //    refuses it with its own message naming the path (`properties.d.k.k…: nests deeper
 //    than 8 levels`) and stores nothing. Values within 64 levels are written exactly.
 //  - Size. Once the buffer holds more than `maxBytes` (1 MiB), strings are cut (at a
-//    character boundary) and arrays and objects are written as null, so a value repeating
+//    character boundary, to their first 256 bytes: Wire+Text.swift) and arrays and
+//    objects are written as null, so a value repeating
 //    one big string or array many times cannot grow the buffer to gigabytes (past 2 GiB,
 //    uniffi's Int32 lengths trap). Anything the core accepts is far smaller: this encoding
 //    takes at most 6 bytes per byte of the event's JSON (an integer 0 takes 12 bytes here,
@@ -31,7 +32,7 @@ enum JsonValueWire {
     /// The deepest level written; an array or object at this level is written as null.
     static let maxDepth = 64
     /// Past this many bytes in the buffer, strings are cut and containers written as null.
-    static let maxBytes = 1 << 20
+    static let maxBytes = WireText.maxBytes
 
     /// An array or object being written: its items left to write, and their level.
     private enum Frame {
@@ -112,23 +113,9 @@ enum JsonValueWire {
     }
 
     /// An Int32 byte count and the UTF-8 bytes, cut at a character boundary where the
-    /// whole string would take the buffer past `maxBytes`.
+    /// whole string would take the buffer past `maxBytes` (Wire+Text.swift).
     private static func writeString(_ value: String, into buf: inout [UInt8]) {
-        let utf8 = value.utf8
-        let count = utf8.count
-        let room = max(0, maxBytes - buf.count)
-        if count <= room {
-            writeInt(Int32(count), into: &buf)
-            buf.append(contentsOf: utf8)
-            return
-        }
-        var end = utf8.index(utf8.startIndex, offsetBy: room)
-        while end > utf8.startIndex && utf8[end] & 0xC0 == 0x80 {
-            end = utf8.index(before: end)
-        }
-        let prefix = utf8[..<end]
-        writeInt(Int32(prefix.count), into: &buf)
-        buf.append(contentsOf: prefix)
+        WireText.write(value, into: &buf)
     }
 
     @inline(__always)

@@ -3,9 +3,12 @@
 //! Each fix swaps a piece of uniffi's output for a call into hand-written Kotlin of
 //! `bindings/kotlin/src/main/kotlin/dev/beckon/`, where the logic lives and is tested:
 //!
-//! - **Text that is not text** (`Text.kt`). `FfiConverterString.toUtf8` throws the
-//!   internal `UnencodableText` for a lone UTF-16 surrogate instead of java.nio's
-//!   `MalformedInputException`. The writers of record fields, list items and map keys
+//! - **Text that is not text, or too big** (`Text.kt`). `FfiConverterString.toUtf8`
+//!   throws the internal `RefusedArgument` for a lone UTF-16 surrogate instead of
+//!   java.nio's `MalformedInputException`, and for a text over 1 MiB; its
+//!   `allocationSize` reserves no more than that, and `lowerIntoRustBuffer` refuses an
+//!   argument sized over 16 MiB instead of failing to allocate it (past 2 GiB the sizes
+//!   no longer fit uniffi's `Int` buffers). The writers of record fields, list items and map keys
 //!   name what they were writing as it unwinds, the lowering of each argument of the
 //!   `Beckon` class names the argument, and the call turns it into the typed
 //!   `BeckonException` naming the field (`InvalidEvent`, `InvalidConfig`, `InvalidPush`
@@ -28,16 +31,33 @@ use crate::anchor::replace_once;
 /// The first line of patched output; its presence means the text was patched already.
 pub const MARKER: &str =
     "// Patched after generation by uniffi-bindgen/src/bin/patch-generated (kotlin.rs): \
-lone surrogates and deep JSON (Text.kt, JsonWire.kt), close() (Text.kt).\n";
+lone surrogates, sizes and deep JSON (Text.kt, JsonWire.kt), close() (Text.kt).\n";
 
 // The anchors are uniffi 0.32's output, verbatim; the longer ones are kept in
 // `uniffi-kotlin/`, each the exact text of the generated file.
 const TO_UTF8: &str = include_str!("uniffi-kotlin/string_to_utf8.txt");
 const TO_UTF8_BECKON: &str = "    fun toUtf8(value: String): ByteBuffer {
-        // Beckon: a lone surrogate throws UnencodableText, which the call turns into its
+        // Beckon: a lone surrogate throws RefusedArgument, which the call turns into its
         // typed BeckonException naming the field (Text.kt).
         return utf8(value)
     }
+";
+
+const STRING_ALLOCATION: &str = "    override fun allocationSize(value: String): ULong {
+        val sizeForLength = 4UL
+        val sizeForString = value.length.toULong() * 3UL
+        return sizeForLength + sizeForString
+    }
+";
+const STRING_ALLOCATION_BECKON: &str =
+    "    // Beckon: no more than a text may take; toUtf8 refuses a longer one (Text.kt).
+    override fun allocationSize(value: String): ULong = textAllocation(value)
+";
+
+const ARGUMENT_ALLOCATION: &str = "        val rbuf = RustBuffer.alloc(allocationSize(value))\n";
+const ARGUMENT_ALLOCATION_BECKON: &str =
+    "        // Beckon: an argument too large to encode is refused, naming it (Text.kt).
+        val rbuf = RustBuffer.alloc(checkedArgumentSize(allocationSize(value)))
 ";
 
 const JSON_VALUE: &str = include_str!("uniffi-kotlin/json_value_converter.txt");
@@ -73,7 +93,7 @@ const CALL: &str = "            return block(this.uniffiCloneHandle())\n";
 const CALL_BECKON: &str = "            val handle = this.uniffiCloneHandle()
             try {
                 return block(handle)
-            } catch (refused: UnencodableText) {
+            } catch (refused: RefusedArgument) {
                 // Beckon: an argument was refused while lowered, before the call took the
                 // cloned handle: release it, and throw the typed exception (Text.kt).
                 uniffiRustCall { status -> UniffiLib.uniffi_beckon_fn_free_beckon(handle, status) }
@@ -120,6 +140,18 @@ pub fn patch(generated: &str) -> Result<String, String> {
         TO_UTF8,
         TO_UTF8_BECKON,
         "lone surrogates (FfiConverterString.toUtf8)",
+    )?;
+    text = replace_once(
+        &text,
+        STRING_ALLOCATION,
+        STRING_ALLOCATION_BECKON,
+        "text sizes (FfiConverterString.allocationSize)",
+    )?;
+    text = replace_once(
+        &text,
+        ARGUMENT_ALLOCATION,
+        ARGUMENT_ALLOCATION_BECKON,
+        "argument sizes (FfiConverter.lowerIntoRustBuffer)",
     )?;
     text = replace_keeping_read(
         &text,
@@ -464,8 +496,12 @@ mod tests {
 "
         );
         format!(
-            "// generated\npublic object FfiConverterString {{
-{TO_UTF8}}}
+            "// generated\ninterface FfiConverter {{
+    fun lowerIntoRustBuffer(value: KotlinType): RustBuffer.ByValue {{
+{ARGUMENT_ALLOCATION}    }}
+}}
+public object FfiConverterString {{
+{TO_UTF8}{STRING_ALLOCATION}}}
 {class}{CLASS_END} FfiConverter<Beckon, Long> {{}}
 enum class Channel {{
     PUSH;
@@ -509,6 +545,9 @@ public object FfiConverterMapStringTypeJsonValue {{
         assert!(patched.starts_with(MARKER));
         assert!(patched.contains("return utf8(value)"));
         assert!(!patched.contains("CodingErrorAction.REPORT"));
+        assert!(patched.contains("ULong = textAllocation(value)"));
+        assert!(!patched.contains("value.length.toULong() * 3UL"));
+        assert!(patched.contains("RustBuffer.alloc(checkedArgumentSize(allocationSize(value)))"));
         assert!(patched.contains("= JsonWire.size(value)"));
         assert!(patched.contains("= JsonWire.writeFields(value, buf)"));
         // The readers stay uniffi's.
@@ -576,6 +615,18 @@ public object FfiConverterMapStringTypeJsonValue {{
         assert!(patch(&changed)
             .unwrap_err()
             .contains("FfiConverterTypeJsonValue"));
+        let changed = synthetic().replace(
+            "value.length.toULong() * 3UL",
+            "value.length.toULong() * 4UL",
+        );
+        assert!(patch(&changed)
+            .unwrap_err()
+            .contains("FfiConverterString.allocationSize"));
+        let changed = synthetic().replace(
+            "RustBuffer.alloc(allocationSize(value))",
+            "RustBuffer.alloc(allocationSize(value) + 1UL)",
+        );
+        assert!(patch(&changed).unwrap_err().contains("lowerIntoRustBuffer"));
         let changed = synthetic().replace(".lower(`", ".lower(");
         assert!(patch(&changed).unwrap_err().contains("argument names"));
         let no_close = synthetic().replace("        this.destroy()\n", "        destroy()\n");

@@ -14,6 +14,13 @@
 //! it was when the writer was written: a uniffi upgrade that changes any of it fails here
 //! and the writer must be checked against the new output.
 //!
+//! Sizes: uniffi writes every length as an Int32 and cannot throw while lowering, so a
+//! string of 2 GiB or more, or an argument whose strings add up to that, trapped. The
+//! bodies of `FfiConverterString.lower` and `.write` are replaced by calls to
+//! `WireText` (`bindings/swift/Sources/Beckon/Wire+Text.swift`), which cuts what it
+//! writes at 1 MiB for the core to refuse; the string reader, the reference for the
+//! encoding, is pinned.
+//!
 //! Blocking calls: the generated `flush(timeoutMs:)` and `sync(timeoutMs:)` wait on the
 //! network on the caller's thread. They are marked `@available(*, noasync)`, like the
 //! hand-written `flushBlocking(timeout:)` and `syncBlocking(timeout:)`, so async code
@@ -45,6 +52,20 @@ pub fn patch(generated: &str) -> Result<String, String> {
         &JSON_VALUE_WRITE.join("\n"),
         "JsonValue writer (FfiConverterTypeJsonValue.write)",
     )?;
+    for (what, generated_lines, ours) in [
+        (
+            "string lowering (FfiConverterString.lower)",
+            GENERATED_STRING_LOWER,
+            STRING_LOWER,
+        ),
+        (
+            "string writer (FfiConverterString.write)",
+            GENERATED_STRING_WRITE,
+            STRING_WRITE,
+        ),
+    ] {
+        text = replace_once(&text, &generated_lines.join("\n"), &ours.join("\n"), what)?;
+    }
     for (what, declaration, instead) in BLOCKING {
         let marked = format!(
             "@available(*, noasync, message: \"blocks the calling thread on the network; from async code use `{instead}`\")\n{declaration}"
@@ -109,6 +130,42 @@ const GENERATED_JSON_VALUE_WRITE: &[&str] = &[
     "            FfiConverterDictionaryStringTypeJsonValue.write(fields, into: &buf)",
     "            ",
     "        }",
+    "    }",
+];
+
+/// uniffi 0.32's string lowering and writer, replaced whole.
+const GENERATED_STRING_LOWER: &[&str] = &[
+    "    public static func lower(_ value: String) -> RustBuffer {",
+    "        return value.utf8CString.withUnsafeBufferPointer { ptr in",
+    "            // The swift string gives us int8_t, we want uint8_t.",
+    "            ptr.withMemoryRebound(to: UInt8.self) { ptr in",
+    "                // The swift string gives us a trailing null byte, we don't want it.",
+    "                let buf = UnsafeBufferPointer(rebasing: ptr.prefix(upTo: ptr.count - 1))",
+    "                return RustBuffer.from(buf)",
+    "            }",
+    "        }",
+    "    }",
+];
+const GENERATED_STRING_WRITE: &[&str] = &[
+    "    public static func write(_ value: String, into buf: inout [UInt8]) {",
+    "        let len = Int32(value.utf8.count)",
+    "        writeInt(&buf, len)",
+    "        writeBytes(&buf, value.utf8)",
+    "    }",
+];
+
+/// Beckon's replacements: the same signatures, cutting at `WireText.maxBytes`.
+const STRING_LOWER: &[&str] = &[
+    "    public static func lower(_ value: String) -> RustBuffer {",
+    "        // Beckon: cut at 1 MiB, where uniffi's Int32 lengths trapped past 2 GiB",
+    "        // (see Wire+Text.swift; patched in by scripts/bindings).",
+    "        return WireText.withUTF8(value, atMost: WireText.maxBytes) { RustBuffer.from($0) }",
+    "    }",
+];
+const STRING_WRITE: &[&str] = &[
+    "    public static func write(_ value: String, into buf: inout [UInt8]) {",
+    "        // Beckon: cut once the buffer holds 1 MiB (see Wire+Text.swift).",
+    "        WireText.write(value, into: &buf)",
     "    }",
 ];
 
@@ -191,13 +248,10 @@ const PINNED: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "JsonValue writer: strings (FfiConverterString.write)",
+        "string writer: the encoding read back (FfiConverterString.read)",
         &[
-            "    public static func write(_ value: String, into buf: inout [UInt8]) {",
-            "        let len = Int32(value.utf8.count)",
-            "        writeInt(&buf, len)",
-            "        writeBytes(&buf, value.utf8)",
-            "    }",
+            "    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> String {",
+            "        let len: Int32 = try readInt(&buf)",
         ],
     ),
     (
@@ -268,6 +322,10 @@ mod tests {
                 "    /** Blocks. */\n{declaration}\n    return 1\n}}"
             ));
         }
+        parts.push("fileprivate struct FfiConverterString: FfiConverter {".to_owned());
+        parts.push(GENERATED_STRING_LOWER.join("\n"));
+        parts.push(GENERATED_STRING_WRITE.join("\n"));
+        parts.push("}".to_owned());
         parts.push("public struct FfiConverterTypeJsonValue: FfiConverterRustBuffer {".to_owned());
         parts.push(GENERATED_JSON_VALUE_WRITE.join("\n"));
         parts.push("}".to_owned());
@@ -296,11 +354,17 @@ mod tests {
             );
             assert!(before.contains(instead), "{before}");
         }
+        assert!(patched.contains("WireText.withUTF8(value, atMost: WireText.maxBytes)"));
+        assert!(patched.contains("        WireText.write(value, into: &buf)"));
+        assert!(!patched.contains("value.utf8CString"));
         // Nothing else changed.
-        let mut unpatched = patched.replace(
-            &JSON_VALUE_WRITE.join("\n"),
-            &GENERATED_JSON_VALUE_WRITE.join("\n"),
-        );
+        let mut unpatched = patched
+            .replace(
+                &JSON_VALUE_WRITE.join("\n"),
+                &GENERATED_JSON_VALUE_WRITE.join("\n"),
+            )
+            .replace(&STRING_LOWER.join("\n"), &GENERATED_STRING_LOWER.join("\n"))
+            .replace(&STRING_WRITE.join("\n"), &GENERATED_STRING_WRITE.join("\n"));
         for (_, declaration, _) in BLOCKING {
             let at = unpatched.find(declaration).unwrap();
             let line_start = unpatched[..at - 1].rfind('\n').unwrap() + 1;
@@ -326,6 +390,12 @@ mod tests {
 
     #[test]
     fn fails_when_an_encoding_the_writer_repeats_changed() {
+        let changed = synthetic().replace(
+            "        let len: Int32 = try readInt(&buf)",
+            "        let len: UInt32 = try readInt(&buf)",
+        );
+        let error = patch(&changed).unwrap_err();
+        assert!(error.contains("FfiConverterString.read"), "{error}");
         let changed = synthetic().replace(
             "        let len = Int32(value.utf8.count)",
             "        let len = UInt32(value.utf8.count)",

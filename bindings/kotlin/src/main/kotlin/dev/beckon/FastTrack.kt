@@ -8,8 +8,8 @@ import java.util.WeakHashMap
 /**
  * Records an event. Returns once it is stored durably; an invalid event throws
  * [BeckonException.InvalidEvent] and stores nothing (a text holding a lone UTF-16
- * surrogate among them, refused here before anything reaches the core). After
- * [Beckon.close], throws [BeckonException.ShutDown].
+ * surrogate or over 1 MiB, or an event over 16 MiB encoded, is refused here before
+ * anything reaches the core). After [Beckon.close], throws [BeckonException.ShutDown].
  *
  * The generated `trackChecked` makes three JNA calls per event, each allocating a JNA
  * structure for the call status. This path serializes the event with the generated
@@ -31,10 +31,10 @@ fun Beckon.track(event: Event) {
 private const val STORED = 0
 
 private fun serialize(event: Event): ByteArray {
-    val buffer = ByteBuffer.allocate(FfiConverterTypeEvent.allocationSize(event).toInt())
-    try {
-        FfiConverterTypeEvent.write(event, buffer)
-    } catch (refused: UnencodableText) {
+    val buffer = try {
+        val size = checkedArgumentSize(FfiConverterTypeEvent.allocationSize(event))
+        ByteBuffer.allocate(size.toInt()).also { FfiConverterTypeEvent.write(event, it) }
+    } catch (refused: RefusedArgument) {
         throw refused.inArgument("", TextArg.EVENT).toBeckonException()
     }
     return if (buffer.position() == buffer.capacity()) buffer.array() else buffer.array().copyOf(buffer.position())

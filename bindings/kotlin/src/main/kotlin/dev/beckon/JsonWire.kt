@@ -101,7 +101,7 @@ internal object JsonWire {
             try {
                 start()
                 drain()
-            } catch (refused: UnencodableText) {
+            } catch (refused: RefusedArgument) {
                 throw pathOf(refused)
             }
         }
@@ -191,14 +191,14 @@ internal object JsonWire {
         /** A string as `FfiConverterString` writes it: its byte length, then UTF-8. */
         private fun text(value: String) {
             if (buf == null) {
-                bytes += 4 + utf8Length(value)
+                bytes += 4 + textSize(value)
             } else {
                 FfiConverterString.write(value, buf)
             }
         }
 
         /** [refused], with the keys and indices of the open containers (innermost first). */
-        private fun pathOf(refused: UnencodableText): UnencodableText {
+        private fun pathOf(refused: RefusedArgument): RefusedArgument {
             val stack = stack ?: return refused
             for (i in stack.indices.reversed()) {
                 val frame = stack[i]

@@ -1,10 +1,10 @@
 // Hand-written: strings on their way to the core, and the typed errors for those that
-// are not text. The generated converters call in here through the fixes of
+// are not text or are too big. The generated converters call in here through the fixes of
 // uniffi-bindgen/src/bin/patch-generated/kotlin.rs; nothing here is public API.
 //
 // A Kotlin String is UTF-16 and may hold a lone surrogate (half of an emoji, what
 // cutting user text at an arbitrary index produces), which has no UTF-8 form. The
-// generated `FfiConverterString.toUtf8` calls [utf8], which throws [UnencodableText]
+// generated `FfiConverterString.toUtf8` calls [utf8], which throws [RefusedArgument]
 // for it. As that exception unwinds through the generated writers, each names the part
 // it was writing (a record field, a list index, a map key), the lowering of the
 // argument names the argument, and the call turns it into the typed `BeckonException`
@@ -30,14 +30,44 @@ internal enum class TextArg {
 }
 
 /**
- * A string with a lone UTF-16 surrogate at [index] of [text], met while lowering an
- * argument. Internal: every public call turns it into a `BeckonException` (see
- * [toBeckonException]). Without a stack trace, as it is only ever caught.
+ * An argument refused while it was lowered, before the call: a string holding a lone
+ * surrogate ([loneSurrogate]) or longer than [MAX_TEXT_BYTES] ([tooLong]), or an argument
+ * taking more than [MAX_ARGUMENT_BYTES] to encode ([tooLarge]). Internal: every public
+ * call turns it into a `BeckonException` naming the field (see [toBeckonException]).
+ * Without a stack trace, as it is only ever caught.
  */
-internal class UnencodableText(
-    private val text: String,
+internal class RefusedArgument private constructor(
+    private val text: String?,
     private val index: Int,
+    private val tooBig: String?,
 ) : RuntimeException(null, null, false, false) {
+    companion object {
+        private const val QUOTED = 40
+
+        private fun escape(c: Char): String = "\\u%04X".format(c.code)
+
+        /** [text] holds a lone UTF-16 surrogate at [index]. */
+        fun loneSurrogate(text: String, index: Int) = RefusedArgument(text, index, null)
+
+        /** A text of [chars] UTF-16 units (and [bytes] of UTF-8, when counted) is too long. */
+        fun tooLong(chars: Int, bytes: Long?) = RefusedArgument(
+            null,
+            -1,
+            if (bytes == null) {
+                "is $chars characters, over the $MAX_TEXT_BYTES-byte limit of a text"
+            } else {
+                "is $bytes bytes, over the $MAX_TEXT_BYTES-byte limit of a text"
+            },
+        )
+
+        /** An argument would take [bytes] to encode. */
+        fun tooLarge(bytes: ULong) = RefusedArgument(
+            null,
+            -1,
+            "takes $bytes bytes to encode, over the $MAX_ARGUMENT_BYTES-byte limit of an argument",
+        )
+    }
+
     /** Where the text was, innermost first: field and key names, and list indices. */
     private val path = ArrayList<Any>(4)
 
@@ -47,19 +77,19 @@ internal class UnencodableText(
     private var kind = TextArg.ARGUMENT
 
     /** Adds the field or map key the text was under (one level further out). */
-    fun under(name: String): UnencodableText {
+    fun under(name: String): RefusedArgument {
         path.add(name)
         return this
     }
 
     /** Adds the list index the text was at (one level further out). */
-    fun item(index: Int): UnencodableText {
+    fun item(index: Int): RefusedArgument {
         path.add(index)
         return this
     }
 
     /** Marks the text as the key of the map being written, not a value. */
-    fun asKey(): UnencodableText {
+    fun asKey(): RefusedArgument {
         isKey = true
         return this
     }
@@ -68,7 +98,7 @@ internal class UnencodableText(
      * Records the argument the text was in, the outermost part of the path: its [name],
      * or "" for an event or configuration passed whole.
      */
-    fun inArgument(name: String, kind: TextArg): UnencodableText {
+    fun inArgument(name: String, kind: TextArg): RefusedArgument {
         if (argument == null) {
             argument = name
             this.kind = kind
@@ -78,10 +108,23 @@ internal class UnencodableText(
 
     /** The typed exception for the call: its message names the field. */
     fun toBeckonException(): BeckonException {
-        val field = fieldName()
-        val what = if (isKey) "the key ${quote()}" else quote()
-        val problem = "$what holds a lone UTF-16 surrogate (${escape(text[index])}) at index $index, " +
-            "which is not text; cut text at whole characters"
+        val field = fieldName().ifEmpty {
+            when (kind) {
+                TextArg.EVENT -> "event"
+                TextArg.CONFIG -> "config"
+                TextArg.PUSH -> "push"
+                TextArg.ARGUMENT -> ""
+            }
+        }
+        val problem = when {
+            text != null -> {
+                val what = if (isKey) "the key ${quote(text)}" else quote(text)
+                "$what holds a lone UTF-16 surrogate (${escape(text[index])}) at index $index, " +
+                    "which is not text; cut text at whole characters"
+            }
+            isKey -> "a key $tooBig"
+            else -> tooBig!!
+        }
         val message = if (field.isEmpty()) problem else "$field: $problem"
         return when (kind) {
             TextArg.EVENT -> BeckonException.InvalidEvent("invalid event: $message")
@@ -113,7 +156,7 @@ internal class UnencodableText(
      * At most [QUOTED] characters of the text around the surrogate, in quotes, with
      * every unpaired surrogate (and control character) written as `\uXXXX`.
      */
-    private fun quote(): String {
+    private fun quote(text: String): String {
         val start = if (text.length <= QUOTED) 0 else (index - QUOTED / 2).coerceIn(0, text.length - QUOTED)
         val end = minOf(text.length, start + QUOTED)
         return buildString {
@@ -139,22 +182,58 @@ internal class UnencodableText(
         }
     }
 
-    private companion object {
-        const val QUOTED = 40
-
-        fun escape(c: Char): String = "\\u%04X".format(c.code)
-    }
 }
 
 /**
+ * The most UTF-8 bytes one text may take to the core. Far above every limit the core
+ * has for a field (an event takes at most 32 KB whole), so only a text the core would
+ * refuse anyway is refused here, where its length is known before anything is copied;
+ * the Swift binding cuts texts at the same size.
+ */
+internal const val MAX_TEXT_BYTES = 1 shl 20
+
+/**
+ * The most bytes one argument may take encoded, as uniffi sizes it before writing (3
+ * bytes per UTF-16 unit of text, so over twice what it writes for most text). The
+ * largest argument the core accepts, 256 deep-link routes of 2 KB patterns, is sized
+ * under 2 MiB; past 2 GiB uniffi's buffers and lengths no longer fit an Int.
+ */
+internal const val MAX_ARGUMENT_BYTES = 16 shl 20
+
+/**
  * The UTF-8 bytes of [value] (what the generated `FfiConverterString.toUtf8` returns),
- * or [UnencodableText] for a lone surrogate. One scan over the chars, then the JDK's
- * encoder, which replaces lone surrogates silently and so is only used once none is.
+ * or [RefusedArgument] for a text holding a lone surrogate or longer than
+ * [MAX_TEXT_BYTES]. One scan over the chars, then the JDK's encoder, which replaces lone
+ * surrogates silently and so is only used once none is.
  */
 internal fun utf8(value: String): ByteBuffer {
+    if (value.length > MAX_TEXT_BYTES) throw RefusedArgument.tooLong(value.length, null)
     val at = loneSurrogateAt(value)
-    if (at >= 0) throw UnencodableText(value, at)
-    return ByteBuffer.wrap(value.toByteArray(Charsets.UTF_8))
+    if (at >= 0) throw RefusedArgument.loneSurrogate(value, at)
+    val bytes = value.toByteArray(Charsets.UTF_8)
+    if (bytes.size > MAX_TEXT_BYTES) throw RefusedArgument.tooLong(value.length, bytes.size.toLong())
+    return ByteBuffer.wrap(bytes)
+}
+
+/**
+ * What the generated `FfiConverterString.allocationSize` reserves for [value]: uniffi's
+ * length prefix and 3 bytes per UTF-16 unit, but never more than a text may take, as
+ * [utf8] refuses a longer one before anything is written.
+ */
+internal fun textAllocation(value: String): ULong =
+    4UL + minOf(value.length.toULong() * 3UL, MAX_TEXT_BYTES.toULong())
+
+/**
+ * The bytes [value] takes in UTF-8, or [MAX_TEXT_BYTES] for a text too long to be
+ * written ([utf8] refuses it, naming the field, when it comes to be written).
+ */
+internal fun textSize(value: String): Int =
+    if (value.length > MAX_TEXT_BYTES) MAX_TEXT_BYTES else minOf(utf8Length(value), MAX_TEXT_BYTES)
+
+/** [size], the bytes an argument takes encoded, or [RefusedArgument] past [MAX_ARGUMENT_BYTES]. */
+internal fun checkedArgumentSize(size: ULong): ULong {
+    if (size > MAX_ARGUMENT_BYTES.toULong()) throw RefusedArgument.tooLarge(size)
+    return size
 }
 
 /** The index of the first lone surrogate of [value], or -1 if it is all text. */
@@ -200,7 +279,7 @@ internal fun utf8Length(value: String): Int {
 internal inline fun textField(name: String, write: () -> Unit) {
     try {
         write()
-    } catch (refused: UnencodableText) {
+    } catch (refused: RefusedArgument) {
         throw refused.under(name)
     }
 }
@@ -209,7 +288,7 @@ internal inline fun textField(name: String, write: () -> Unit) {
 internal inline fun textItem(index: Int, write: () -> Unit) {
     try {
         write()
-    } catch (refused: UnencodableText) {
+    } catch (refused: RefusedArgument) {
         throw refused.item(index)
     }
 }
@@ -218,7 +297,7 @@ internal inline fun textItem(index: Int, write: () -> Unit) {
 internal inline fun textKey(write: () -> Unit) {
     try {
         write()
-    } catch (refused: UnencodableText) {
+    } catch (refused: RefusedArgument) {
         throw refused.asKey()
     }
 }
@@ -231,7 +310,7 @@ internal inline fun textKey(write: () -> Unit) {
 internal inline fun <R> loweringArg(name: String, kind: TextArg, lower: () -> R): R {
     try {
         return lower()
-    } catch (refused: UnencodableText) {
+    } catch (refused: RefusedArgument) {
         throw refused.inArgument(name, kind)
     }
 }
@@ -240,7 +319,7 @@ internal inline fun <R> loweringArg(name: String, kind: TextArg, lower: () -> R)
 internal inline fun <R> checkedArg(name: String, kind: TextArg, lower: () -> R): R {
     try {
         return lower()
-    } catch (refused: UnencodableText) {
+    } catch (refused: RefusedArgument) {
         throw refused.inArgument(name, kind).toBeckonException()
     }
 }
