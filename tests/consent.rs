@@ -913,3 +913,103 @@ fn nothing_is_asked_of_the_server_for_a_user_who_opted_out() {
     sync(&client);
     assert_eq!(server.queries().len(), asked);
 }
+
+/// The device's events in queue order, read from its database once `client` is shut.
+fn queued(dir: &std::path::Path) -> Vec<Value> {
+    let (store, _) = beckon::store::Store::open(dir, Default::default()).unwrap();
+    store
+        .peek_batch(usize::MAX, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| serde_json::from_slice(&e.payload).unwrap())
+        .collect()
+}
+
+/// Calls that read the device's state and then change it do both under the store's one
+/// lock: made from many threads at once, the same change is reported once.
+#[test]
+fn the_same_change_from_many_threads_at_once_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Arc::new(Client::new(sdk_config(dir.path(), "http://127.0.0.1:1")).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                client.set_push_permission(true).unwrap();
+                client
+                    .register_push_token(PushProvider::Fcm, FCM_TOKEN)
+                    .unwrap();
+                client.set_push_permission(true).unwrap();
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    client.shutdown();
+    let events = queued(dir.path());
+    assert_eq!(
+        named(&events, PUSH_PERMISSION_CHANGED).len(),
+        1,
+        "{events:#?}"
+    );
+    assert_eq!(
+        named(&events, PUSH_TOKEN_REGISTERED).len(),
+        1,
+        "{events:#?}"
+    );
+    assert!(named(&events, PUSH_TOKEN_REMOVED).is_empty());
+}
+
+/// An identify switches users between two events, never in the middle of one: in queue
+/// order, every event before it is the anonymous user's and every event after it the
+/// identified user's, however many threads are tracking meanwhile.
+#[test]
+fn events_tracked_while_another_thread_identifies_fall_wholly_before_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Arc::new(Client::new(sdk_config(dir.path(), "http://127.0.0.1:1")).unwrap());
+    client.set_push_permission(true).unwrap();
+    let trackers: Vec<_> = (0..4)
+        .map(|t| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                for n in 0..200 {
+                    client.track(&viewed(&format!("p{t}-{n}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(5));
+    client.identify("alice", &Properties::new(), None).unwrap();
+    for tracker in trackers {
+        tracker.join().unwrap();
+    }
+    client.shutdown();
+    let events = queued(dir.path());
+    let at = events
+        .iter()
+        .position(|e| e["type"] == "identify")
+        .expect("the identify event is queued");
+    for (i, event) in events.iter().enumerate() {
+        let user = &event["user_id"];
+        if i < at {
+            assert!(
+                user.is_null(),
+                "event {i} before the identify at {at}: {event}"
+            );
+        } else {
+            assert_eq!(
+                user, "alice",
+                "event {i} after the identify at {at}: {event}"
+            );
+        }
+    }
+    // The device's state was reported for the new user right after the switch.
+    assert_eq!(
+        events[at + 1]["name"],
+        PUSH_PERMISSION_CHANGED,
+        "{:#}",
+        events[at + 1]
+    );
+    assert!(events.len() > 800);
+}

@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::identity::Identity;
 use super::{ClientError, Core};
 use crate::consent::{self, Channel, Permission, PermissionState};
 use crate::protocol::{
@@ -19,7 +18,7 @@ use crate::protocol::{
     PUSH_TOKEN_REGISTERED, PUSH_TOKEN_REMOVED, SOURCE_PROPERTY, STATE_PROPERTY, TIMEZONE_CONTEXT,
     TOKEN_PROPERTY,
 };
-use crate::store::{DeviceProfile, Store, StoreError};
+use crate::store::{DeviceProfile, Identity, Store, StoreError};
 
 /// Tables whose rows survive `delete_local_data`: the user's choice not to be tracked
 /// is not their data, and dropping it would start collecting again.
@@ -47,21 +46,25 @@ impl Core {
         source: &str,
     ) -> Result<(), ClientError> {
         consent::check_source(source).map_err(ClientError::InvalidArgument)?;
-        let _serial = self.recorder.consent.serialize();
         let change = Permission {
             channel,
             state,
             source: source.to_owned(),
             updated_at: now_ms(),
         };
-        let event = self.permission_event(&self.recorder.identity(), &change);
+        let mut store = self.recorder.store();
+        let event = self.permission_event(store.identity(), &change);
         let consent = &self.recorder.consent;
-        self.recorder
-            .record_reported(&[event], change.updated_at, |store, _, events| {
+        self.recorder.record_reported(
+            &mut store,
+            &[event],
+            change.updated_at,
+            |store, _, events| {
                 store.record_permission(&change, events.first().copied())?;
                 consent.note_permissions(&store.permissions()?);
                 Ok(())
-            })
+            },
+        )
     }
 
     /// Every channel's permission: the recorded one, or for a channel never set the
@@ -80,14 +83,14 @@ impl Core {
     /// The OS push permission, as the app reads it from the system. Reported to the
     /// server only when it differs from the last report.
     pub fn set_push_permission(&self, granted: bool) -> Result<(), ClientError> {
-        let _serial = self.recorder.consent.serialize();
-        if self.recorder.store().push_permission()? == Some(granted) {
+        let mut store = self.recorder.store();
+        if store.push_permission()? == Some(granted) {
             return Ok(());
         }
         let now = now_ms();
-        let event = self.push_permission_event(&self.recorder.identity(), granted, now);
+        let event = self.push_permission_event(store.identity(), granted, now);
         self.recorder
-            .record_reported(&[event], now, |store, at, events| {
+            .record_reported(&mut store, &[event], now, |store, at, events| {
                 store.set_push_permission(granted, at, events)
             })
     }
@@ -107,21 +110,21 @@ impl Core {
     ) -> Result<(), ClientError> {
         let token =
             consent::check_push_token(provider, token).map_err(ClientError::InvalidArgument)?;
-        let _serial = self.recorder.consent.serialize();
-        let current = self.stored_token()?;
+        let mut store = self.recorder.store();
+        let current = stored_token(&store)?;
         let replacing = PushToken { provider, token };
         if current.as_ref() == Some(&replacing) {
             return Ok(());
         }
         let now = now_ms();
-        let identity = self.recorder.identity().clone();
+        let identity = store.identity();
         let mut events = Vec::new();
         if let Some(old) = &current {
-            events.push(self.token_event(&identity, PUSH_TOKEN_REMOVED, old, now));
+            events.push(self.token_event(identity, PUSH_TOKEN_REMOVED, old, now));
         }
-        events.push(self.token_event(&identity, PUSH_TOKEN_REGISTERED, &replacing, now));
+        events.push(self.token_event(identity, PUSH_TOKEN_REGISTERED, &replacing, now));
         self.recorder
-            .record_reported(&events, now, |store, at, events| {
+            .record_reported(&mut store, &events, now, |store, at, events| {
                 store.set_push_token(Some((provider, &replacing.token)), at, events)
             })
     }
@@ -129,14 +132,14 @@ impl Core {
     /// Forgets the device's push token (the user logged out of push, the app
     /// unregistered); the server stops using it. Nothing happens without a token.
     pub fn remove_push_token(&self) -> Result<(), ClientError> {
-        let _serial = self.recorder.consent.serialize();
-        let Some(current) = self.stored_token()? else {
+        let mut store = self.recorder.store();
+        let Some(current) = stored_token(&store)? else {
             return Ok(());
         };
         let now = now_ms();
-        let event = self.token_event(&self.recorder.identity(), PUSH_TOKEN_REMOVED, &current, now);
+        let event = self.token_event(store.identity(), PUSH_TOKEN_REMOVED, &current, now);
         self.recorder
-            .record_reported(&[event], now, |store, at, events| {
+            .record_reported(&mut store, &[event], now, |store, at, events| {
                 store.set_push_token(None, at, events)
             })
     }
@@ -161,8 +164,10 @@ impl Core {
                 .transpose()
                 .map_err(ClientError::InvalidArgument)?,
         };
-        let _serial = self.recorder.consent.serialize();
-        self.recorder.store().set_device_profile(&profile)?;
+        let mut store = self.recorder.store();
+        store.set_device_profile(&profile)?;
+        // Under the same hold: two calls at once leave the stored profile and the one
+        // events carry the same.
         self.apply_profile(&profile);
         Ok(())
     }
@@ -177,7 +182,6 @@ impl Core {
     /// nothing more is sent, and no in-app message is shown. Kept across restarts
     /// until [`Client::opt_in`].
     pub fn opt_out(&self) -> Result<(), ClientError> {
-        let _serial = self.recorder.consent.serialize();
         let mut store = self.recorder.store();
         store.opt_out(Utc::now().timestamp_millis())?;
         self.recorder.consent.note_opted_out(true);
@@ -188,17 +192,13 @@ impl Core {
     /// permissions, OS push permission and push token are reported again, since the
     /// server heard nothing while the user was opted out.
     pub fn opt_in(&self) -> Result<(), ClientError> {
-        let _serial = self.recorder.consent.serialize();
-        {
-            let mut store = self.recorder.store();
-            if store.opted_out_since()?.is_none() {
-                return Ok(());
-            }
-            store.opt_in()?;
-            self.recorder.consent.note_opted_out(false);
+        let mut store = self.recorder.store();
+        if store.opted_out_since()?.is_none() {
+            return Ok(());
         }
-        let identity = self.recorder.identity().clone();
-        self.report_device_state(None, &identity, true)
+        store.opt_in()?;
+        self.recorder.consent.note_opted_out(false);
+        self.report_device_state(&mut store, None, true)
     }
 
     /// Whether the user opted out of collection.
@@ -213,18 +213,12 @@ impl Core {
     pub fn delete_local_data(&self) -> Result<(), ClientError> {
         let recorder = self.recorder.clone();
         self.engagement.call(DELETE_ANSWER, move |engagement| {
-            let consent = &recorder.consent;
-            let _serial = consent.serialize();
-            let mut identity = recorder.identity.write();
-            let fresh = Identity::fresh();
             {
+                // The wipe gives the store a fresh anonymous identity.
                 let mut store = recorder.store();
                 store.wipe(KEPT_ON_DELETE)?;
-                fresh.save(&mut store)?;
-                consent.note_permissions(&[]);
+                recorder.consent.note_permissions(&[]);
             }
-            *identity = fresh;
-            drop(identity);
             recorder.set_context(TIMEZONE_CONTEXT, None);
             recorder.set_context(COUNTRY_CONTEXT, None);
             engagement.on_local_data_deleted();
@@ -234,23 +228,22 @@ impl Core {
     }
 
     /// The user this device belongs to changed (`identify` with another user, `reset`),
-    /// from `previous`. The previous user's push token goes away on the server and the
-    /// device's state is reported for the new user. Permissions are the user's own:
-    /// the previous user's are forgotten unless `keep_permissions` (an anonymous user
-    /// who just identified, whose choices are the identified user's).
+    /// from `previous`, in the locked `store` that holds the new identity. The previous
+    /// user's push token goes away on the server and the device's state is reported
+    /// for the new user. Permissions are the user's own: the previous user's are
+    /// forgotten unless `keep_permissions` (an anonymous user who just identified, whose
+    /// choices are the identified user's).
     pub(super) fn user_changed(
         &self,
+        store: &mut Store,
         previous: &Identity,
         keep_permissions: bool,
     ) -> Result<(), ClientError> {
-        let _serial = self.recorder.consent.serialize();
         if !keep_permissions {
-            let mut store = self.recorder.store();
             store.clear_permissions()?;
             self.recorder.consent.note_permissions(&[]);
         }
-        let identity = self.recorder.identity().clone();
-        self.report_device_state(Some(previous), &identity, keep_permissions)
+        self.report_device_state(store, Some(previous), keep_permissions)
     }
 
     /// Reports the device's push token and OS push permission for `identity`, and its
@@ -259,20 +252,18 @@ impl Core {
     /// (anonymous id), reports first that the token left it.
     fn report_device_state(
         &self,
+        store: &mut Store,
         previous: Option<&Identity>,
-        identity: &Identity,
         with_permissions: bool,
     ) -> Result<(), ClientError> {
         let now = now_ms();
-        let (token, push_permission, permissions) = {
-            let store = self.recorder.store();
-            let permissions = if with_permissions {
-                store.permissions()?
-            } else {
-                Vec::new()
-            };
-            (stored_token(&store)?, store.push_permission()?, permissions)
+        let permissions = if with_permissions {
+            store.permissions()?
+        } else {
+            Vec::new()
         };
+        let (token, push_permission) = (stored_token(store)?, store.push_permission()?);
+        let identity = store.identity();
         let mut events = Vec::new();
         // The server files a token under the device (the anonymous id), which follows
         // the user of its latest event. A new anonymous id (logout) is a new device to
@@ -301,7 +292,7 @@ impl Core {
             return Ok(());
         }
         self.recorder
-            .record_reported(&events, now, |store, at, events| {
+            .record_reported(store, &events, now, |store, at, events| {
                 store.enqueue_all(at, events)
             })
     }

@@ -4,41 +4,29 @@
 //! stored state, so the two never disagree for longer than that lock is held.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use crate::common::lock_order::{Ordered, OrderedMutex, OrderedRwLock, Rank};
-
-use super::identity::Identity;
 use crate::consent::{self, Channel, Permission, PermissionState};
 use crate::protocol::PermissionsDocument;
-use crate::store::{StoreError, StoreGuard, StoreLock};
+use crate::store::{Identity, StoreError, StoreGuard, StoreLock};
 use crate::sync::ConsentLink;
 
 pub(crate) struct ConsentState {
     store: Arc<StoreLock>,
-    identity: Arc<OrderedRwLock<Identity>>,
     opted_out: AtomicBool,
     in_app_allowed: AtomicBool,
     /// Each channel's state, for the segment rules the engagement thread evaluates.
     states: Mutex<Vec<(Channel, PermissionState)>>,
-    /// Held by each call that reads consent state and then changes it, so two calls
-    /// at once cannot both see the old state (and report one change twice).
-    changes: OrderedMutex<()>,
 }
 
 impl ConsentState {
     /// Reads the stored decisions.
-    pub(crate) fn load(
-        store: Arc<StoreLock>,
-        identity: Arc<OrderedRwLock<Identity>>,
-    ) -> Result<ConsentState, StoreError> {
+    pub(crate) fn load(store: Arc<StoreLock>) -> Result<ConsentState, StoreError> {
         let state = ConsentState {
             store,
-            identity,
             opted_out: AtomicBool::new(false),
             in_app_allowed: AtomicBool::new(true),
             states: Mutex::new(channel_states(&[])),
-            changes: OrderedMutex::new(Rank::ConsentChanges, ()),
         };
         {
             let store = state.store();
@@ -46,12 +34,6 @@ impl ConsentState {
             state.note_permissions(&store.permissions()?);
         }
         Ok(state)
-    }
-
-    /// Taken before the identity and the store by every call that changes consent
-    /// state.
-    pub(crate) fn serialize(&self) -> Ordered<MutexGuard<'_, ()>> {
-        self.changes.lock()
     }
 
     fn store(&self) -> StoreGuard<'_> {
@@ -93,13 +75,12 @@ impl ConsentState {
     }
 
     fn take(&self, document: PermissionsDocument) -> Result<(), StoreError> {
-        // Held throughout: a document fetched for a user who has since logged out or
-        // been replaced must not land on the next one.
-        let identity = self.identity.read();
-        if document.user_key != owner_of(&identity).1 {
+        // Checked under the lock the change is made under: a document fetched for a user
+        // who has since logged out or been replaced must not land on the next one.
+        let mut store = self.store();
+        if document.user_key != owner_of(store.identity()).1 {
             return Ok(());
         }
-        let mut store = self.store();
         let local = store.permissions()?;
         let changes = consent::changes_from_server(&local, &document.permissions);
         if !changes.is_empty() {
@@ -125,7 +106,7 @@ impl ConsentLink for ConsentState {
     }
 
     fn permissions_owner(&self) -> (&'static str, String) {
-        owner_of(&self.identity.read())
+        owner_of(self.store().identity())
     }
 
     fn take_permissions(&self, document: PermissionsDocument) {

@@ -175,7 +175,7 @@ impl Engagement {
         };
         // The history belongs to the current user: rows of a previous one (a logout the
         // process did not live to finish) are left out.
-        let anonymous_id = recorder.identity().anonymous_id.clone();
+        let anonymous_id = recorder.store().identity().anonymous_id.clone();
         events.retain(|e| e.anonymous_id == anonymous_id);
         let missing = missing_from_history(&recorder, &events, queue_watermark);
         if !missing.is_empty() {
@@ -194,7 +194,7 @@ impl Engagement {
             now,
         );
         drop(events);
-        let traits = recorder.identity().traits.clone();
+        let traits = recorder.store().identity().traits.clone();
         let mut traits_changes = Vec::new();
         if !traits.is_empty() {
             traits_changes = segments.record(&identify(traits), now);
@@ -254,14 +254,17 @@ impl Engagement {
     fn on_recorded_batch(&mut self, mut batch: Vec<(WireEvent, Vec<u8>)>) {
         // An event stamped for a user forgotten since (a logout or a deletion that ran
         // while it was on its way here) is not this user's history.
-        let anonymous_id = self.recorder.identity().anonymous_id.clone();
-        batch.retain(|(event, _)| event.anonymous_id == anonymous_id);
-        let rows = batch
-            .iter()
-            .filter(|(event, _)| belongs_in_history(event))
-            .map(|(event, payload)| (event.timestamp.timestamp_millis(), payload.as_slice()));
-        // On failure the rows are rebuilt from the queue at the next start.
-        let _ = self.recorder.store().append_history(rows);
+        {
+            let mut store = self.recorder.store();
+            let anonymous_id = store.identity().anonymous_id.clone();
+            batch.retain(|(event, _)| event.anonymous_id == anonymous_id);
+            let rows = batch
+                .iter()
+                .filter(|(event, _)| belongs_in_history(event))
+                .map(|(event, payload)| (event.timestamp.timestamp_millis(), payload.as_slice()));
+            // On failure the rows are rebuilt from the queue at the next start.
+            let _ = store.append_history(rows);
+        }
         for (event, _) in batch {
             // Judged at the moment it happened, so a change is stamped with the time of
             // the event that caused it, however long the event waited in the channel.
@@ -362,13 +365,8 @@ impl Engagement {
                 };
                 let mut properties = Map::new();
                 properties.insert(SEGMENT_ID_PROPERTY.into(), Value::String(c.segment.clone()));
-                self.recorder.stamp(
-                    WireKind::Track,
-                    Some(name.into()),
-                    properties,
-                    Map::new(),
-                    now,
-                )
+                self.recorder
+                    .stamp(WireKind::Track, Some(name.into()), properties, now)
             })
             .collect();
         // The in-memory memberships are already updated; a failed write is reported
@@ -443,13 +441,9 @@ impl Engagement {
 
     fn stamp_event(&self, event: &Event, at: DateTime<Utc>) -> Result<WireEvent, ClientError> {
         let encoded = event.encode().map_err(ClientError::InvalidEvent)?;
-        Ok(self.recorder.stamp(
-            encoded.kind,
-            Some(encoded.name),
-            encoded.properties,
-            Map::new(),
-            at,
-        ))
+        Ok(self
+            .recorder
+            .stamp(encoded.kind, Some(encoded.name), encoded.properties, at))
     }
 
     /// The message kept for polling, if it may still be shown; it counts as shown.
@@ -566,7 +560,7 @@ fn missing_from_history(
     history: &[WireEvent],
     queue_watermark: i64,
 ) -> Vec<(WireEvent, Vec<u8>)> {
-    let anonymous_id = recorder.identity().anonymous_id.clone();
+    let anonymous_id = recorder.store().identity().anonymous_id.clone();
     let newest = history.iter().map(|e| e.timestamp).max();
     let since = newest.map_or(i64::MIN, |t| t.timestamp_millis());
     let known: std::collections::HashSet<&str> = history

@@ -32,16 +32,15 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Map;
 
-use crate::common::lock_order::{OrderedRwLock, Rank};
 use crate::common::FieldError;
 use crate::events::{check_traits, Event, Properties};
 use crate::protocol::{check_id, WireKind, LOCALE_CONTEXT, MAX_EVENT_BYTES};
-use crate::store::{Counter, OpenReport, Store};
+use crate::store::{Counter, Identity, OpenReport, Store};
 use crate::sync::{load_last_good, SyncedDefinitions};
 use crate::upload::{FlushReport, Uploader};
 use consent_state::ConsentState;
 use engagement::EngagementThread;
-use identity::{check_token, Identity};
+use identity::check_token;
 use instance_lock::InstanceLock;
 use lifecycle::Lifecycle;
 use recorder::{Keep, Recorder};
@@ -74,10 +73,6 @@ impl Client {
         let lock = InstanceLock::acquire(&settings.data_dir)?;
         let (mut store, open_report) = Store::open(&settings.data_dir, config.queue_limits)?;
         store.expire(Utc::now().timestamp_millis())?;
-        let identity = Arc::new(OrderedRwLock::new(
-            Rank::Identity,
-            Identity::load_or_create(&mut store)?,
-        ));
         let profile = store.device_profile()?;
         // Until the first sync, the last good copy; on a first run, the built-ins.
         let definitions = load_last_good(&mut store).unwrap_or_else(SyncedDefinitions::builtin);
@@ -85,7 +80,7 @@ impl Client {
         // older ones may be missing from the history after a crash.
         let queue_watermark = store.last_seq()?.unwrap_or(0);
         let store = crate::store::shared(store);
-        let consent = Arc::new(ConsentState::load(store.clone(), identity.clone())?);
+        let consent = Arc::new(ConsentState::load(store.clone())?);
         let (engagement, inbox) = EngagementThread::new();
         let uploader = Arc::new(
             Uploader::start_with_consent(
@@ -98,7 +93,6 @@ impl Client {
         );
         let recorder = Arc::new(Recorder::new(
             store,
-            identity,
             uploader.clone(),
             config.flush_policy.flush_at as u64,
             consent,
@@ -138,7 +132,7 @@ impl Core {
         let result = event
             .encode()
             .map_err(ClientError::InvalidEvent)
-            .and_then(|e| self.enqueue(e.kind, Some(e.name), e.properties, Map::new()));
+            .and_then(|e| self.enqueue(e.kind, Some(e.name), e.properties));
         if let Err(ClientError::InvalidEvent(_)) = result {
             // Best effort: the caller gets the validation error either way.
             let _ = self.recorder.store().bump(Counter::RejectedAtTrack, 1);
@@ -153,12 +147,7 @@ impl Core {
         let Ok(encoded) = event.encode() else {
             return Ok(false);
         };
-        match self.enqueue(
-            encoded.kind,
-            Some(encoded.name),
-            encoded.properties,
-            Map::new(),
-        ) {
+        match self.enqueue(encoded.kind, Some(encoded.name), encoded.properties) {
             Ok(()) => Ok(true),
             Err(ClientError::InvalidEvent(_)) => Ok(false),
             Err(e) => Err(e),
@@ -189,36 +178,41 @@ impl Core {
             check_token(token)?;
         }
         let traits = check_traits(traits).map_err(ClientError::InvalidArgument)?;
-        let mut identity = self.recorder.identity.write();
-        let next = identity.identified(user_id, &traits);
+        // One hold of the store's lock: no event lands between the new identity and the
+        // device's state reported for it.
+        let mut store = self.recorder.store();
+        let next = store.identity().identified(user_id, &traits);
         let mut event =
             self.recorder
                 .stamp_as(&next, WireKind::Identify, None, Map::new(), Utc::now());
         event.traits = traits;
         // Checked before anything is stored: a refused identify changes nothing. Each
         // trait fits (`check_traits`), so only all of them together can be too large.
-        if let Err(bytes) = recorder::serialize(&event) {
-            return Err(ClientError::InvalidArgument(FieldError::new(
+        let payload = recorder::serialize(&event).map_err(|bytes| {
+            ClientError::InvalidArgument(FieldError::new(
                 "traits",
                 format!(
                     "make an identify event of {bytes} bytes, over the {MAX_EVENT_BYTES}-byte limit of an event{}",
                     recorder::largest_hint(&event)
                 ),
-            )));
-        }
+            ))
+        })?;
         if let Some(token) = identity_token {
             // Before the identify event is queued, so that the batch taking it has it.
-            self.store_identity_token(user_id, token)?;
+            self.store_identity_token(&mut store, user_id, token)?;
         }
-        next.save(&mut self.recorder.store())?;
-        let previous = std::mem::replace(&mut *identity, next);
-        drop(identity);
-        if let Some(payload) = self.recorder.record(&event, Keep::QueueOnly)? {
-            self.engagement.recorded(event, payload);
-        }
+        let previous = store.set_identity(next)?;
+        let at = event.timestamp.timestamp_millis();
+        let stored = self
+            .recorder
+            .commit(&mut store, at, &payload, Keep::QueueOnly)?;
         if previous.user_id.as_deref() != Some(user_id) {
             // An anonymous user's choices become the identified user's.
-            self.user_changed(&previous, previous.user_id.is_none())?;
+            self.user_changed(&mut store, &previous, previous.user_id.is_none())?;
+        }
+        drop(store);
+        if stored {
+            self.engagement.recorded(event, payload);
         }
         Ok(())
     }
@@ -226,21 +220,20 @@ impl Core {
     /// Forgets the user: a new anonymous id, no user id, no traits, no history or
     /// segment memberships (on logout).
     pub fn reset(&self) -> Result<(), ClientError> {
-        let mut identity = self.recorder.identity.write();
-        let next = Identity::fresh();
-        next.save(&mut self.recorder.store())?;
-        let previous = std::mem::replace(&mut *identity, next);
-        drop(identity);
+        let mut store = self.recorder.store();
+        let previous = store.set_identity(Identity::fresh())?;
+        self.user_changed(&mut store, &previous, false)?;
+        drop(store);
         self.engagement.post(|e| e.on_reset());
-        self.user_changed(&previous, false)
+        Ok(())
     }
 
     pub fn anonymous_id(&self) -> String {
-        self.recorder.identity().anonymous_id.clone()
+        self.recorder.store().identity().anonymous_id.clone()
     }
 
     pub fn user_id(&self) -> Option<String> {
-        self.recorder.identity().user_id.clone()
+        self.recorder.store().identity().user_id.clone()
     }
 
     fn enqueue(
@@ -248,12 +241,8 @@ impl Core {
         kind: WireKind,
         name: Option<String>,
         properties: Map<String, serde_json::Value>,
-        traits: Map<String, serde_json::Value>,
     ) -> Result<(), ClientError> {
-        let event = self
-            .recorder
-            .stamp(kind, name, properties, traits, Utc::now());
-        if let Some(payload) = self.recorder.record(&event, Keep::QueueOnly)? {
+        if let Some((event, payload)) = self.recorder.record_now(kind, name, properties)? {
             self.engagement.recorded(event, payload);
         }
         Ok(())

@@ -12,7 +12,6 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Map;
 
 use super::recorder::Recorder;
 use super::{ClientError, Core};
@@ -327,13 +326,9 @@ impl Core {
     /// The wire event and its payload, stamped `at` for the current identity.
     fn stamp(&self, event: &Event, at: DateTime<Utc>) -> Result<(WireEvent, Vec<u8>), ClientError> {
         let encoded = event.encode().map_err(ClientError::InvalidEvent)?;
-        let wire = self.recorder.stamp(
-            encoded.kind,
-            Some(encoded.name),
-            encoded.properties,
-            Map::new(),
-            at,
-        );
+        let wire = self
+            .recorder
+            .stamp(encoded.kind, Some(encoded.name), encoded.properties, at);
         let payload = serde_json::to_vec(&wire).expect("a JSON map always serializes");
         if payload.len() > MAX_EVENT_BYTES {
             return Err(ClientError::InvalidEvent(FieldError::new(

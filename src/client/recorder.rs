@@ -2,26 +2,22 @@
 //! checks the size, and commits it to the queue (and the history) before returning.
 //! Shared by the app's calls and the engagement thread's own events.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
-
-use crate::common::lock_order::{Ordered, OrderedRwLock};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::consent_state::ConsentState;
-use super::identity::Identity;
 use super::ClientError;
 use crate::common::FieldError;
 use crate::events::largest_value;
 use crate::protocol::{WireEvent, WireKind, MAX_EVENT_BYTES};
-use crate::store::{Counter, Store, StoreError, StoreGuard, StoreLock};
+use crate::store::{Counter, Identity, Store, StoreError, StoreGuard, StoreLock};
 use crate::text::clip;
 use crate::upload::Uploader;
 
 pub(crate) struct Recorder {
     store: Arc<StoreLock>,
-    pub(crate) identity: Arc<OrderedRwLock<Identity>>,
     /// Sent with every event: the library, and the device's profile as reported.
     context: RwLock<Map<String, Value>>,
     uploader: Arc<Uploader>,
@@ -43,7 +39,6 @@ pub(crate) enum Keep {
 impl Recorder {
     pub(crate) fn new(
         store: Arc<StoreLock>,
-        identity: Arc<OrderedRwLock<Identity>>,
         uploader: Arc<Uploader>,
         flush_at: u64,
         consent: Arc<ConsentState>,
@@ -55,7 +50,6 @@ impl Recorder {
         );
         Recorder {
             store,
-            identity,
             context: RwLock::new(context),
             uploader,
             flush_at,
@@ -82,22 +76,15 @@ impl Recorder {
         self.store.lock()
     }
 
-    pub(crate) fn identity(&self) -> Ordered<RwLockReadGuard<'_, Identity>> {
-        self.identity.read()
-    }
-
-    /// The wire event for the current identity, stamped now.
+    /// The wire event for the current identity, stamped `now`.
     pub(crate) fn stamp(
         &self,
         kind: WireKind,
         name: Option<String>,
         properties: Map<String, Value>,
-        traits: Map<String, Value>,
         now: DateTime<Utc>,
     ) -> WireEvent {
-        let mut event = self.stamp_as(&self.identity(), kind, name, properties, now);
-        event.traits = traits;
-        event
+        self.stamp_as(self.store().identity(), kind, name, properties, now)
     }
 
     /// The wire event for `identity`, stamped `now`.
@@ -138,21 +125,48 @@ impl Recorder {
     ) -> Result<Option<Vec<u8>>, ClientError> {
         let payload = encode(event)?;
         let at = event.timestamp.timestamp_millis();
-        let queued = {
-            let mut store = self.store();
-            if !self.collects(&mut store, 1)? {
-                return Ok(None);
-            }
-            match keep {
-                Keep::QueueOnly => store.enqueue(at, &payload)?,
-                Keep::InHistory => store.enqueue_with_history(at, &payload)?,
-            };
-            store.totals().events
+        let stored = self.commit(&mut self.store(), at, &payload, keep)?;
+        Ok(stored.then_some(payload))
+    }
+
+    /// Stamps an event for the current identity and commits it, under one hold of the
+    /// store's lock: an `identify` or `reset` lands wholly before or after it. Returns
+    /// the event and its stored payload, or `None` when the user opted out and the
+    /// event was only counted.
+    pub(crate) fn record_now(
+        &self,
+        kind: WireKind,
+        name: Option<String>,
+        properties: Map<String, Value>,
+    ) -> Result<Option<(WireEvent, Vec<u8>)>, ClientError> {
+        let mut store = self.store();
+        let event = self.stamp_as(store.identity(), kind, name, properties, Utc::now());
+        let payload = encode(&event)?;
+        let at = event.timestamp.timestamp_millis();
+        let stored = self.commit(&mut store, at, &payload, Keep::QueueOnly)?;
+        Ok(stored.then_some((event, payload)))
+    }
+
+    /// Commits `payload` through the locked `store`; `false` when the user opted out
+    /// and it was only counted.
+    pub(crate) fn commit(
+        &self,
+        store: &mut Store,
+        at: i64,
+        payload: &[u8],
+        keep: Keep,
+    ) -> Result<bool, ClientError> {
+        if !self.collects(store, 1)? {
+            return Ok(false);
+        }
+        match keep {
+            Keep::QueueOnly => store.enqueue(at, payload)?,
+            Keep::InHistory => store.enqueue_with_history(at, payload)?,
         };
-        if queued % self.flush_at == 0 {
+        if store.totals().events.is_multiple_of(self.flush_at) {
             self.uploader.nudge();
         }
-        Ok(Some(payload))
+        Ok(true)
     }
 
     /// Whether `events` about to be written through `store` (the locked store) may be
@@ -167,27 +181,27 @@ impl Recorder {
         Ok(true)
     }
 
-    /// Commits a change of device state with the events reporting it (`write` gets
-    /// their payloads, none while the user is opted out, when they are only counted).
+    /// Commits a change of device state with the events reporting it through the
+    /// locked `store`, which the caller read the state from (`write` gets their
+    /// payloads, none while the user is opted out, when they are only counted).
     pub(crate) fn record_reported(
         &self,
+        store: &mut Store,
         events: &[WireEvent],
         now: DateTime<Utc>,
         write: impl FnOnce(&mut Store, i64, &[&[u8]]) -> Result<(), StoreError>,
     ) -> Result<(), ClientError> {
         let payloads = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        let mut store = self.store();
         let opted_out = self.consent.is_opted_out();
         let payloads: Vec<&[u8]> = if opted_out {
             Vec::new()
         } else {
             payloads.iter().map(Vec::as_slice).collect()
         };
-        write(&mut store, now.timestamp_millis(), &payloads)?;
+        write(store, now.timestamp_millis(), &payloads)?;
         if opted_out {
             store.bump(Counter::DroppedOptedOut, events.len() as u64)?;
         }
-        drop(store);
         if !payloads.is_empty() {
             self.uploader.nudge();
         }

@@ -14,6 +14,7 @@ mod device_profile;
 mod documents;
 mod error;
 mod history;
+mod identity;
 mod identity_tokens;
 mod impressions;
 mod open;
@@ -30,24 +31,22 @@ mod wipe;
 
 pub use counters::{Counter, Counters};
 
-/// The store as the core's threads share it, behind the last lock of the order
+/// The store as the core's threads share it, behind the core's one lock
 /// (`common::lock_order`).
-pub type StoreLock = crate::common::lock_order::OrderedMutex<Store>;
+pub type StoreLock = crate::common::lock_order::CoreMutex<Store>;
 
 /// The store while its lock is held.
-pub type StoreGuard<'a> = crate::common::lock_order::Ordered<std::sync::MutexGuard<'a, Store>>;
+pub type StoreGuard<'a> = crate::common::lock_order::CoreGuard<'a, Store>;
 
 /// Puts `store` behind its lock, to share.
 pub fn shared(store: Store) -> std::sync::Arc<StoreLock> {
-    std::sync::Arc::new(StoreLock::new(
-        crate::common::lock_order::Rank::Store,
-        store,
-    ))
+    std::sync::Arc::new(StoreLock::new(store))
 }
 pub use device_profile::DeviceProfile;
 pub use documents::{DocumentStatus, StoredDocument};
 pub use error::StoreError;
 pub use history::HistoryLimits;
+pub use identity::Identity;
 pub use identity_tokens::KEPT_IDENTITY_TOKENS;
 pub use open::OpenReport;
 pub use pending_links::PendingLink;
@@ -71,6 +70,8 @@ pub struct Store {
     /// costs a page write per insert): it only has to grow within one process, since
     /// flushes waiting on sequence numbers do not outlive it.
     next_seq: i64,
+    /// The identity as stored, read by every event.
+    identity: Identity,
 }
 
 impl Store {

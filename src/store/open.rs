@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{migrate, Counter, QueueLimits, Store, StoreError, DATABASE_FILE, MIGRATIONS};
+use super::{
+    migrate, Counter, Identity, QueueLimits, Store, StoreError, DATABASE_FILE, MIGRATIONS,
+};
 
 /// What opening the database found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,8 +63,10 @@ impl Store {
             limits,
             totals: Default::default(),
             next_seq: 1,
+            identity: Identity::fresh(),
         };
         store.totals = store.read_totals()?;
+        store.identity = store.load_identity()?;
         store.next_seq = store.last_seq()?.unwrap_or(0) + 1;
         Ok(store)
     }

@@ -7,7 +7,8 @@ impl Store {
     /// Deletes every row of every table of the schema except those in `keep`, in one
     /// commit, then rebuilds the file and empties the WAL: deleted rows linger in free
     /// pages and old WAL frames until both are rewritten. Tables added by any
-    /// migration are covered without being named here.
+    /// migration are covered without being named here. Unless its table is kept, the
+    /// identity is replaced by a new anonymous one.
     pub fn wipe(&mut self, keep: &[&str]) -> Result<(), StoreError> {
         let tables: Vec<String> = {
             let mut stmt = self.conn.prepare(
@@ -32,6 +33,8 @@ impl Store {
         self.conn.pragma_update(None, "secure_delete", false)?;
         deleted?;
         self.totals = QueueTotals::default();
+        // The user continues under a new anonymous identity (unless it was kept).
+        self.identity = self.load_identity()?;
         self.conn.execute_batch("VACUUM")?;
         let busy: i64 = self
             .conn
