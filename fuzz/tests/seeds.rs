@@ -7,13 +7,17 @@
 use std::path::Path;
 
 use beckon::consent::{Channel, PermissionState};
-use beckon::events::samples::one_of_each;
 use beckon::protocol::{
     Batch, ConsentReport, Discount, PromoOffer, PushPayload, PushProvider, SyncDocument, WireEvent,
 };
 use beckon::segments::templates;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+
+#[path = "../../tests/common/samples.rs"]
+#[allow(dead_code)]
+mod samples;
+use samples::one_of_each;
 
 fn write(target: &str, data: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

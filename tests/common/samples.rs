@@ -1,6 +1,6 @@
 //! One valid event of every kind, for the SDK's tests and benchmarks. Kept out of the
 //! library, so apps do not ship it: the integration tests reach it through
-//! `common::samples`, the library's unit tests and the benchmarks by `#[path]`.
+//! `common::samples`; the library's unit tests, the benchmarks and the fuzz seeds by `#[path]`.
 
 use beckon::events::*;
 
