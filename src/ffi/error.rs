@@ -40,6 +40,12 @@ pub enum BeckonError {
     /// The promo does not apply to this cart (currency, minimum basket, empty cart).
     #[error("{0}")]
     PromoNotEligible(String),
+    /// A call failed unexpectedly: a bug in Beckon, never a fault of the app's input.
+    /// The core does not return it; the bindings raise it for a panic in the core or an
+    /// argument the core could not read back, so that apps catch one error type for
+    /// everything. The message says what happened; please report it.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<ClientError> for BeckonError {

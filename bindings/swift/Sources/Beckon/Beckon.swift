@@ -351,15 +351,19 @@ private func uniffiCheckCallStatus<E: Swift.Error>(
             }
 
         case CALL_UNEXPECTED_ERROR:
-            // When the rust code sees a panic, it tries to construct a RustBuffer
-            // with the message.  But if that code panics, then it just sends back
-            // an empty buffer.
+            // Beckon: every throwing call's error is BeckonError, so an unexpected
+            // failure (a panic in the core, an argument it could not read) is one too.
+            let message: String
             if callStatus.errorBuf.len > 0 {
-                throw UniffiInternalError.rustPanic(try FfiConverterString.lift(callStatus.errorBuf))
+                message = try FfiConverterString.lift(callStatus.errorBuf)
             } else {
                 callStatus.errorBuf.deallocate()
-                throw UniffiInternalError.rustPanic("Rust panic")
+                message = "Rust panic"
             }
+            if errorHandler != nil {
+                throw BeckonError.Internal(message: "internal error: \(message) (a bug in Beckon; please report it)")
+            }
+            throw UniffiInternalError.rustPanic(message)
 
         case CALL_CANCELLED:
             fatalError("Cancellation not supported yet")
@@ -4196,6 +4200,14 @@ enum BeckonError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case PromoNotEligible(message: String)
     
+    /**
+     * A call failed unexpectedly: a bug in Beckon, never a fault of the app's input.
+     * The core does not return it; the bindings raise it for a panic in the core or an
+     * argument the core could not read back, so that apps catch one error type for
+     * everything. The message says what happened; please report it.
+     */
+    case Internal(message: String)
+    
 
     
 
@@ -4281,6 +4293,10 @@ public struct FfiConverterTypeBeckonError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 15: return .Internal(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4320,6 +4336,8 @@ public struct FfiConverterTypeBeckonError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(13))
         case .PromoNotEligible(_ /* message is ignored*/):
             writeInt(&buf, Int32(14))
+        case .Internal(_ /* message is ignored*/):
+            writeInt(&buf, Int32(15))
 
         
         }

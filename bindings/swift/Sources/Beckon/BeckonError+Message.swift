@@ -23,7 +23,8 @@ extension BeckonError: CustomStringConvertible {
              let .PromoUnknown(message),
              let .PromoExpired(message),
              let .PromoUsedUp(message),
-             let .PromoNotEligible(message):
+             let .PromoNotEligible(message),
+             let .Internal(message):
             return message
         }
     }

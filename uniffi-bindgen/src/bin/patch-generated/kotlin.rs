@@ -17,6 +17,10 @@
 //! - **Deep JSON** (`JsonWire.kt`). `FfiConverterTypeJsonValue` and
 //!   `FfiConverterMapStringTypeJsonValue` size and write without recursion; their
 //!   `read`, the reference for the encoding, is part of the anchor and kept as it is.
+//! - **Unexpected failures.** A panic in the core, or an argument it could not read
+//!   back (a collection whose size changed while it was written), comes back as
+//!   `BeckonException.Internal` from every throwing call instead of uniffi's
+//!   `InternalException`, so apps catch one type.
 //! - **Closed instances.** `Beckon.close()` shuts the instance down before releasing
 //!   the native object, and a call after it throws `BeckonException.ShutDown` instead
 //!   of `IllegalStateException`.
@@ -58,6 +62,19 @@ const ARGUMENT_ALLOCATION: &str = "        val rbuf = RustBuffer.alloc(allocatio
 const ARGUMENT_ALLOCATION_BECKON: &str =
     "        // Beckon: an argument too large to encode is refused, naming it (Text.kt).
         val rbuf = RustBuffer.alloc(checkedArgumentSize(allocationSize(value)))
+";
+
+const PANIC: &str = "        if (status.error_buf.len > 0) {
+            throw InternalException(FfiConverterString.lift(status.error_buf))
+        } else {
+            throw InternalException(\"Rust panic\")
+        }
+";
+const PANIC_BECKON: &str = "        // Beckon: every throwing call's error is BeckonException, so an unexpected
+        // failure (a panic in the core, an argument it could not read) is one too.
+        val message = if (status.error_buf.len > 0) FfiConverterString.lift(status.error_buf) else \"Rust panic\"
+        if (errorHandler === BeckonException.ErrorHandler) throw unexpectedFailure(message)
+        throw InternalException(message)
 ";
 
 const JSON_VALUE: &str = include_str!("uniffi-kotlin/json_value_converter.txt");
@@ -152,6 +169,12 @@ pub fn patch(generated: &str) -> Result<String, String> {
         ARGUMENT_ALLOCATION,
         ARGUMENT_ALLOCATION_BECKON,
         "argument sizes (FfiConverter.lowerIntoRustBuffer)",
+    )?;
+    text = replace_once(
+        &text,
+        PANIC,
+        PANIC_BECKON,
+        "unexpected failures (uniffiCheckCallStatus)",
     )?;
     text = replace_keeping_read(
         &text,
@@ -496,7 +519,11 @@ mod tests {
 "
         );
         format!(
-            "// generated\ninterface FfiConverter {{
+            "// generated\nprivate fun<E: kotlin.Exception> uniffiCheckCallStatus(errorHandler: UniffiRustCallStatusErrorHandler<E>, status: UniffiRustCallStatus) {{
+    }} else if (status.isPanic()) {{
+{PANIC}    }}
+}}
+interface FfiConverter {{
     fun lowerIntoRustBuffer(value: KotlinType): RustBuffer.ByValue {{
 {ARGUMENT_ALLOCATION}    }}
 }}
@@ -546,6 +573,7 @@ public object FfiConverterMapStringTypeJsonValue {{
         assert!(patched.contains("return utf8(value)"));
         assert!(!patched.contains("CodingErrorAction.REPORT"));
         assert!(patched.contains("ULong = textAllocation(value)"));
+        assert!(patched.contains("throw unexpectedFailure(message)"));
         assert!(!patched.contains("value.length.toULong() * 3UL"));
         assert!(patched.contains("RustBuffer.alloc(checkedArgumentSize(allocationSize(value)))"));
         assert!(patched.contains("= JsonWire.size(value)"));

@@ -21,6 +21,10 @@
 //! writes at 1 MiB for the core to refuse; the string reader, the reference for the
 //! encoding, is pinned.
 //!
+//! Unexpected failures: a panic in the core, or an argument it could not read back,
+//! throws `BeckonError.Internal` from every throwing call (they all throw `BeckonError`)
+//! instead of uniffi's `UniffiInternalError`, so apps catch one type.
+//!
 //! Blocking calls: the generated `flush(timeoutMs:)` and `sync(timeoutMs:)` wait on the
 //! network on the caller's thread. They are marked `@available(*, noasync)`, like the
 //! hand-written `flushBlocking(timeout:)` and `syncBlocking(timeout:)`, so async code
@@ -53,6 +57,11 @@ pub fn patch(generated: &str) -> Result<String, String> {
         "JsonValue writer (FfiConverterTypeJsonValue.write)",
     )?;
     for (what, generated_lines, ours) in [
+        (
+            "unexpected failures (uniffiCheckCallStatus)",
+            GENERATED_PANIC,
+            PANIC,
+        ),
         (
             "string lowering (FfiConverterString.lower)",
             GENERATED_STRING_LOWER,
@@ -131,6 +140,39 @@ const GENERATED_JSON_VALUE_WRITE: &[&str] = &[
     "            ",
     "        }",
     "    }",
+];
+
+/// uniffi 0.32's handling of a panic in the core, replaced whole.
+const GENERATED_PANIC: &[&str] = &[
+    "        case CALL_UNEXPECTED_ERROR:",
+    "            // When the rust code sees a panic, it tries to construct a RustBuffer",
+    "            // with the message.  But if that code panics, then it just sends back",
+    "            // an empty buffer.",
+    "            if callStatus.errorBuf.len > 0 {",
+    "                throw UniffiInternalError.rustPanic(try FfiConverterString.lift(callStatus.errorBuf))",
+    "            } else {",
+    "                callStatus.errorBuf.deallocate()",
+    "                throw UniffiInternalError.rustPanic(\"Rust panic\")",
+    "            }",
+];
+
+/// Beckon's: a throwing call (all of them throw `BeckonError`) throws
+/// `BeckonError.Internal` for it, so apps catch one type.
+const PANIC: &[&str] = &[
+    "        case CALL_UNEXPECTED_ERROR:",
+    "            // Beckon: every throwing call's error is BeckonError, so an unexpected",
+    "            // failure (a panic in the core, an argument it could not read) is one too.",
+    "            let message: String",
+    "            if callStatus.errorBuf.len > 0 {",
+    "                message = try FfiConverterString.lift(callStatus.errorBuf)",
+    "            } else {",
+    "                callStatus.errorBuf.deallocate()",
+    "                message = \"Rust panic\"",
+    "            }",
+    "            if errorHandler != nil {",
+    "                throw BeckonError.Internal(message: \"internal error: \\(message) (a bug in Beckon; please report it)\")",
+    "            }",
+    "            throw UniffiInternalError.rustPanic(message)",
 ];
 
 /// uniffi 0.32's string lowering and writer, replaced whole.
@@ -322,6 +364,9 @@ mod tests {
                 "    /** Blocks. */\n{declaration}\n    return 1\n}}"
             ));
         }
+        parts.push("    switch callStatus.code {".to_owned());
+        parts.push(GENERATED_PANIC.join("\n"));
+        parts.push("    }".to_owned());
         parts.push("fileprivate struct FfiConverterString: FfiConverter {".to_owned());
         parts.push(GENERATED_STRING_LOWER.join("\n"));
         parts.push(GENERATED_STRING_WRITE.join("\n"));
@@ -357,6 +402,7 @@ mod tests {
         assert!(patched.contains("WireText.withUTF8(value, atMost: WireText.maxBytes)"));
         assert!(patched.contains("        WireText.write(value, into: &buf)"));
         assert!(!patched.contains("value.utf8CString"));
+        assert!(patched.contains("throw BeckonError.Internal(message: "));
         // Nothing else changed.
         let mut unpatched = patched
             .replace(
@@ -364,7 +410,8 @@ mod tests {
                 &GENERATED_JSON_VALUE_WRITE.join("\n"),
             )
             .replace(&STRING_LOWER.join("\n"), &GENERATED_STRING_LOWER.join("\n"))
-            .replace(&STRING_WRITE.join("\n"), &GENERATED_STRING_WRITE.join("\n"));
+            .replace(&STRING_WRITE.join("\n"), &GENERATED_STRING_WRITE.join("\n"))
+            .replace(&PANIC.join("\n"), &GENERATED_PANIC.join("\n"));
         for (_, declaration, _) in BLOCKING {
             let at = unpatched.find(declaration).unwrap();
             let line_start = unpatched[..at - 1].rfind('\n').unwrap() + 1;

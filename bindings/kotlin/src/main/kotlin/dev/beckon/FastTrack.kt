@@ -36,6 +36,8 @@ private fun serialize(event: Event): ByteArray {
         ByteBuffer.allocate(size.toInt()).also { FfiConverterTypeEvent.write(event, it) }
     } catch (refused: RefusedArgument) {
         throw refused.inArgument("", TextArg.EVENT).toBeckonException()
+    } catch (changed: RuntimeException) {
+        throw RefusedArgument.unreadable(changed).inArgument("", TextArg.EVENT).toBeckonException()
     }
     return if (buffer.position() == buffer.capacity()) buffer.array() else buffer.array().copyOf(buffer.position())
 }

@@ -31,8 +31,9 @@ internal enum class TextArg {
 
 /**
  * An argument refused while it was lowered, before the call: a string holding a lone
- * surrogate ([loneSurrogate]) or longer than [MAX_TEXT_BYTES] ([tooLong]), or an argument
- * taking more than [MAX_ARGUMENT_BYTES] to encode ([tooLarge]). Internal: every public
+ * surrogate ([loneSurrogate]) or longer than [MAX_TEXT_BYTES] ([tooLong]), an argument
+ * taking more than [MAX_ARGUMENT_BYTES] to encode ([tooLarge]), or one that changed
+ * while it was written ([unreadable]). Internal: every public
  * call turns it into a `BeckonException` naming the field (see [toBeckonException]).
  * Without a stack trace, as it is only ever caught.
  */
@@ -58,6 +59,18 @@ internal class RefusedArgument private constructor(
             } else {
                 "is $bytes bytes, over the $MAX_TEXT_BYTES-byte limit of a text"
             },
+        )
+
+        /**
+         * An argument could not be read: the app's collection changed while it was
+         * written (another thread's change, or a collection whose size and contents
+         * disagree), shown by the exception [thrown] it caused.
+         */
+        fun unreadable(thrown: RuntimeException) = RefusedArgument(
+            null,
+            -1,
+            "could not be read (${thrown.javaClass.name}); pass a value no other thread " +
+                "changes while the call runs",
         )
 
         /** An argument would take [bytes] to encode. */
@@ -312,6 +325,8 @@ internal inline fun <R> loweringArg(name: String, kind: TextArg, lower: () -> R)
         return lower()
     } catch (refused: RefusedArgument) {
         throw refused.inArgument(name, kind)
+    } catch (changed: RuntimeException) {
+        throw RefusedArgument.unreadable(changed).inArgument(name, kind)
     }
 }
 
@@ -321,8 +336,18 @@ internal inline fun <R> checkedArg(name: String, kind: TextArg, lower: () -> R):
         return lower()
     } catch (refused: RefusedArgument) {
         throw refused.inArgument(name, kind).toBeckonException()
+    } catch (changed: RuntimeException) {
+        throw RefusedArgument.unreadable(changed).inArgument(name, kind).toBeckonException()
     }
 }
+
+/**
+ * What a throwing call throws when the core failed unexpectedly ([message] says how: a
+ * panic, or an argument it could not read back): a bug in Beckon, reported as the one
+ * exception type apps catch.
+ */
+internal fun unexpectedFailure(message: String): BeckonException =
+    BeckonException.Internal("internal error: $message (a bug in Beckon; please report it)")
 
 /** What every call on a closed instance throws, with the core's words for a shut-down one. */
 internal fun closedInstance(): BeckonException = BeckonException.ShutDown("this Beckon instance has been shut down")

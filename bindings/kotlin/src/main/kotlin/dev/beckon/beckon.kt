@@ -286,11 +286,11 @@ private fun<E: kotlin.Exception> uniffiCheckCallStatus(errorHandler: UniffiRustC
         // when the rust code sees a panic, it tries to construct a rustbuffer
         // with the message.  but if that code panics, then it just sends back
         // an empty buffer.
-        if (status.error_buf.len > 0) {
-            throw InternalException(FfiConverterString.lift(status.error_buf))
-        } else {
-            throw InternalException("Rust panic")
-        }
+        // Beckon: every throwing call's error is BeckonException, so an unexpected
+        // failure (a panic in the core, an argument it could not read) is one too.
+        val message = if (status.error_buf.len > 0) FfiConverterString.lift(status.error_buf) else "Rust panic"
+        if (errorHandler === BeckonException.ErrorHandler) throw unexpectedFailure(message)
+        throw InternalException(message)
     } else {
         throw InternalException("Unknown rust call status: $status.code")
     }
@@ -5466,6 +5466,14 @@ sealed class BeckonException(message: String): kotlin.Exception(message) {
      */
         class PromoNotEligible(message: String) : BeckonException(message)
         
+    /**
+     * A call failed unexpectedly: a bug in Beckon, never a fault of the app's input.
+     * The core does not return it; the bindings raise it for a panic in the core or an
+     * argument the core could not read back, so that apps catch one error type for
+     * everything. The message says what happened; please report it.
+     */
+        class Internal(message: String) : BeckonException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<BeckonException> {
         override fun lift(error_buf: RustBuffer.ByValue): BeckonException = FfiConverterTypeBeckonError.lift(error_buf)
@@ -5493,6 +5501,7 @@ public object FfiConverterTypeBeckonError : FfiConverterRustBuffer<BeckonExcepti
             12 -> BeckonException.PromoExpired(FfiConverterString.read(buf))
             13 -> BeckonException.PromoUsedUp(FfiConverterString.read(buf))
             14 -> BeckonException.PromoNotEligible(FfiConverterString.read(buf))
+            15 -> BeckonException.Internal(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -5558,6 +5567,10 @@ public object FfiConverterTypeBeckonError : FfiConverterRustBuffer<BeckonExcepti
             }
             is BeckonException.PromoNotEligible -> {
                 buf.putInt(14)
+                Unit
+            }
+            is BeckonException.Internal -> {
+                buf.putInt(15)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
