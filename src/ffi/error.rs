@@ -44,7 +44,10 @@ pub enum BeckonError {
     /// The core does not return it; the bindings raise it for a panic in the core or an
     /// argument the core could not read back, so that apps catch one error type for
     /// everything. The message says what happened; please report it.
-    #[allow(dead_code, reason = "made by the generated bindings, never by the core")]
+    #[allow(
+        dead_code,
+        reason = "made by the generated bindings, never by the core"
+    )]
     #[error("{0}")]
     Internal(String),
 }
