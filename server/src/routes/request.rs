@@ -19,7 +19,12 @@ pub async fn json_body(state: &AppState, body: Body, limit: usize) -> Result<Val
         ApiError::payload_too_large(format!("the body is over {limit} bytes"))
     })
     .await?;
-    serde_json::from_slice(&bytes)
+    json_from(&bytes)
+}
+
+/// A body read whole, as JSON.
+pub fn json_from(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
         .map_err(|err| ApiError::bad_request(format!("the body is not valid JSON: {err}")))
 }
 

@@ -61,28 +61,52 @@ async fn members(
     let id = path_id(path)?;
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let now = evaluation_instant(query.at.as_deref())?;
-    let source = query.source.as_deref().unwrap_or("server");
+    let source = member_source(query.source.as_deref())?;
     let members = match source {
-        "server" => evaluate(&state, &id, now).await?,
-        "device" => {
+        MemberSource::Server => evaluate(&state, &id, now).await?,
+        MemberSource::Device => {
             // The same checks as for the server's answer: unknown and archived
             // segments are refused alike whatever the source.
             let catalog = state.store().catalog().await?;
             evaluation_set(&catalog, &id)?;
             state.store().device_members(id.clone()).await?
         }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "source must be \"server\" or \"device\", got {other:?}"
-            )))
-        }
     };
     Ok(Json(json!({
         "segment_id": id,
-        "source": source,
+        "source": source.as_str(),
         "members": members,
         "evaluated_at": now,
     })))
+}
+
+/// Whose view of a segment's members `members` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberSource {
+    /// The server's evaluation of the stored events (the default).
+    Server,
+    /// What devices reported.
+    Device,
+}
+
+impl MemberSource {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MemberSource::Server => "server",
+            MemberSource::Device => "device",
+        }
+    }
+}
+
+/// The `source` query parameter of `members`.
+pub(crate) fn member_source(source: Option<&str>) -> Result<MemberSource, ApiError> {
+    match source.unwrap_or("server") {
+        "server" => Ok(MemberSource::Server),
+        "device" => Ok(MemberSource::Device),
+        other => Err(ApiError::bad_request(format!(
+            "source must be \"server\" or \"device\", got {other:?}"
+        ))),
+    }
 }
 
 #[derive(Deserialize)]

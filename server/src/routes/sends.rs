@@ -151,21 +151,11 @@ async fn deliveries(
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(path)?;
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    let after = match query.cursor.as_deref() {
-        Some(text) => Cursor::parse(text).map_err(ApiError::bad_request)?.0,
-        None => 0,
-    };
-    let limit = parse_limit(query.limit.as_deref()).map_err(ApiError::bad_request)?;
-    let status = match query.status.as_deref() {
-        Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::bad_request(format!(
-                "status must be one of {}, got {text:?}",
-                known.join(", ")
-            ))
-        })?),
-        None => None,
-    };
+    let (after, limit, status) = deliveries_query(
+        query.cursor.as_deref(),
+        query.limit.as_deref(),
+        query.status.as_deref(),
+    )?;
     stored(&state, &id).await?;
     let page = state
         .store()
@@ -180,6 +170,30 @@ async fn deliveries(
         "deliveries": page,
         "next_cursor": next_cursor,
     })))
+}
+
+/// The deliveries page asked for: after which delivery, how many, and of which status.
+pub(crate) fn deliveries_query(
+    cursor: Option<&str>,
+    limit: Option<&str>,
+    status: Option<&str>,
+) -> Result<(u64, usize, Option<DeliveryStatus>), ApiError> {
+    let after = match cursor {
+        Some(text) => Cursor::parse(text).map_err(ApiError::bad_request)?.0,
+        None => 0,
+    };
+    let limit = parse_limit(limit).map_err(ApiError::bad_request)?;
+    let status = match status {
+        Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request(format!(
+                "status must be one of {}, got {text:?}",
+                known.join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    Ok((after, limit, status))
 }
 
 async fn stored(state: &AppState, id: &str) -> Result<SendRecord, ApiError> {

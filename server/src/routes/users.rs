@@ -9,7 +9,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use beckon::consent::{Channel, Permission, PermissionState};
 use beckon::protocol::check_id;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -23,7 +23,7 @@ pub const USERS_PATH: &str = "/v1/admin/users";
 pub const DEFAULT_SERVER_SOURCE: &str = "server";
 
 /// A permission change body is two short strings.
-const MAX_BODY_BYTES: usize = 4 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 4 * 1024;
 
 /// The routes, to be put behind the admin credentials.
 pub fn routes() -> Router<AppState> {
@@ -102,27 +102,9 @@ async fn set_permission(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let Path((user_key, channel)) = path.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    check_id("user_key", &user_key).map_err(|err| ApiError::bad_request(err.to_string()))?;
-    let channel: Channel = channel
-        .parse()
-        .map_err(|err| ApiError::bad_request(format!("{err}")))?;
-    let body: PermissionBody =
-        serde_json::from_value(json_body(&state, body, MAX_BODY_BYTES).await?)
-            .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
-    let state_name: PermissionState = body
-        .state
-        .parse()
-        .map_err(|err| ApiError::bad_request(format!("state: {err}")))?;
-    let source = body
-        .source
-        .unwrap_or_else(|| DEFAULT_SERVER_SOURCE.to_string());
-    check_id("source", &source).map_err(|err| ApiError::bad_request(err.to_string()))?;
-    let change = Permission {
-        channel,
-        state: state_name,
-        source,
-        updated_at: Utc::now(),
-    };
+    let channel = permission_path(&user_key, &channel)?;
+    let body = json_body(&state, body, MAX_BODY_BYTES).await?;
+    let change = permission_change(channel, body, Utc::now())?;
     let store = state.store();
     let applied = store.set_permission(user_key.clone(), change).await?;
     let current = store
@@ -135,6 +117,39 @@ async fn set_permission(
         "applied": applied,
         "permission": current,
     })))
+}
+
+/// The user and channel of `PUT .../{user_key}/permissions/{channel}`, checked.
+pub(crate) fn permission_path(user_key: &str, channel: &str) -> Result<Channel, ApiError> {
+    check_id("user_key", user_key).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    channel
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("{err}")))
+}
+
+/// The change a permission body (`{"state": …, "source": …}`, already read as JSON)
+/// makes to `channel`, stamped `now`.
+pub(crate) fn permission_change(
+    channel: Channel,
+    body: Value,
+    now: DateTime<Utc>,
+) -> Result<Permission, ApiError> {
+    let body: PermissionBody = serde_json::from_value(body)
+        .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
+    let state_name: PermissionState = body
+        .state
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("state: {err}")))?;
+    let source = body
+        .source
+        .unwrap_or_else(|| DEFAULT_SERVER_SOURCE.to_string());
+    check_id("source", &source).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    Ok(Permission {
+        channel,
+        state: state_name,
+        source,
+        updated_at: now,
+    })
 }
 
 fn user_key(path: Result<String, PathRejection>) -> Result<String, ApiError> {
