@@ -113,16 +113,23 @@ pub fn verify(
         return Err(IdentityProblem::Invalid);
     }
     let at = |seconds: i64| DateTime::from_timestamp(seconds, 0).ok_or(IdentityProblem::Invalid);
+    // The leeway is added and taken saturating: a signed `exp` at the end of the times
+    // chrono can hold (or an `nbf` at their start) must not overflow.
     if let Some(not_before) = claims.nbf {
-        if at(not_before)? - LEEWAY > now {
+        let earliest = at(not_before)?
+            .checked_sub_signed(LEEWAY)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if earliest > now {
             return Err(IdentityProblem::Invalid);
         }
     }
-    let expires_at = at(claims.exp)?;
-    if expires_at + LEEWAY <= now {
+    let valid_until = at(claims.exp)?
+        .checked_add_signed(LEEWAY)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if valid_until <= now {
         return Err(IdentityProblem::Expired);
     }
-    Ok(expires_at + LEEWAY)
+    Ok(valid_until)
 }
 
 #[cfg(test)]
@@ -260,6 +267,28 @@ mod tests {
         for junk in ["", "a.b.c", "not-a-jwt", "..", &"e".repeat(5000)] {
             assert_eq!(check(junk), Err(IdentityProblem::Invalid), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_calendar_do_not_overflow() {
+        // Signed tokens with these claims made the leeway arithmetic panic.
+        let keys = keys();
+        let expect = Expectations::default();
+        let end = DateTime::<Utc>::MAX_UTC.timestamp();
+        let start = DateTime::<Utc>::MIN_UTC.timestamp();
+        let token = |claims: Value| sign(Algorithm::ES256, ES256_PRIVATE, claims, None);
+        let forever = token(json!({"sub": "alice", "exp": end}));
+        assert_eq!(
+            verify(&keys, &expect, "alice", &forever, now()),
+            Ok(DateTime::<Utc>::MAX_UTC)
+        );
+        let always = token(json!({"sub": "alice", "exp": exp_in(300), "nbf": start}));
+        assert!(verify(&keys, &expect, "alice", &always, now()).is_ok());
+        let at_the_end = token(json!({"sub": "alice", "exp": exp_in(300), "nbf": end}));
+        assert_eq!(
+            verify(&keys, &expect, "alice", &at_the_end, now()),
+            Err(IdentityProblem::Invalid)
+        );
     }
 
     #[test]
