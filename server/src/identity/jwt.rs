@@ -26,6 +26,14 @@ pub struct PublicKey {
 impl PublicKey {
     /// A PEM public key (`-----BEGIN PUBLIC KEY-----`): P-256 for ES256, RSA for RS256.
     pub fn from_pem(pem: &str, id: Option<String>) -> Result<Self, String> {
+        // `jsonwebtoken` takes an RSA private key (PKCS#1 or PKCS#8) for a public one,
+        // and every token would then fail to verify: refuse it at start instead (the
+        // private key has no business on this server either).
+        if first_pem_label(pem).is_some_and(|label| label.contains("PRIVATE")) {
+            return Err("a private key, not a public key: give the public key \
+                 (`openssl pkey -in KEY -pubout`)"
+                .into());
+        }
         if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
             return Ok(Self {
                 algorithm: Algorithm::ES256,
@@ -54,6 +62,14 @@ impl std::fmt::Debug for PublicKey {
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
+}
+
+/// The label of the first PEM block (`PUBLIC KEY` for `-----BEGIN PUBLIC KEY-----`),
+/// the one a PEM reader takes.
+fn first_pem_label(pem: &str) -> Option<&str> {
+    let start = pem.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let rest = &pem[start..];
+    Some(rest[..rest.find("-----")?].trim())
 }
 
 /// What the server requires of a token besides its signature.
@@ -186,6 +202,28 @@ mod tests {
         assert!(
             PublicKey::from_pem(ES256_PRIVATE, None).is_err(),
             "a private key is not a public key"
+        );
+    }
+
+    #[test]
+    fn a_private_key_is_never_taken_for_a_public_one() {
+        // An RSA private key was read as an RS256 public key that verified nothing.
+        let pkcs1 = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}-----END RSA PRIVATE KEY-----\n",
+            RS256_PRIVATE
+                .lines()
+                .filter(|line| !line.starts_with("-----"))
+                .map(|line| format!("{line}\n"))
+                .collect::<String>()
+        );
+        for private in [RS256_PRIVATE, ES256_PRIVATE, OTHER_ES256_PRIVATE, &pkcs1] {
+            let err = PublicKey::from_pem(private, None).unwrap_err();
+            assert!(err.contains("not a public key"), "{err}");
+        }
+        let both = format!("{RS256_PUBLIC}{RS256_PRIVATE}");
+        assert_eq!(
+            PublicKey::from_pem(&both, None).unwrap().algorithm(),
+            Algorithm::RS256
         );
     }
 
