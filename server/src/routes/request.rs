@@ -5,6 +5,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
+use beckon::text::quote;
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
@@ -76,16 +77,38 @@ pub fn same_id(path_id: &str, body_id: &str) -> Result<(), ApiError> {
 
 /// The `at` query parameter: the instant segments are evaluated at, now by default.
 pub fn evaluation_instant(at: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
-    match at {
-        None => Ok(Utc::now()),
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.to_utc())
-            .map_err(|err| {
-                ApiError::bad_request(format!("at: {text:?} is not an RFC 3339 time ({err})"))
-            }),
-    }
+    let Some(text) = at else {
+        return Ok(Utc::now());
+    };
+    let instant = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .map_err(|err| {
+            ApiError::bad_request(format!(
+                "at: {} is not an RFC 3339 time ({err})",
+                quote(text)
+            ))
+        })?;
+    Ok(instant)
 }
 
 pub fn internal(err: impl std::fmt::Display) -> ApiError {
     ApiError::internal(&err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_at_is_quoted_cut() {
+        let long = format!("2026-11-21T10:00:00Z{}", "x".repeat(5_000));
+        let err = evaluation_instant(Some(&long)).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.len() < 300, "{}", err.message);
+        assert!(
+            err.message.starts_with("at: \"2026-11-21T10:00:00Zxxx"),
+            "{}",
+            err.message
+        );
+    }
 }

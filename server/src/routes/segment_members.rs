@@ -5,6 +5,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use beckon::text::quote;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -104,7 +105,8 @@ pub(crate) fn member_source(source: Option<&str>) -> Result<MemberSource, ApiErr
         "server" => Ok(MemberSource::Server),
         "device" => Ok(MemberSource::Device),
         other => Err(ApiError::bad_request(format!(
-            "source must be \"server\" or \"device\", got {other:?}"
+            "source must be \"server\" or \"device\", got {}",
+            quote(other)
         ))),
     }
 }
@@ -151,4 +153,18 @@ async fn evaluate(state: &AppState, id: &str, now: DateTime<Utc>) -> Result<Vec<
     let catalog = state.store().catalog().await?;
     let set = evaluation_set(&catalog, id)?;
     Ok(server_members(state.store(), set, id, now).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_is_the_server_by_default_and_a_wrong_one_is_quoted_cut() {
+        assert_eq!(member_source(None).unwrap(), MemberSource::Server);
+        assert_eq!(member_source(Some("device")).unwrap(), MemberSource::Device);
+        let err = member_source(Some(&"d".repeat(5_000))).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.len() < 200, "{}", err.message);
+    }
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use beckon::common::FieldError;
+use beckon::text::quote;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -187,8 +188,9 @@ pub(crate) fn deliveries_query(
         Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
             let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
             ApiError::bad_request(format!(
-                "status must be one of {}, got {text:?}",
-                known.join(", ")
+                "status must be one of {}, got {}",
+                known.join(", "),
+                quote(text)
             ))
         })?),
         None => None,
@@ -230,4 +232,36 @@ fn view(send: &SendRecord) -> Value {
         },
         "request": send.request,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deliveries_query_reads_cursor_limit_and_status() {
+        assert_eq!(
+            deliveries_query(Some("17"), Some("100"), Some("failed")).unwrap(),
+            (17, 100, Some(DeliveryStatus::Failed))
+        );
+        assert_eq!(deliveries_query(None, None, None).unwrap(), (0, 1000, None));
+        assert_eq!(
+            deliveries_query(Some("017"), None, None)
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_quoted_cut() {
+        let err = deliveries_query(None, None, Some(&"f".repeat(5_000))).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(
+            err.message.starts_with("status must be one of pending, "),
+            "{}",
+            err.message
+        );
+        assert!(err.message.len() < 300, "{}", err.message);
+    }
 }

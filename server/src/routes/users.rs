@@ -9,6 +9,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use beckon::consent::{Channel, Permission, PermissionState};
 use beckon::protocol::check_id;
+use beckon::text::clip_quoted_spans;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -134,8 +135,13 @@ pub(crate) fn permission_change(
     body: Value,
     now: DateTime<Utc>,
 ) -> Result<Permission, ApiError> {
-    let body: PermissionBody = serde_json::from_value(body)
-        .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
+    // serde quotes what it did not expect (an unknown field's name) whole.
+    let body: PermissionBody = serde_json::from_value(body).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the body is not a permission: {}",
+            clip_quoted_spans(&err.to_string())
+        ))
+    })?;
     let state_name: PermissionState = body
         .state
         .parse()
@@ -162,4 +168,44 @@ fn unknown_user(user_key: &str) -> ApiError {
     ApiError::missing(format!(
         "no user {user_key:?}: no event, permission or device names it"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(body: Value) -> Result<Permission, ApiError> {
+        permission_change(Channel::Email, body, Utc::now())
+    }
+
+    #[test]
+    fn a_permission_body_is_a_state_and_maybe_a_source() {
+        let now = Utc::now();
+        let change = permission_change(
+            permission_path("alice", "email").unwrap(),
+            json!({"state": "unsubscribed", "source": "unsubscribe_link"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(change.channel, Channel::Email);
+        assert_eq!(change.state, PermissionState::Unsubscribed);
+        assert_eq!(change.source, "unsubscribe_link");
+        assert_eq!(change.updated_at, now);
+        let change = super::tests::change(json!({"state": "opted_in"})).unwrap();
+        assert_eq!(change.source, DEFAULT_SERVER_SOURCE);
+        assert_eq!(permission_path("alice", "fax").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_cut() {
+        let field = "k".repeat(3_000);
+        let err = change(json!({"state": "opted_in", field.as_str(): 1})).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(
+            err.message.contains("unknown field `kkk"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.len() < 400, "{}", err.message);
+    }
 }
