@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
 use beckon::text::quote;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 
@@ -88,6 +88,15 @@ pub fn evaluation_instant(at: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
                 quote(text)
             ))
         })?;
+    // An offset moves a time early in year 0000 or late in 9999 out of RFC 3339's
+    // years once in UTC: the answer's `evaluated_at` would then be a time this very
+    // parameter refuses.
+    if !(0..=9999).contains(&instant.year()) {
+        return Err(ApiError::bad_request(format!(
+            "at: {} is outside the years 0000 to 9999 in UTC",
+            quote(text)
+        )));
+    }
     Ok(instant)
 }
 
@@ -98,6 +107,21 @@ pub fn internal(err: impl std::fmt::Display) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_is_an_rfc_3339_time_that_writes_back_as_one() {
+        let at = evaluation_instant(Some("2026-11-21T10:00:00+09:00")).unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-11-21T01:00:00+00:00");
+        for far in ["0000-01-01T00:00:00+23:59", "9999-12-31T23:59:59-00:01"] {
+            let err = evaluation_instant(Some(far)).unwrap_err();
+            assert_eq!(err.status, 400, "{far}");
+            assert!(err.message.contains("0000 to 9999"), "{}", err.message);
+        }
+        for edge in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z"] {
+            let at = evaluation_instant(Some(edge)).unwrap();
+            assert_eq!(evaluation_instant(Some(&at.to_rfc3339())).unwrap(), at);
+        }
+    }
 
     #[test]
     fn a_refused_at_is_quoted_cut() {
