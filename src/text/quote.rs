@@ -27,6 +27,9 @@ pub fn clip(text: &str) -> Cow<'_, str> {
 /// The longest run of a parser's own words between two quoted spans (`, expected u64
 /// at line 1 column 9`); a longer one is input that a quote inside it split off.
 const MAX_UNQUOTED_CHARS: usize = 2 * MAX_QUOTED_CHARS;
+/// The longest message [`clip_quoted_spans`] gives: input full of quotes is cut into
+/// as many short spans, which together would be as long as it.
+const MAX_CLIPPED_CHARS: usize = 6 * MAX_QUOTED_CHARS;
 
 /// A message from a parser (serde's `invalid type: string "…"`, `unknown field
 /// `…``) with every quoted span in it cut as [`clip`] cuts: those spans are the
@@ -42,14 +45,17 @@ pub fn clip_quoted_spans(message: &str) -> String {
         let Some(close) = closing(inside, delimiter) else {
             // An unclosed quote runs to the end: cut it all the same.
             out.push_str(&clip(inside));
-            return out;
+            return clip_to(&out, MAX_CLIPPED_CHARS).into_owned();
         };
         out.push_str(&clip(&inside[..close]));
         out.push(delimiter);
         rest = &inside[close + 1..];
+        if out.chars().count() > MAX_CLIPPED_CHARS {
+            break;
+        }
     }
     out.push_str(&clip_to(rest, MAX_UNQUOTED_CHARS));
-    out
+    clip_to(&out, MAX_CLIPPED_CHARS).into_owned()
 }
 
 /// Where a span opened with `delimiter` closes in `inside`. A `"` span is written the
@@ -137,7 +143,17 @@ mod tests {
         let cut = clip_quoted_spans(&split);
         assert!(cut.starts_with("unknown field `x`yyy"), "{cut}");
         assert!(cut.ends_with("`y`, expected `state` or `source`"), "{cut}");
-        assert!(cut.len() < 400, "a backtick in the input splits no run off: {cut}");
+        assert!(
+            cut.len() < 400,
+            "a backtick in the input splits no run off: {cut}"
+        );
+        let many = format!("unknown field `{}`, expected `state`", "k`".repeat(5_000));
+        let cut = clip_quoted_spans(&many);
+        assert!(cut.starts_with("unknown field `k`k`"), "{cut}");
+        assert!(
+            cut.chars().count() <= MAX_CLIPPED_CHARS + 1,
+            "many quotes: {cut}"
+        );
         let unclosed = clip_quoted_spans(&format!("oops \"{long}"));
         assert!(
             unclosed.ends_with('…') && unclosed.len() < 200,
