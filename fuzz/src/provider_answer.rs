@@ -108,7 +108,10 @@ fn token_answer(data: &[u8]) {
 }
 
 /// An HTTP answer as text: status line, header lines, empty line, body.
-fn split_answer(data: &[u8]) -> Option<(u16, Vec<(&[u8], &[u8])>, &[u8])> {
+/// Header names and values, as they came.
+type Headers<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+fn split_answer(data: &[u8]) -> Option<(u16, Headers<'_>, &[u8])> {
     let mut rest = data;
     let mut line = || -> Option<&[u8]> {
         let end = rest.iter().position(|&b| b == b'\n')?;
@@ -126,10 +129,7 @@ fn split_answer(data: &[u8]) -> Option<(u16, Vec<(&[u8], &[u8])>, &[u8])> {
         return None;
     }
     let mut headers = Vec::new();
-    loop {
-        let Some(header) = line() else {
-            break;
-        };
+    while let Some(header) = line() {
         if header.is_empty() {
             break;
         }
