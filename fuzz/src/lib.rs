@@ -7,13 +7,18 @@
 
 pub mod gen;
 
+pub mod admin_query;
 pub mod campaign;
 pub mod consent;
 pub mod deep_link;
+pub mod device_answer;
+pub mod identity_token;
+pub mod provider_answer;
 pub mod push_payload;
 pub mod segment;
 pub mod server_admin;
 pub mod server_batch;
+pub mod server_config;
 pub mod server_send;
 pub mod sync_document;
 pub mod template;
@@ -33,4 +38,9 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("server_batch", server_batch::run),
     ("server_admin", server_admin::run),
     ("server_send", server_send::run),
+    ("identity_token", identity_token::run),
+    ("provider_answer", provider_answer::run),
+    ("device_answer", device_answer::run),
+    ("admin_query", admin_query::run),
+    ("server_config", server_config::run),
 ];

@@ -243,3 +243,102 @@ fn write_seeds() {
         write("template", &input);
     }
 }
+
+/// What a target reads as HTTP: the status line, the headers, an empty line, the body.
+fn http_answer(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{status}\n").into_bytes();
+    for (name, value) in headers {
+        out.extend(name.as_bytes());
+        out.extend(b": ");
+        out.extend(value);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend(body);
+    out
+}
+
+/// Tokens signed as an app's backend signs them, the server's own error answers, and
+/// the cursors it writes.
+#[test]
+#[ignore = "writes the corpus seeds; run when the formats change"]
+fn write_answer_seeds() {
+    use beckon::protocol::{IdentityProblem, IdentityRefusal};
+    use beckon_server::fuzzing::{error_response, write_cursor};
+    use beckon_server::identity::hmac;
+    use beckon_server::ApiError;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    let tail = b"\x00\x07\x13\x21\x02\x00\x40\x05\x09\x11\x01\x03\x00\x02\x08\x10";
+    let raw = |token: &str| {
+        let mut input = vec![0];
+        input.extend(token.as_bytes());
+        input.extend(tail);
+        input
+    };
+    write(
+        "identity_token",
+        &raw(&hmac::sign(b"the-apps-identity-secret", "alice")),
+    );
+    let now = at("2026-11-21T10:00:00Z").timestamp();
+    let es256 = EncodingKey::from_ec_pem(include_bytes!(
+        "../../server/tests/fixtures/identity/es256-private.pem"
+    ))
+    .unwrap();
+    let rs256 = EncodingKey::from_rsa_pem(include_bytes!(
+        "../../server/tests/fixtures/identity/rs256-private.pem"
+    ))
+    .unwrap();
+    for (algorithm, key, claims) in [
+        (
+            Algorithm::ES256,
+            &es256,
+            json!({"sub": "alice", "exp": now + 300}),
+        ),
+        (
+            Algorithm::RS256,
+            &rs256,
+            json!({"sub": "alice", "exp": now - 3600}),
+        ),
+        (
+            Algorithm::ES256,
+            &es256,
+            json!({"sub": "alice", "exp": now + 300, "nbf": now - 30,
+                   "iss": "https://shop.example", "aud": "beckon"}),
+        ),
+    ] {
+        let token = jsonwebtoken::encode(&Header::new(algorithm), &claims, key).unwrap();
+        write("identity_token", &raw(&token));
+    }
+
+    let refusals = vec![
+        IdentityRefusal {
+            user_id: "u1".into(),
+            problem: IdentityProblem::Expired,
+        },
+        IdentityRefusal {
+            user_id: "u2".into(),
+            problem: IdentityProblem::Missing,
+        },
+    ];
+    for error in [
+        ApiError::identity_refused(refusals),
+        ApiError::bad_request("the body is not valid JSON: expected value at line 1 column 1"),
+        ApiError::payload_too_large("the body is over 512000 bytes"),
+        ApiError::storage_damaged(),
+    ] {
+        let answer = error_response(error);
+        let mut input = vec![0];
+        input.extend(http_answer(answer.status, &answer.headers, &answer.body));
+        write("device_answer", &input);
+    }
+
+    for position in [0, 1, 4096, i64::MAX as u64] {
+        let cursor = write_cursor(position);
+        write("admin_query", format!("\x00{cursor}\x00250").as_bytes());
+        write(
+            "admin_query",
+            format!("\x01{cursor}\x00250\x00pending").as_bytes(),
+        );
+    }
+}

@@ -11,4 +11,6 @@ pub(crate) use identity::TokenRequests;
 pub use identity::{describe_refusals, identity_refusals, IdentityTokenListener};
 pub use policy::{Decision, Outcome, RetryPolicy};
 pub use server_clock::{stored_offset, ServerClock};
+#[doc(hidden)]
+pub use transport::error_answer;
 pub use transport::{batch_url, HttpTransport, Reply, SyncFetch, TransportError};

@@ -285,13 +285,22 @@ async fn status_error(code: u16, response: &mut reqwest::Response) -> TransportE
         .await
         .map(|(bytes, _)| bytes)
         .unwrap_or_default();
-    if let Some(refused) = identity_refusals(code, &body) {
+    error_answer(code, retry_after, &body)
+}
+
+/// What an error answer says, once its body is read (at most
+/// [`MAX_ERROR_BODY_BYTES`] of it): the users refused when it is an identity refusal,
+/// else its code, `Retry-After` and the start of the body. Public for the fuzz targets
+/// (`fuzz/`), which feed it the server's answers.
+#[doc(hidden)]
+pub fn error_answer(code: u16, retry_after: Option<Duration>, body: &[u8]) -> TransportError {
+    if let Some(refused) = identity_refusals(code, body) {
         return TransportError::IdentityRefused(refused);
     }
     TransportError::Status {
         code,
         retry_after,
-        detail: detail(&body),
+        detail: detail(body),
     }
 }
 

@@ -24,6 +24,13 @@ pub fn clip(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The longest run of a parser's own words between two quoted spans (`, expected u64
+/// at line 1 column 9`); a longer one is input that a quote inside it split off.
+const MAX_UNQUOTED_CHARS: usize = 2 * MAX_QUOTED_CHARS;
+/// The longest message [`clip_quoted_spans`] gives: input full of quotes is cut into
+/// as many short spans, which together would be as long as it.
+const MAX_CLIPPED_CHARS: usize = 6 * MAX_QUOTED_CHARS;
+
 /// A message from a parser (serde's `invalid type: string "…"`, `unknown field
 /// `…``) with every quoted span in it cut as [`clip`] cuts: those spans are the
 /// input, and the parser quotes it whole.
@@ -32,19 +39,47 @@ pub fn clip_quoted_spans(message: &str) -> String {
     let mut rest = message;
     while let Some(open) = rest.find(['"', '`']) {
         let delimiter = rest[open..].chars().next().unwrap_or('"');
-        out.push_str(&rest[..=open]);
+        out.push_str(&clip_to(&rest[..open], MAX_UNQUOTED_CHARS));
+        out.push(delimiter);
         let inside = &rest[open + 1..];
-        let Some(close) = inside.find(delimiter) else {
+        let Some(close) = closing(inside, delimiter) else {
             // An unclosed quote runs to the end: cut it all the same.
             out.push_str(&clip(inside));
-            return out;
+            return clip_to(&out, MAX_CLIPPED_CHARS).into_owned();
         };
         out.push_str(&clip(&inside[..close]));
         out.push(delimiter);
         rest = &inside[close + 1..];
+        if out.chars().count() > MAX_CLIPPED_CHARS {
+            break;
+        }
     }
-    out.push_str(rest);
-    out
+    out.push_str(&clip_to(rest, MAX_UNQUOTED_CHARS));
+    clip_to(&out, MAX_CLIPPED_CHARS).into_owned()
+}
+
+/// Where a span opened with `delimiter` closes in `inside`. A `"` span is written the
+/// way `{:?}` writes a string (serde's `string "…"`): a backslash escapes the next
+/// character, so `\"` is inside it. A `` ` `` span is the input as it is: a backtick
+/// in it closes it early, and what follows is cut as a parser's own words would be.
+fn closing(inside: &str, delimiter: char) -> Option<usize> {
+    let mut escaped = false;
+    for (at, c) in inside.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if delimiter == '"' => escaped = true,
+            c if c == delimiter => return Some(at),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn clip_to(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +134,25 @@ mod tests {
         assert_eq!(
             clip_quoted_spans("missing field `id`"),
             "missing field `id`"
+        );
+        let escaped = format!(r#"invalid type: string "{long}\",{long}\"{long}", expected u64"#);
+        let cut = clip_quoted_spans(&escaped);
+        assert!(cut.ends_with("…\", expected u64"), "{cut}");
+        assert!(cut.len() < 200, "an escaped quote ends no span: {cut}");
+        let split = format!("unknown field `x`{long}`y`, expected `state` or `source`");
+        let cut = clip_quoted_spans(&split);
+        assert!(cut.starts_with("unknown field `x`yyy"), "{cut}");
+        assert!(cut.ends_with("`y`, expected `state` or `source`"), "{cut}");
+        assert!(
+            cut.len() < 400,
+            "a backtick in the input splits no run off: {cut}"
+        );
+        let many = format!("unknown field `{}`, expected `state`", "k`".repeat(5_000));
+        let cut = clip_quoted_spans(&many);
+        assert!(cut.starts_with("unknown field `k`k`"), "{cut}");
+        assert!(
+            cut.chars().count() <= MAX_CLIPPED_CHARS + 1,
+            "many quotes: {cut}"
         );
         let unclosed = clip_quoted_spans(&format!("oops \"{long}"));
         assert!(

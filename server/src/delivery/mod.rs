@@ -8,17 +8,17 @@
 //! classified, how long to wait before the next try) is a plain function over plain data
 //! in the provider's module; the clients only move bytes.
 
-mod apns;
+pub(crate) mod apns;
 mod clock;
 mod config;
-mod fcm;
-mod http;
-mod jwt;
+pub(crate) mod fcm;
+pub(crate) mod http;
+pub(crate) mod jwt;
 mod message;
 mod outcome;
 mod providers;
 mod retry;
-mod webhook;
+pub(crate) mod webhook;
 
 pub use config::{
     ApnsConfig, DeliveryConfig, DeliveryConfigError, FcmConfig, KeySource, WebhookConfig,

@@ -26,6 +26,14 @@ pub struct PublicKey {
 impl PublicKey {
     /// A PEM public key (`-----BEGIN PUBLIC KEY-----`): P-256 for ES256, RSA for RS256.
     pub fn from_pem(pem: &str, id: Option<String>) -> Result<Self, String> {
+        // `jsonwebtoken` takes an RSA private key (PKCS#1 or PKCS#8) for a public one,
+        // and every token would then fail to verify: refuse it at start instead (the
+        // private key has no business on this server either).
+        if first_pem_label(pem).is_some_and(|label| label.contains("PRIVATE")) {
+            return Err("a private key, not a public key: give the public key \
+                 (`openssl pkey -in KEY -pubout`)"
+                .into());
+        }
         if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
             return Ok(Self {
                 algorithm: Algorithm::ES256,
@@ -54,6 +62,14 @@ impl std::fmt::Debug for PublicKey {
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
+}
+
+/// The label of the first PEM block (`PUBLIC KEY` for `-----BEGIN PUBLIC KEY-----`),
+/// the one a PEM reader takes.
+fn first_pem_label(pem: &str) -> Option<&str> {
+    let start = pem.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let rest = &pem[start..];
+    Some(rest[..rest.find("-----")?].trim())
 }
 
 /// What the server requires of a token besides its signature.
@@ -113,16 +129,23 @@ pub fn verify(
         return Err(IdentityProblem::Invalid);
     }
     let at = |seconds: i64| DateTime::from_timestamp(seconds, 0).ok_or(IdentityProblem::Invalid);
+    // The leeway is added and taken saturating: a signed `exp` at the end of the times
+    // chrono can hold (or an `nbf` at their start) must not overflow.
     if let Some(not_before) = claims.nbf {
-        if at(not_before)? - LEEWAY > now {
+        let earliest = at(not_before)?
+            .checked_sub_signed(LEEWAY)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if earliest > now {
             return Err(IdentityProblem::Invalid);
         }
     }
-    let expires_at = at(claims.exp)?;
-    if expires_at + LEEWAY <= now {
+    let valid_until = at(claims.exp)?
+        .checked_add_signed(LEEWAY)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if valid_until <= now {
         return Err(IdentityProblem::Expired);
     }
-    Ok(expires_at + LEEWAY)
+    Ok(valid_until)
 }
 
 #[cfg(test)]
@@ -179,6 +202,28 @@ mod tests {
         assert!(
             PublicKey::from_pem(ES256_PRIVATE, None).is_err(),
             "a private key is not a public key"
+        );
+    }
+
+    #[test]
+    fn a_private_key_is_never_taken_for_a_public_one() {
+        // An RSA private key was read as an RS256 public key that verified nothing.
+        let pkcs1 = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}-----END RSA PRIVATE KEY-----\n",
+            RS256_PRIVATE
+                .lines()
+                .filter(|line| !line.starts_with("-----"))
+                .map(|line| format!("{line}\n"))
+                .collect::<String>()
+        );
+        for private in [RS256_PRIVATE, ES256_PRIVATE, OTHER_ES256_PRIVATE, &pkcs1] {
+            let err = PublicKey::from_pem(private, None).unwrap_err();
+            assert!(err.contains("not a public key"), "{err}");
+        }
+        let both = format!("{RS256_PUBLIC}{RS256_PRIVATE}");
+        assert_eq!(
+            PublicKey::from_pem(&both, None).unwrap().algorithm(),
+            Algorithm::RS256
         );
     }
 
@@ -260,6 +305,28 @@ mod tests {
         for junk in ["", "a.b.c", "not-a-jwt", "..", &"e".repeat(5000)] {
             assert_eq!(check(junk), Err(IdentityProblem::Invalid), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_calendar_do_not_overflow() {
+        // Signed tokens with these claims made the leeway arithmetic panic.
+        let keys = keys();
+        let expect = Expectations::default();
+        let end = DateTime::<Utc>::MAX_UTC.timestamp();
+        let start = DateTime::<Utc>::MIN_UTC.timestamp();
+        let token = |claims: Value| sign(Algorithm::ES256, ES256_PRIVATE, claims, None);
+        let forever = token(json!({"sub": "alice", "exp": end}));
+        assert_eq!(
+            verify(&keys, &expect, "alice", &forever, now()),
+            Ok(DateTime::<Utc>::MAX_UTC)
+        );
+        let always = token(json!({"sub": "alice", "exp": exp_in(300), "nbf": start}));
+        assert!(verify(&keys, &expect, "alice", &always, now()).is_ok());
+        let at_the_end = token(json!({"sub": "alice", "exp": exp_in(300), "nbf": end}));
+        assert_eq!(
+            verify(&keys, &expect, "alice", &at_the_end, now()),
+            Err(IdentityProblem::Invalid)
+        );
     }
 
     #[test]

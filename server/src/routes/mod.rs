@@ -3,7 +3,7 @@ pub mod campaigns;
 pub mod definitions;
 pub mod export;
 pub mod permissions;
-mod request;
+pub(crate) mod request;
 pub mod segment_members;
 pub mod segments;
 pub mod sends;

@@ -5,6 +5,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use beckon::text::quote;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -61,28 +62,53 @@ async fn members(
     let id = path_id(path)?;
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let now = evaluation_instant(query.at.as_deref())?;
-    let source = query.source.as_deref().unwrap_or("server");
+    let source = member_source(query.source.as_deref())?;
     let members = match source {
-        "server" => evaluate(&state, &id, now).await?,
-        "device" => {
+        MemberSource::Server => evaluate(&state, &id, now).await?,
+        MemberSource::Device => {
             // The same checks as for the server's answer: unknown and archived
             // segments are refused alike whatever the source.
             let catalog = state.store().catalog().await?;
             evaluation_set(&catalog, &id)?;
             state.store().device_members(id.clone()).await?
         }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "source must be \"server\" or \"device\", got {other:?}"
-            )))
-        }
     };
     Ok(Json(json!({
         "segment_id": id,
-        "source": source,
+        "source": source.as_str(),
         "members": members,
         "evaluated_at": now,
     })))
+}
+
+/// Whose view of a segment's members `members` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberSource {
+    /// The server's evaluation of the stored events (the default).
+    Server,
+    /// What devices reported.
+    Device,
+}
+
+impl MemberSource {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MemberSource::Server => "server",
+            MemberSource::Device => "device",
+        }
+    }
+}
+
+/// The `source` query parameter of `members`.
+pub(crate) fn member_source(source: Option<&str>) -> Result<MemberSource, ApiError> {
+    match source.unwrap_or("server") {
+        "server" => Ok(MemberSource::Server),
+        "device" => Ok(MemberSource::Device),
+        other => Err(ApiError::bad_request(format!(
+            "source must be \"server\" or \"device\", got {}",
+            quote(other)
+        ))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -127,4 +153,18 @@ async fn evaluate(state: &AppState, id: &str, now: DateTime<Utc>) -> Result<Vec<
     let catalog = state.store().catalog().await?;
     let set = evaluation_set(&catalog, id)?;
     Ok(server_members(state.store(), set, id, now).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_is_the_server_by_default_and_a_wrong_one_is_quoted_cut() {
+        assert_eq!(member_source(None).unwrap(), MemberSource::Server);
+        assert_eq!(member_source(Some("device")).unwrap(), MemberSource::Device);
+        let err = member_source(Some(&"d".repeat(5_000))).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.len() < 200, "{}", err.message);
+    }
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use beckon::common::FieldError;
+use beckon::text::quote;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -151,21 +152,11 @@ async fn deliveries(
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(path)?;
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    let after = match query.cursor.as_deref() {
-        Some(text) => Cursor::parse(text).map_err(ApiError::bad_request)?.0,
-        None => 0,
-    };
-    let limit = parse_limit(query.limit.as_deref()).map_err(ApiError::bad_request)?;
-    let status = match query.status.as_deref() {
-        Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::bad_request(format!(
-                "status must be one of {}, got {text:?}",
-                known.join(", ")
-            ))
-        })?),
-        None => None,
-    };
+    let (after, limit, status) = deliveries_query(
+        query.cursor.as_deref(),
+        query.limit.as_deref(),
+        query.status.as_deref(),
+    )?;
     stored(&state, &id).await?;
     let page = state
         .store()
@@ -180,6 +171,31 @@ async fn deliveries(
         "deliveries": page,
         "next_cursor": next_cursor,
     })))
+}
+
+/// The deliveries page asked for: after which delivery, how many, and of which status.
+pub(crate) fn deliveries_query(
+    cursor: Option<&str>,
+    limit: Option<&str>,
+    status: Option<&str>,
+) -> Result<(u64, usize, Option<DeliveryStatus>), ApiError> {
+    let after = match cursor {
+        Some(text) => Cursor::parse(text).map_err(ApiError::bad_request)?.0,
+        None => 0,
+    };
+    let limit = parse_limit(limit).map_err(ApiError::bad_request)?;
+    let status = match status {
+        Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request(format!(
+                "status must be one of {}, got {}",
+                known.join(", "),
+                quote(text)
+            ))
+        })?),
+        None => None,
+    };
+    Ok((after, limit, status))
 }
 
 async fn stored(state: &AppState, id: &str) -> Result<SendRecord, ApiError> {
@@ -216,4 +232,36 @@ fn view(send: &SendRecord) -> Value {
         },
         "request": send.request,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deliveries_query_reads_cursor_limit_and_status() {
+        assert_eq!(
+            deliveries_query(Some("17"), Some("100"), Some("failed")).unwrap(),
+            (17, 100, Some(DeliveryStatus::Failed))
+        );
+        assert_eq!(deliveries_query(None, None, None).unwrap(), (0, 1000, None));
+        assert_eq!(
+            deliveries_query(Some("017"), None, None)
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_quoted_cut() {
+        let err = deliveries_query(None, None, Some(&"f".repeat(5_000))).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(
+            err.message.starts_with("status must be one of pending, "),
+            "{}",
+            err.message
+        );
+        assert!(err.message.len() < 300, "{}", err.message);
+    }
 }

@@ -9,7 +9,8 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use beckon::consent::{Channel, Permission, PermissionState};
 use beckon::protocol::check_id;
-use chrono::Utc;
+use beckon::text::clip_quoted_spans;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -23,7 +24,7 @@ pub const USERS_PATH: &str = "/v1/admin/users";
 pub const DEFAULT_SERVER_SOURCE: &str = "server";
 
 /// A permission change body is two short strings.
-const MAX_BODY_BYTES: usize = 4 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 4 * 1024;
 
 /// The routes, to be put behind the admin credentials.
 pub fn routes() -> Router<AppState> {
@@ -102,27 +103,9 @@ async fn set_permission(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let Path((user_key, channel)) = path.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    check_id("user_key", &user_key).map_err(|err| ApiError::bad_request(err.to_string()))?;
-    let channel: Channel = channel
-        .parse()
-        .map_err(|err| ApiError::bad_request(format!("{err}")))?;
-    let body: PermissionBody =
-        serde_json::from_value(json_body(&state, body, MAX_BODY_BYTES).await?)
-            .map_err(|err| ApiError::bad_request(format!("the body is not a permission: {err}")))?;
-    let state_name: PermissionState = body
-        .state
-        .parse()
-        .map_err(|err| ApiError::bad_request(format!("state: {err}")))?;
-    let source = body
-        .source
-        .unwrap_or_else(|| DEFAULT_SERVER_SOURCE.to_string());
-    check_id("source", &source).map_err(|err| ApiError::bad_request(err.to_string()))?;
-    let change = Permission {
-        channel,
-        state: state_name,
-        source,
-        updated_at: Utc::now(),
-    };
+    let channel = permission_path(&user_key, &channel)?;
+    let body = json_body(&state, body, MAX_BODY_BYTES).await?;
+    let change = permission_change(channel, body, Utc::now())?;
     let store = state.store();
     let applied = store.set_permission(user_key.clone(), change).await?;
     let current = store
@@ -137,6 +120,44 @@ async fn set_permission(
     })))
 }
 
+/// The user and channel of `PUT .../{user_key}/permissions/{channel}`, checked.
+pub(crate) fn permission_path(user_key: &str, channel: &str) -> Result<Channel, ApiError> {
+    check_id("user_key", user_key).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    channel
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("{err}")))
+}
+
+/// The change a permission body (`{"state": …, "source": …}`, already read as JSON)
+/// makes to `channel`, stamped `now`.
+pub(crate) fn permission_change(
+    channel: Channel,
+    body: Value,
+    now: DateTime<Utc>,
+) -> Result<Permission, ApiError> {
+    // serde quotes what it did not expect (an unknown field's name) whole.
+    let body: PermissionBody = serde_json::from_value(body).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the body is not a permission: {}",
+            clip_quoted_spans(&err.to_string())
+        ))
+    })?;
+    let state_name: PermissionState = body
+        .state
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("state: {err}")))?;
+    let source = body
+        .source
+        .unwrap_or_else(|| DEFAULT_SERVER_SOURCE.to_string());
+    check_id("source", &source).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    Ok(Permission {
+        channel,
+        state: state_name,
+        source,
+        updated_at: now,
+    })
+}
+
 fn user_key(path: Result<String, PathRejection>) -> Result<String, ApiError> {
     let key = path.map_err(|err| ApiError::bad_request(err.body_text()))?;
     check_id("user_key", &key).map_err(|err| ApiError::bad_request(err.to_string()))?;
@@ -147,4 +168,44 @@ fn unknown_user(user_key: &str) -> ApiError {
     ApiError::missing(format!(
         "no user {user_key:?}: no event, permission or device names it"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(body: Value) -> Result<Permission, ApiError> {
+        permission_change(Channel::Email, body, Utc::now())
+    }
+
+    #[test]
+    fn a_permission_body_is_a_state_and_maybe_a_source() {
+        let now = Utc::now();
+        let change = permission_change(
+            permission_path("alice", "email").unwrap(),
+            json!({"state": "unsubscribed", "source": "unsubscribe_link"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(change.channel, Channel::Email);
+        assert_eq!(change.state, PermissionState::Unsubscribed);
+        assert_eq!(change.source, "unsubscribe_link");
+        assert_eq!(change.updated_at, now);
+        let change = super::tests::change(json!({"state": "opted_in"})).unwrap();
+        assert_eq!(change.source, DEFAULT_SERVER_SOURCE);
+        assert_eq!(permission_path("alice", "fax").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_cut() {
+        let field = "k".repeat(3_000);
+        let err = change(json!({"state": "opted_in", field.as_str(): 1})).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(
+            err.message.contains("unknown field `kkk"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.len() < 400, "{}", err.message);
+    }
 }

@@ -4,7 +4,7 @@
 
 mod provider_token;
 mod request;
-mod response;
+pub(crate) mod response;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::delivery::http::{Reply, Verdict};
+use crate::delivery::http::{excerpt, Reply, Verdict};
 use crate::delivery::outcome::Outcome;
 
 #[derive(Deserialize, Default)]
@@ -25,7 +25,8 @@ pub(crate) fn classify(reply: &Reply, now: DateTime<Utc>) -> Verdict {
     let detail = if reason.is_empty() {
         format!("APNs {status}: {}", reply.body_excerpt())
     } else {
-        format!("APNs {status} {reason}")
+        // The reason is the provider's text: cut like a body.
+        excerpt(&format!("APNs {status} {reason}"))
     };
     let outcome = match (status, reason.as_str()) {
         (403, "ExpiredProviderToken") => return Verdict::StaleCredentials(detail),
@@ -129,6 +130,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_in_the_detail() {
+        let long = "r".repeat(5_000);
+        for status in [400, 403, 410, 503] {
+            let detail = match classify(&reply(status, &long), Utc::now()) {
+                Verdict::StaleCredentials(detail) => detail,
+                Verdict::Done(
+                    Outcome::Unregistered { detail }
+                    | Outcome::Retry { detail, .. }
+                    | Outcome::Failed { detail, .. },
+                ) => detail,
+                other => panic!("{other:?}"),
+            };
+            assert!(
+                detail.starts_with(&format!("APNs {status} rrr")),
+                "{detail}"
+            );
+            assert_eq!(detail.chars().count(), 301, "{detail}");
+        }
     }
 
     #[test]

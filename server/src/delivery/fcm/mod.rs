@@ -1,10 +1,10 @@
 //! Firebase Cloud Messaging, HTTP v1 API: one client per server, sharing its
 //! connections and its OAuth access token across every send.
 
-mod oauth;
+pub(crate) mod oauth;
 mod request;
-mod response;
-mod service_account;
+pub(crate) mod response;
+pub(crate) mod service_account;
 
 use std::sync::Arc;
 

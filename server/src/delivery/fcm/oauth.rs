@@ -1,6 +1,7 @@
 //! Google OAuth 2.0 for service accounts: a signed JWT assertion exchanged for a
 //! short-lived access token (RFC 7523), which is cached until shortly before it ends.
 
+use beckon::text::{clip, clip_quoted_spans};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -70,8 +71,12 @@ pub(crate) fn token_from_reply(reply: &Reply, now: DateTime<Utc>) -> Result<Acce
     };
     match reply.status {
         200 => {
+            // serde quotes what it did not expect whole: the answer's own text.
             let parsed: TokenResponse = serde_json::from_str(&reply.body).map_err(|err| {
-                Outcome::failed(format!("FCM OAuth token response unreadable ({err})"))
+                Outcome::failed(format!(
+                    "FCM OAuth token response unreadable ({})",
+                    clip_quoted_spans(&err.to_string())
+                ))
             })?;
             if parsed.access_token.is_empty()
                 || !parsed.access_token.bytes().all(|b| b.is_ascii_graphic())
@@ -83,7 +88,8 @@ pub(crate) fn token_from_reply(reply: &Reply, now: DateTime<Utc>) -> Result<Acce
             if let Some(kind) = parsed.token_type.as_deref() {
                 if !kind.eq_ignore_ascii_case("bearer") {
                     return Err(Outcome::failed(format!(
-                        "FCM OAuth token type `{kind}` is not Bearer"
+                        "FCM OAuth token type `{}` is not Bearer",
+                        clip(kind)
                     )));
                 }
             }
@@ -213,5 +219,25 @@ mod tests {
                 detail: "FCM OAuth token request answered 503".into(),
             }
         );
+    }
+
+    #[test]
+    fn the_answers_own_text_is_cut_in_a_refusal() {
+        // A token type or an unreadable field is the endpoint's text, up to the whole
+        // 64 KiB body read: the attempt keeps a cut of it.
+        let now = at("2026-06-01T12:00:00Z");
+        let long = "T".repeat(5_000);
+        for body in [
+            format!(r#"{{"access_token":"ya29.x","token_type":"{long}"}}"#),
+            format!(r#"{{"access_token":"ya29.x","expires_in":"{long}"}}"#),
+        ] {
+            match token_from_reply(&reply(200, &body), now) {
+                Err(Outcome::Failed { detail, .. }) => {
+                    assert!(detail.contains("TTTT"), "{detail}");
+                    assert!(detail.len() < 300, "{detail}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::delivery::http::{Reply, Verdict};
+use crate::delivery::http::{excerpt, Reply, Verdict};
 use crate::delivery::outcome::Outcome;
 
 #[derive(Deserialize, Default)]
@@ -80,9 +80,11 @@ pub(crate) fn classify(reply: &Reply, now: DateTime<Utc>) -> Verdict {
     let error = serde_json::from_str::<ErrorBody>(&reply.body)
         .unwrap_or_default()
         .error;
+    // The code and message are the provider's text, up to the whole body: cut like
+    // any other body, so stored attempts stay small.
     let detail = match (error.code(), error.message.as_str()) {
         ("", "") => format!("FCM {status}: {}", reply.body_excerpt()),
-        (code, message) => format!("FCM {status} {code}: {message}"),
+        (code, message) => excerpt(&format!("FCM {status} {code}: {message}")),
     };
     let outcome = match status {
         401 => return Verdict::StaleCredentials(detail),
@@ -264,6 +266,33 @@ mod tests {
             outcome(&no_hint),
             Outcome::Retry { after: None, .. }
         ));
+    }
+
+    #[test]
+    fn a_long_error_message_is_cut_in_the_detail() {
+        // The provider's message can be the whole 64 KiB body read: the attempt keeps
+        // an excerpt, as it does of any body.
+        let long = "m".repeat(5_000);
+        for (status, code) in [(503, "UNAVAILABLE"), (401, "UNAUTHENTICATED"), (400, "X")] {
+            let answer = reply(status, fcm_error(status, code, &long, None));
+            let detail = match classify(&answer, Utc::now()) {
+                Verdict::StaleCredentials(detail) => detail,
+                Verdict::Done(Outcome::Retry { detail, .. } | Outcome::Failed { detail, .. }) => {
+                    detail
+                }
+                other => panic!("{other:?}"),
+            };
+            assert!(
+                detail.starts_with(&format!("FCM {status} {code}: mmm")),
+                "{detail}"
+            );
+            assert_eq!(detail.chars().count(), 301, "{detail}");
+        }
+        let long_code = reply(503, fcm_error(503, &"C".repeat(5_000), "busy", None));
+        match outcome(&long_code) {
+            Outcome::Retry { detail, .. } => assert_eq!(detail.chars().count(), 301),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! bridge to SendGrid, Twilio, Meta…) receives a signed JSON message and delivers it.
 
 mod request;
-mod response;
+pub(crate) mod response;
 mod signature;
 
 use std::sync::Arc;
