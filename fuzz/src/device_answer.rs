@@ -36,6 +36,7 @@ use beckon_server::fuzzing::{error_response, ErrorResponse};
 use beckon_server::ApiError;
 
 use crate::gen;
+use crate::http;
 
 /// What the transport reads of an error answer for sync and permissions.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
@@ -65,39 +66,20 @@ pub fn run(data: &[u8]) {
     }
 }
 
-/// Status line, header lines, empty line, body; the first `Retry-After` kept.
+/// An error answer (neither a success nor a 304, as the transport reads them) and its
+/// first `Retry-After` that is header text.
 fn split_answer(data: &[u8]) -> Option<(u16, Option<String>, &[u8])> {
-    let mut rest = data;
-    let mut line = || -> Option<&[u8]> {
-        let end = rest.iter().position(|&b| b == b'\n')?;
-        let (line, after) = rest.split_at(end);
-        rest = &after[1..];
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
-    };
-    let code = std::str::from_utf8(line()?)
-        .ok()?
-        .trim()
-        .parse::<u16>()
-        .ok()?;
-    // The transport reads an answer as an error when it is not a success or a 304.
-    if !(100..=999).contains(&code) || (200..300).contains(&code) || code == 304 {
+    let (code, headers, body) = http::split_answer(data)?;
+    if (200..300).contains(&code) || code == 304 {
         return None;
     }
-    let mut retry_after = None;
-    while let Some(header) = line() {
-        if header.is_empty() {
-            break;
-        }
-        if let Some(colon) = header.iter().position(|&b| b == b':') {
-            if retry_after.is_none() && header[..colon].eq_ignore_ascii_case(b"retry-after") {
-                let value = &header[colon + 1..];
-                if value.iter().all(|&b| b == b'\t' || (32..127).contains(&b)) {
-                    retry_after = Some(String::from_utf8_lossy(value).into_owned());
-                }
-            }
-        }
-    }
-    Some((code, retry_after, rest))
+    let retry_after = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case(b"retry-after"))
+        .map(|(_, value)| *value)
+        .find(|value| value.iter().all(|&b| b == b'\t' || (32..127).contains(&b)))
+        .map(|value| String::from_utf8_lossy(value).into_owned());
+    Some((code, retry_after, body))
 }
 
 /// Reads an error answer as the transport does, and checks what it makes of it.

@@ -6,6 +6,7 @@
 //! Each body panics when an invariant of the code under test breaks.
 
 pub mod gen;
+pub mod http;
 
 pub mod admin_query;
 pub mod campaign;

@@ -37,6 +37,7 @@ use beckon_server::fuzzing::{fcm_token_answer, provider_answer, Answer, Provider
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::gen;
+use crate::http::split_answer;
 
 /// The longest detail an attempt keeps: the provider, the status and its code, then at
 /// most 300 characters of what the provider said, and the ellipsis.
@@ -105,41 +106,6 @@ fn token_answer(data: &[u8]) {
             );
         }
     }
-}
-
-/// An HTTP answer as text: status line, header lines, empty line, body.
-/// Header names and values, as they came.
-type Headers<'a> = Vec<(&'a [u8], &'a [u8])>;
-
-fn split_answer(data: &[u8]) -> Option<(u16, Headers<'_>, &[u8])> {
-    let mut rest = data;
-    let mut line = || -> Option<&[u8]> {
-        let end = rest.iter().position(|&b| b == b'\n')?;
-        let (line, after) = rest.split_at(end);
-        rest = &after[1..];
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
-    };
-    let status = std::str::from_utf8(line()?)
-        .ok()?
-        .trim()
-        .parse::<u16>()
-        .ok()?;
-    // What an HTTP client can receive: three digits.
-    if !(100..=999).contains(&status) {
-        return None;
-    }
-    let mut headers = Vec::new();
-    while let Some(header) = line() {
-        if header.is_empty() {
-            break;
-        }
-        if let Some(colon) = header.iter().position(|&b| b == b':') {
-            let value = &header[colon + 1..];
-            let value = value.strip_prefix(b" ").unwrap_or(value);
-            headers.push((&header[..colon], value));
-        }
-    }
-    Some((status, headers, rest))
 }
 
 fn answer(provider: Provider, data: &[u8]) {
