@@ -18,37 +18,17 @@ use beckon::messages::{check_link, Campaign};
 use beckon::protocol::{PushPayload, PushProvider};
 use beckon::push::parse_fcm_data;
 use beckon::segments::{templates, UserHistory};
-use beckon_server::sends::{plan, Decision, Definitions, PushTarget, Recipient, Route, Send};
+use beckon_server::sends::{
+    plan, Decision, InMemoryDefinitions, PushTarget, Recipient, Route, Send,
+};
 use serde_json::json;
 
 use crate::gen;
 
 /// What the server holds: the built-in segments (and one archived), an active and a
 /// paused campaign.
-struct Stored {
-    campaigns: BTreeMap<String, Campaign>,
-    segments: BTreeMap<String, bool>,
-}
-
-impl Definitions for Stored {
-    fn campaign(&self, id: &str) -> Result<Campaign, String> {
-        self.campaigns
-            .get(id)
-            .cloned()
-            .ok_or_else(|| format!("no campaign {id:?}"))
-    }
-
-    fn segment(&self, id: &str) -> Result<(), String> {
-        match self.segments.get(id) {
-            Some(true) => Ok(()),
-            Some(false) => Err(format!("segment {id:?} is archived")),
-            None => Err(format!("no segment {id:?}")),
-        }
-    }
-}
-
-fn stored() -> &'static Stored {
-    static STORED: OnceLock<Stored> = OnceLock::new();
+fn stored() -> &'static InMemoryDefinitions {
+    static STORED: OnceLock<InMemoryDefinitions> = OnceLock::new();
     STORED.get_or_init(|| {
         let campaign = |id: &str, status: &str| {
             Campaign::from_value(&json!({
@@ -75,7 +55,7 @@ fn stored() -> &'static Stored {
             .collect();
         segments.insert("vip".into(), true);
         segments.insert("old".into(), false);
-        Stored {
+        InMemoryDefinitions {
             campaigns: BTreeMap::from([
                 ("nudge".to_owned(), campaign("nudge", "active")),
                 ("paused".to_owned(), campaign("paused", "paused")),

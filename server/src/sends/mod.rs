@@ -11,6 +11,7 @@
 mod channel;
 mod content;
 mod country_zone;
+mod in_memory;
 pub mod local_time;
 mod plan;
 mod problems;
@@ -28,6 +29,7 @@ pub use channel::{
 };
 pub use content::{Content, DeepLink, Message};
 pub use country_zone::main_zone;
+pub use in_memory::InMemoryDefinitions;
 pub use local_time::{user_zone, Timing, UserZone, ZoneSource};
 pub use plan::{plan, Decision, Delivery};
 pub use recipient::Recipient;

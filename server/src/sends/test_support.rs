@@ -7,30 +7,10 @@ use beckon::messages::Campaign;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::request::{Definitions, Send};
+use super::request::Send;
 
-/// Campaigns and segments by id; a segment maps to whether it is active.
-pub(super) struct Catalog {
-    pub campaigns: BTreeMap<String, Campaign>,
-    pub segments: BTreeMap<String, bool>,
-}
-
-impl Definitions for Catalog {
-    fn campaign(&self, id: &str) -> Result<Campaign, String> {
-        self.campaigns
-            .get(id)
-            .cloned()
-            .ok_or_else(|| format!("no campaign \"{id}\""))
-    }
-
-    fn segment(&self, id: &str) -> Result<(), String> {
-        match self.segments.get(id) {
-            Some(true) => Ok(()),
-            Some(false) => Err(format!("segment \"{id}\" is archived")),
-            None => Err(format!("no segment \"{id}\"")),
-        }
-    }
-}
+/// The catalog the tests parse sends against.
+pub(super) type Catalog = super::InMemoryDefinitions;
 
 pub(super) fn campaign(id: &str, status: &str, segments: &[&str]) -> Campaign {
     Campaign::from_value(&json!({
