@@ -4,7 +4,8 @@ use std::time::Duration;
 use super::ClientError;
 use crate::net::{batch_url, RetryPolicy};
 use crate::protocol::{check_id, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
-use crate::store::QueueLimits;
+use crate::segments::MAX_WINDOW_DAYS;
+use crate::store::{HistoryLimits, QueueLimits, DEFAULT_HISTORY_DAYS};
 use crate::upload::UploadConfig;
 
 /// How Beckon is set up by the app.
@@ -25,6 +26,10 @@ pub struct BeckonConfig {
     /// at start and on foreground; 0 turns the timer off. At least 60 otherwise.
     #[cfg_attr(feature = "ffi", uniffi(default = 900))]
     pub sync_interval_seconds: i32,
+    /// How many days of events the device keeps for segment rules added later (1 to
+    /// 400). Rules already synced read aggregates that keep counting older events.
+    #[cfg_attr(feature = "ffi", uniffi(default = 180))]
+    pub history_days: i32,
 }
 
 /// The default for [`BeckonConfig::sync_interval_seconds`]: 15 minutes.
@@ -79,6 +84,7 @@ const BATCH_ENVELOPE_BYTES: usize = 1024;
 pub(crate) struct Settings {
     pub data_dir: PathBuf,
     pub upload: UploadConfig,
+    pub history: HistoryLimits,
 }
 
 impl BeckonConfig {
@@ -94,6 +100,7 @@ impl BeckonConfig {
             flush_policy: FlushPolicy::default(),
             queue_limits: QueueLimits::default(),
             sync_interval_seconds: DEFAULT_SYNC_INTERVAL_SECONDS,
+            history_days: DEFAULT_HISTORY_DAYS as i32,
         }
     }
 
@@ -149,8 +156,15 @@ impl BeckonConfig {
                 ))
             }
         };
+        if !(1..=MAX_WINDOW_DAYS as i32).contains(&self.history_days) {
+            return invalid(format!(
+                "history_days must be 1 to {MAX_WINDOW_DAYS}, not {}",
+                self.history_days
+            ));
+        }
         Ok(Settings {
             data_dir: PathBuf::from(&self.data_dir),
+            history: HistoryLimits::days(self.history_days.into()),
             upload: UploadConfig {
                 server_url: self.server_url.clone(),
                 app_key: self.app_key.clone(),

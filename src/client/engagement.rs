@@ -19,9 +19,11 @@ use super::listeners::{InAppMessage, InAppMessageListener, SegmentChange, Segmen
 use super::recorder::{Keep, Recorder};
 use super::ClientError;
 use crate::events::Event;
-use crate::messages::{DeviceMessages, FiredTrigger, SelectionPolicy};
+use crate::messages::{
+    BehaviourFold, DeviceMessages, EventRef, FiredTrigger, Folded, SelectionPolicy,
+};
 use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED, SEGMENT_ID_PROPERTY};
-use crate::segments::{is_device_report, DeviceSegments, MembershipChange};
+use crate::segments::{is_device_report, DeviceSegments, MembershipChange, SummarySnapshot};
 use crate::store::HistoryLimits;
 use crate::sync::SyncedDefinitions;
 
@@ -34,6 +36,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PENDING_FOR: TimeDelta = TimeDelta::minutes(5);
 /// Most history rows written in one commit.
 const HISTORY_BATCH: usize = 512;
+/// The aggregates are saved after this many events (and at each tick and at stop), so
+/// a start after a crash folds at most this many rows, plus a minute's worth.
+const SAVE_EVERY: usize = 1_000;
 
 type Task = Box<dyn FnOnce(&mut Engagement) + Send>;
 
@@ -74,11 +79,13 @@ impl EngagementThread {
         recorder: Arc<Recorder>,
         definitions: SyncedDefinitions,
         queue_watermark: i64,
+        limits: HistoryLimits,
     ) -> Result<(), ClientError> {
         let thread = std::thread::Builder::new()
             .name("beckon-engagement".into())
             .spawn(move || {
-                let mut engagement = Engagement::load(recorder, definitions, queue_watermark);
+                let mut engagement =
+                    Engagement::load(recorder, definitions, queue_watermark, limits);
                 engagement.run(inbox.0);
             })
             .map_err(|e| {
@@ -149,51 +156,93 @@ pub(crate) struct Engagement {
     message_listener: Option<Arc<dyn InAppMessageListener>>,
     /// A message fired while no listener was set, kept for the app to poll.
     pending: Option<(FiredTrigger, DateTime<Utc>)>,
+    /// What templates read of the user's events, kept up to date per event.
+    behaviour: BehaviourFold,
+    /// An event older than one already folded arrived: fold again before reading.
+    behaviour_stale: bool,
+    /// Events folded since the aggregates were last saved.
+    unsaved: usize,
+    limits: HistoryLimits,
     last_pruned: Option<Instant>,
 }
 
 impl Engagement {
-    /// Reads the history, first completing it from the queue: events queued (up to
+    /// Restores the saved aggregates and folds in the history rows written after them,
+    /// first completing the history from the queue: events queued (up to
     /// `queue_watermark`, the last one before this instance started) whose history row
-    /// the previous process did not live to write.
+    /// the previous process did not live to write. The whole history is read only when
+    /// nothing was saved or the definitions read something the saved state lacks.
     fn load(
         recorder: Arc<Recorder>,
         definitions: SyncedDefinitions,
         queue_watermark: i64,
+        limits: HistoryLimits,
     ) -> Engagement {
         let now = Utc::now();
-        let (mut events, memberships, impressions) = {
+        let anonymous_id = recorder.store().identity().anonymous_id.clone();
+        let missing = missing_from_history(&recorder, queue_watermark);
+        if !missing.is_empty() {
+            let rows = missing
+                .iter()
+                .map(|(e, p)| (e.timestamp.timestamp_millis(), p.as_slice()));
+            let _ = recorder.store().append_history(rows);
+        }
+        let (saved, tail, memberships, impressions) = {
             let mut store = recorder.store();
-            let _ = store.prune_history(now.timestamp_millis(), HistoryLimits::default());
+            // The aggregates belong to the current user: those of a previous one (a
+            // logout the process did not live to finish) are left out.
+            let saved = store
+                .engagement_state()
+                .ok()
+                .flatten()
+                .and_then(|(seq, blob)| Some((seq, SavedEngagement::decode(&blob)?)))
+                .filter(|(_, saved)| saved.anonymous_id == anonymous_id);
+            let tail = match &saved {
+                Some((seq, _)) => store.history_after(*seq).unwrap_or_default(),
+                None => Vec::new(),
+            };
             (
-                parse_all(store.history().unwrap_or_default()),
+                saved.map(|(_, saved)| saved),
+                parse_all(tail, &anonymous_id),
                 store.memberships().unwrap_or_default(),
                 store
                     .impressions(now.timestamp_millis())
                     .unwrap_or_default(),
             )
         };
-        // The history belongs to the current user: rows of a previous one (a logout the
-        // process did not live to finish) are left out.
-        let anonymous_id = recorder.store().identity().anonymous_id.clone();
-        events.retain(|e| e.anonymous_id == anonymous_id);
-        let missing = missing_from_history(&recorder, &events, queue_watermark);
-        if !missing.is_empty() {
-            let rows = missing
-                .iter()
-                .map(|(e, p)| (e.timestamp.timestamp_millis(), p.as_slice()));
-            if recorder.store().append_history(rows).is_ok() {
-                events.extend(missing.into_iter().map(|(e, _)| e));
-            }
-        }
+        let read_history = || read_history(&recorder, &anonymous_id);
         let policy = policy(&definitions);
-        let (mut segments, changes) = DeviceSegments::load(
-            definitions.segments,
-            &events,
-            memberships.into_keys().collect(),
-            now,
-        );
-        drop(events);
+        let memberships = memberships.into_keys().collect();
+        let (mut segments, changes, mut behaviour) = match saved {
+            Some(saved) => {
+                let (segments, changes) = DeviceSegments::load(
+                    definitions.segments,
+                    Some(saved.segments),
+                    &tail,
+                    read_history,
+                    memberships,
+                    now,
+                );
+                (segments, changes, saved.behaviour)
+            }
+            None => {
+                let history = read_history();
+                let behaviour = BehaviourFold::from_wire_events(&history);
+                let (segments, changes) = DeviceSegments::load(
+                    definitions.segments,
+                    None,
+                    &[],
+                    move || history,
+                    memberships,
+                    now,
+                );
+                (segments, changes, behaviour)
+            }
+        };
+        let mut behaviour_stale = false;
+        for event in tail.iter().filter_map(EventRef::from_wire) {
+            behaviour_stale |= behaviour.apply(event) == Folded::OutOfOrder;
+        }
         let traits = recorder.store().identity().traits.clone();
         let mut traits_changes = Vec::new();
         if !traits.is_empty() {
@@ -207,16 +256,37 @@ impl Engagement {
             recorder,
             segments,
             messages: DeviceMessages::new(definitions.campaigns, policy, impressions),
+            behaviour,
+            behaviour_stale,
+            unsaved: tail.len(),
+            limits,
             locale: String::new(),
             segment_listener: None,
             message_listener: None,
             pending: None,
-            last_pruned: Some(Instant::now()),
+            // Trimming reads the history: not at start, at the first tick.
+            last_pruned: None,
         };
         // Entries that happened while the app was closed are reported, but fire no
         // message: the moment they belong to has passed.
         engagement.persist_changes(&[changes, traits_changes].concat(), now);
         engagement
+    }
+
+    /// Saves the aggregates, so the next start folds only the rows written after now.
+    fn save(&mut self) {
+        let saved = SavedEngagement {
+            anonymous_id: self.recorder.store().identity().anonymous_id.clone(),
+            segments: self.segments.snapshot(),
+            behaviour: self.behaviour.clone(),
+        };
+        let Some(blob) = saved.encode() else { return };
+        let mut store = self.recorder.store();
+        if let Ok(seq) = store.last_history_seq() {
+            if store.save_engagement_state(seq, &blob).is_ok() {
+                self.unsaved = 0;
+            }
+        }
     }
 
     fn run(&mut self, commands: mpsc::Receiver<Command>) {
@@ -245,7 +315,12 @@ impl Engagement {
                 }
                 Ok(Command::Definitions(definitions)) => self.on_definitions(definitions),
                 Ok(Command::Run(task)) => task(self),
-                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    if self.unsaved > 0 {
+                        self.save();
+                    }
+                    return;
+                }
                 Err(RecvTimeoutError::Timeout) => self.on_tick(Utc::now()),
             }
         }
@@ -271,10 +346,17 @@ impl Engagement {
             let at = event.timestamp;
             self.on_recorded(&event, at);
         }
+        if self.unsaved >= SAVE_EVERY {
+            self.save();
+        }
     }
 
     fn on_recorded(&mut self, event: &WireEvent, now: DateTime<Utc>) {
         let changes = self.segments.record(event, now);
+        if let Some(event) = EventRef::from_wire(event) {
+            self.behaviour_stale |= self.behaviour.apply(event) == Folded::OutOfOrder;
+        }
+        self.unsaved += 1;
         let entered = self.report(&changes, now);
         if let Some(fired) = FiredTrigger::from_wire(event) {
             self.fire(fired, now);
@@ -294,15 +376,15 @@ impl Engagement {
             .is_none_or(|at| at.elapsed() >= PRUNE_EVERY)
         {
             self.last_pruned = Some(Instant::now());
-            let pruned = self
+            // The aggregates already folded what goes: rules and templates are not
+            // affected, only rules added later, which see what is left.
+            let _ = self
                 .recorder
                 .store()
-                .prune_history(now.timestamp_millis(), HistoryLimits::default());
-            if let Ok(Some(cutoff)) = pruned {
-                if let Some(cutoff) = DateTime::from_timestamp_millis(cutoff) {
-                    changes.extend(self.segments.forget_up_to(cutoff, now));
-                }
-            }
+                .prune_history(now.timestamp_millis(), self.limits);
+        }
+        if self.unsaved > 0 {
+            self.save();
         }
         for segment_id in self.report(&changes, now) {
             self.fire(FiredTrigger::SegmentEntered { segment_id }, now);
@@ -314,8 +396,15 @@ impl Engagement {
         let policy = policy(&definitions);
         self.messages
             .replace_campaigns(definitions.campaigns, policy);
-        let changes = self.segments.replace_set(definitions.segments, now);
+        let anonymous_id = self.recorder.store().identity().anonymous_id.clone();
+        let recorder = self.recorder.clone();
+        let changes = self.segments.replace_set(
+            definitions.segments,
+            || read_history(&recorder, &anonymous_id),
+            now,
+        );
         self.report(&changes, now);
+        self.save();
     }
 
     /// The user logged out: the history and memberships were the previous user's.
@@ -323,13 +412,20 @@ impl Engagement {
     /// an event tracked before the logout can land after the clearing.
     pub(crate) fn on_reset(&mut self) {
         let _ = self.recorder.store().clear_history();
-        self.segments.clear();
+        self.forget_events();
         self.pending = None;
+    }
+
+    fn forget_events(&mut self) {
+        self.segments.clear();
+        self.behaviour = BehaviourFold::default();
+        self.behaviour_stale = false;
+        self.unsaved = 0;
     }
 
     /// The local data was deleted: forget, in memory too, what was derived from it.
     pub(crate) fn on_local_data_deleted(&mut self) {
-        self.segments.clear();
+        self.forget_events();
         self.messages.forget_user();
         self.pending = None;
     }
@@ -405,18 +501,36 @@ impl Engagement {
     }
 
     fn message_for(&mut self, fired: &FiredTrigger, now: DateTime<Utc>) -> Option<InAppMessage> {
-        let history = self.segments.history();
+        if self.behaviour_stale {
+            // An event arrived dated before others (a clock set back): fold again, in order.
+            let anonymous_id = self.recorder.store().identity().anonymous_id.clone();
+            self.behaviour =
+                BehaviourFold::from_wire_events(&read_history(&self.recorder, &anonymous_id));
+            self.behaviour_stale = false;
+        }
+        let summary = self.segments.summary();
         // The app's setting wins; a `locale` trait from identify is the fallback.
-        let locale = match history.traits.get("locale") {
+        let locale = match summary.traits.get("locale") {
             Some(Value::String(trait_locale)) if self.locale.is_empty() => trait_locale.clone(),
             _ => self.locale.clone(),
         };
-        let cart = crate::messages::BehaviourSnapshot::from_history(history).cart;
+        let behaviour = self.behaviour.snapshot();
         self.messages
-            .set_promo_code(super::push::featured_promo_code(&self.recorder, &cart, now));
+            .set_promo_code(super::push::featured_promo_code(
+                &self.recorder,
+                &behaviour.cart,
+                now,
+            ));
         let rendered = self
             .messages
-            .message_for(fired, self.segments.memberships(), history, &locale, now)
+            .message_for(
+                fired,
+                self.segments.memberships(),
+                &summary.traits,
+                behaviour,
+                &locale,
+                now,
+            )
             .ok()?;
         Some(InAppMessage::new(
             rendered,
@@ -515,6 +629,26 @@ impl Engagement {
     }
 }
 
+/// What the engagement thread saves: the aggregates segment rules and templates read.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedEngagement {
+    /// Whose events these are.
+    anonymous_id: String,
+    segments: SummarySnapshot,
+    behaviour: BehaviourFold,
+}
+
+impl SavedEngagement {
+    fn encode(&self) -> Option<Vec<u8>> {
+        serde_json::to_vec(self).ok()
+    }
+
+    /// `None` for a state this version cannot read: it is rebuilt from the history.
+    fn decode(blob: &[u8]) -> Option<Self> {
+        serde_json::from_slice(blob).ok()
+    }
+}
+
 fn policy(definitions: &SyncedDefinitions) -> SelectionPolicy {
     SelectionPolicy {
         min_gap: Duration::from_secs(definitions.settings.in_app_min_gap_seconds.into()),
@@ -536,13 +670,20 @@ fn identify(traits: Map<String, Value>) -> WireEvent {
     }
 }
 
-/// Parses stored payloads; a row that no longer parses (written by a future version)
-/// is skipped, not fatal.
-fn parse_all(payloads: Vec<Vec<u8>>) -> Vec<WireEvent> {
+/// Parses stored payloads of the current user; a row that no longer parses (written
+/// by a future version) is skipped, not fatal.
+fn parse_all(payloads: Vec<Vec<u8>>, anonymous_id: &str) -> Vec<WireEvent> {
     payloads
         .iter()
-        .filter_map(|payload| serde_json::from_slice(payload).ok())
+        .filter_map(|payload| serde_json::from_slice::<WireEvent>(payload).ok())
+        .filter(|e| e.anonymous_id == anonymous_id)
         .collect()
+}
+
+/// Every stored event of the current user, oldest first.
+fn read_history(recorder: &Recorder, anonymous_id: &str) -> Vec<WireEvent> {
+    let rows = recorder.store().history().unwrap_or_default();
+    parse_all(rows, anonymous_id)
 }
 
 /// What the app did (tracks and screens), not what the SDK reports about it.
@@ -555,22 +696,15 @@ fn belongs_in_history(event: &WireEvent) -> bool {
 }
 
 /// Queued events newer than the history's newest row that the history lacks.
-fn missing_from_history(
-    recorder: &Recorder,
-    history: &[WireEvent],
-    queue_watermark: i64,
-) -> Vec<(WireEvent, Vec<u8>)> {
+fn missing_from_history(recorder: &Recorder, queue_watermark: i64) -> Vec<(WireEvent, Vec<u8>)> {
     let anonymous_id = recorder.store().identity().anonymous_id.clone();
-    let newest = history.iter().map(|e| e.timestamp).max();
-    let since = newest.map_or(i64::MIN, |t| t.timestamp_millis());
-    let known: std::collections::HashSet<&str> = history
-        .iter()
-        .filter(|e| Some(e.timestamp) >= newest)
-        .map(|e| e.id.as_str())
-        .collect();
+    let (newest, rows) = recorder.store().newest_history().unwrap_or_default();
+    let newest_rows = parse_all(rows, &anonymous_id);
+    let known: std::collections::HashSet<&str> =
+        newest_rows.iter().map(|e| e.id.as_str()).collect();
     let queued = recorder
         .store()
-        .queued_since(since, queue_watermark)
+        .queued_since(newest.unwrap_or(i64::MIN), queue_watermark)
         .unwrap_or_default();
     queued
         .into_iter()

@@ -97,7 +97,13 @@ impl Client {
             config.flush_policy.flush_at as u64,
             consent,
         ));
-        engagement.start(inbox, recorder.clone(), definitions, queue_watermark)?;
+        engagement.start(
+            inbox,
+            recorder.clone(),
+            definitions,
+            queue_watermark,
+            settings.history,
+        )?;
         let core = Core {
             recorder,
             uploader,

@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// An amount in minor units (cents) of an ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     minor: i64,
     currency: String,

@@ -18,7 +18,9 @@ mod suggest;
 pub mod template;
 
 pub use crate::text::url::{check_link, MAX_URL_BYTES};
-pub use behaviour::{BehaviourSnapshot, CartLine, CartState, EventRef, ViewedProduct};
+pub use behaviour::{
+    BehaviourFold, BehaviourSnapshot, CartLine, CartState, EventRef, Folded, ViewedProduct,
+};
 pub use campaign::{
     Audience, Button, Campaign, CampaignError, CampaignStatus, CapWindow, FiredTrigger,
     ImpressionCap, PropertyFilter, Trigger, Variant, CAMPAIGN_SCHEMA_VERSION,

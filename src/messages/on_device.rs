@@ -12,7 +12,7 @@ use super::campaign::{Campaign, FiredTrigger};
 use super::render_message::{render_message, RenderedMessage};
 use super::select::{clamp_to_now, select, NoMessage, SelectionPolicy, UserState};
 use super::template::RenderContext;
-use crate::segments::UserHistory;
+use serde_json::{Map, Value};
 
 /// Messages shown this long ago may still be clicked or dismissed; older ones are
 /// forgotten so the map stays small.
@@ -68,15 +68,16 @@ impl DeviceMessages {
         &mut self,
         fired: &FiredTrigger,
         segments: &BTreeSet<String>,
-        history: &UserHistory,
+        traits: &Map<String, Value>,
+        behaviour: BehaviourSnapshot,
         locale: &str,
         now: DateTime<Utc>,
     ) -> Result<RenderedMessage, NoMessage> {
         self.user.segments = segments.iter().cloned().collect();
         let campaign = select(&self.campaigns, fired, &self.user, now, &self.policy)?;
         let context = RenderContext {
-            traits: history.traits.clone(),
-            behaviour: BehaviourSnapshot::from_history(history),
+            traits: traits.clone(),
+            behaviour,
             promo_code: self.promo_code.clone(),
             ..RenderContext::default()
         };
@@ -124,6 +125,7 @@ mod tests {
     use serde_json::{json, Map, Value};
 
     use super::*;
+    use crate::messages::EventRef;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
@@ -159,15 +161,17 @@ mod tests {
         }
     }
 
-    fn abandoner_history() -> UserHistory {
-        let mut history = UserHistory::new();
-        history.traits.insert("first_name".into(), json!("Ana"));
-        history.record(
+    /// Ana's traits and what her one add to cart says.
+    fn abandoner() -> (Map<String, Value>, BehaviourSnapshot) {
+        let traits = props(json!({"first_name": "Ana"}));
+        let added =
+            props(json!({"product_id": "p1", "name": "Socks", "price": 37.5, "currency": "EUR"}));
+        let behaviour = BehaviourSnapshot::from_events([EventRef::new(
             "Product Added",
+            &added,
             now() - TimeDelta::hours(1),
-            props(json!({"product_id": "p1", "name": "Socks", "price": 37.5, "currency": "EUR"})),
-        );
-        history
+        )]);
+        (traits, behaviour)
     }
 
     fn entered() -> FiredTrigger {
@@ -181,8 +185,9 @@ mod tests {
         let mut messages =
             DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), []);
         let segments = BTreeSet::from(["cart_abandoner".to_string()]);
+        let (traits, behaviour) = abandoner();
         let message = messages
-            .message_for(&entered(), &segments, &abandoner_history(), "de-AT", now())
+            .message_for(&entered(), &segments, &traits, behaviour, "de-AT", now())
             .unwrap();
         assert_eq!(message.title, "Hallo Ana");
         assert_eq!(message.body, "Noch 12.50 EUR bis zum Gratisversand");
@@ -194,10 +199,10 @@ mod tests {
         let mut messages =
             DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), []);
         let segments = BTreeSet::from(["cart_abandoner".to_string()]);
-        let history = abandoner_history();
+        let (traits, behaviour) = abandoner();
         let show = |messages: &mut DeviceMessages, at: DateTime<Utc>| {
             messages
-                .message_for(&entered(), &segments, &history, "en", at)
+                .message_for(&entered(), &segments, &traits, behaviour.clone(), "en", at)
                 .map(|m| messages.note_shown(&format!("m{at}"), &m.campaign_id, at))
         };
         show(&mut messages, now()).unwrap();
@@ -226,8 +231,9 @@ mod tests {
         let mut messages =
             DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), stored);
         let segments = BTreeSet::from(["cart_abandoner".to_string()]);
+        let (traits, behaviour) = abandoner();
         assert!(matches!(
-            messages.message_for(&entered(), &segments, &abandoner_history(), "en", now()),
+            messages.message_for(&entered(), &segments, &traits, behaviour, "en", now()),
             Err(NoMessage::Ineligible { .. })
         ));
         messages.note_shown("m1", "free-shipping", now());

@@ -1,6 +1,6 @@
-//! Deciding membership. Each leaf rule first measures a [`Fact`] from the history, then
-//! decides from it; `explain` words the same facts, so an explanation can never
-//! disagree with the decision it explains.
+//! Deciding membership. Each leaf rule first measures a [`Fact`] from the user's summary (its
+//! streams, traits, permissions), then decides from it; `explain` words the same facts, so an
+//! explanation can never disagree with the decision it explains.
 //!
 //! Time: an event inside a window is one strictly after `now - window`; "older than"
 //! is the complement (at or before `now - window`). Events timestamped after `now` (a
@@ -8,28 +8,34 @@
 //! they read as happening now. Orderings between events ("since the last X") use the
 //! events' own timestamps, which do not depend on `now`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Number, Value};
 
 use super::definition::*;
 use super::duration::Window;
-use super::history::{probe, Entry, UserHistory};
+use super::history::UserHistory;
+use super::summary::{Catalog, Plan, UserSummary};
 
 /// Whether the user described by `history` is in the segment at `now`. Segment
 /// references read `history.memberships`.
 pub fn evaluate(definition: &SegmentDefinition, history: &UserHistory, now: DateTime<Utc>) -> bool {
-    let ctx = Ctx {
-        history,
-        members: &history.memberships,
+    let mut catalog = Catalog::default();
+    let plan = catalog.plan(&definition.rule);
+    let summary = UserSummary::fold(&catalog, history, now);
+    Ctx {
+        summary: &summary,
+        catalog: &catalog,
+        members: &summary.memberships,
         now,
-    };
-    ctx.holds(&definition.rule)
+    }
+    .holds(&definition.rule, &plan)
 }
 
 pub(crate) struct Ctx<'a> {
-    pub history: &'a UserHistory,
+    pub summary: &'a UserSummary,
+    pub catalog: &'a Catalog,
     pub members: &'a BTreeSet<String>,
     pub now: DateTime<Utc>,
 }
@@ -48,7 +54,7 @@ pub(crate) enum Fact<'a> {
     Last(Option<DateTime<Utc>>),
     /// The newest event of any name.
     Newest(Option<(DateTime<Utc>, &'a str)>),
-    /// The last `after` event, and the first `event` at or after it.
+    /// The last `after` event, and the last `event`, when it is at or after it.
     Since {
         after: Option<DateTime<Utc>>,
         since: Option<DateTime<Utc>>,
@@ -59,63 +65,48 @@ pub(crate) enum Fact<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn holds(&self, rule: &Rule) -> bool {
-        match rule {
-            Rule::All(rules) => rules.iter().all(|r| self.holds(r)),
-            Rule::Any(rules) => rules.iter().any(|r| self.holds(r)),
-            Rule::Not(rule) => !self.holds(rule),
-            leaf => self.decide(leaf, &self.measure(leaf)),
+    pub fn holds(&self, rule: &Rule, plan: &Plan) -> bool {
+        match (rule, plan) {
+            (Rule::All(rules), Plan::All(plans)) => {
+                rules.iter().zip(plans).all(|(r, p)| self.holds(r, p))
+            }
+            (Rule::Any(rules), Plan::Any(plans)) => {
+                rules.iter().zip(plans).any(|(r, p)| self.holds(r, p))
+            }
+            (Rule::Not(rule), Plan::Not(plan)) => !self.holds(rule, plan),
+            (leaf, Plan::Leaf(streams)) => self.decide(leaf, &self.measure(leaf, streams)),
+            _ => unreachable!("a plan has the shape of its rule"),
         }
     }
 
-    /// Measures a leaf rule; combinators have no fact of their own.
-    pub fn measure(&self, rule: &Rule) -> Fact<'a> {
-        let h = self.history;
+    /// Measures a leaf rule from its streams; combinators have no fact of their own.
+    pub fn measure(&self, rule: &Rule, streams: &[usize]) -> Fact<'a> {
+        let s = self.summary;
+        let reading = |i: usize| s.reading(self.catalog, streams[i]);
         match rule {
-            Rule::Count(count) => {
-                let entries = self.window(&count.query.event, count.query.within);
-                match &count.per {
-                    None if count.query.filters.is_empty() => Fact::Count {
-                        value: entries.len() as u64,
-                        group: None,
-                    },
-                    None => Fact::Count {
-                        value: matching(entries, &count.query.filters).count() as u64,
-                        group: None,
-                    },
-                    Some(per) => largest_group(entries, &count.query.filters, per),
+            Rule::Count(_) => {
+                let r = reading(0);
+                Fact::Count {
+                    value: r.count,
+                    group: r.group,
                 }
             }
-            Rule::Sum(agg) | Rule::Average(agg) => {
-                let entries = self.window(&agg.query.event, agg.query.within);
-                let mut sum = 0.0;
-                let mut n = 0usize;
-                for entry in matching(entries, &agg.query.filters) {
-                    if let Some(v) = number_of(entry, &agg.property) {
-                        sum += v;
-                        n += 1;
-                    }
-                }
-                Fact::Aggregate(match rule {
-                    Rule::Sum(_) => Some(sum),
-                    _ => (n > 0).then(|| sum / n as f64),
-                })
+            Rule::Sum(_) => Fact::Aggregate(Some(reading(0).sum)),
+            Rule::Average(_) => {
+                let r = reading(0);
+                Fact::Aggregate((r.count > 0).then(|| r.sum / r.count as f64))
             }
-            Rule::Last(last) => Fact::Last(last_matching(h.events(&last.event), &last.filters)),
-            Rule::InactiveFor(_) => Fact::Newest(h.newest()),
-            Rule::NoneSinceLast(rule) => {
-                let after = last_matching(h.events(&rule.after), &rule.after_filters);
-                let since = after.and_then(|after| {
-                    let events = h.events(&rule.event);
-                    let from = events.partition_point(|e| e.timestamp < after);
-                    matching(&events[from..], &rule.filters)
-                        .next()
-                        .map(|e| e.timestamp)
-                });
+            Rule::Last(_) => Fact::Last(reading(0).last),
+            Rule::InactiveFor(_) => Fact::Newest(s.newest()),
+            Rule::NoneSinceLast(_) => {
+                let after = reading(0).last;
+                let since = reading(1)
+                    .last
+                    .filter(|event| after.is_some_and(|after| *event >= after));
                 Fact::Since { after, since }
             }
-            Rule::Trait(condition) => Fact::Trait(h.traits.get(&condition.key)),
-            Rule::Permission(p) => Fact::Permission(h.permission(&p.channel)),
+            Rule::Trait(condition) => Fact::Trait(s.traits.get(&condition.key)),
+            Rule::Permission(p) => Fact::Permission(s.permission(&p.channel)),
             Rule::Segment(id) => Fact::Member(self.members.contains(id)),
             Rule::All(_) | Rule::Any(_) | Rule::Not(_) => {
                 unreachable!("combinators are decided from their children")
@@ -147,87 +138,11 @@ impl<'a> Ctx<'a> {
             _ => unreachable!("measure returns the fact kind of its rule"),
         }
     }
-
-    /// The events of one name inside a window, found by binary search.
-    fn window(&self, event: &str, within: Option<Window>) -> &'a [Entry] {
-        let events = self.history.events(event);
-        match within.and_then(|w| w.boundary(self.now)) {
-            Some(boundary) => &events[events.partition_point(|e| e.timestamp <= boundary)..],
-            None => events,
-        }
-    }
 }
 
 /// At or before `now - window`; never true of an event after `now`.
 pub(crate) fn older_than(t: DateTime<Utc>, window: Window, now: DateTime<Utc>) -> bool {
     window.boundary(now).is_some_and(|boundary| t <= boundary)
-}
-
-fn matching<'h, 'f>(
-    entries: &'h [Entry],
-    filters: &'f [Condition],
-) -> impl DoubleEndedIterator<Item = &'h Entry> + use<'h, 'f> {
-    entries.iter().filter(move |e| {
-        probe::scanned();
-        filters
-            .iter()
-            .all(|c| test_holds(&c.test, e.properties.get(&c.key)))
-    })
-}
-
-fn last_matching(entries: &[Entry], filters: &[Condition]) -> Option<DateTime<Utc>> {
-    if filters.is_empty() {
-        return entries.last().map(|e| e.timestamp);
-    }
-    matching(entries, filters).next_back().map(|e| e.timestamp)
-}
-
-/// The first of `keys` holding a number.
-fn number_of(entry: &Entry, keys: &[String]) -> Option<f64> {
-    keys.iter()
-        .find_map(|k| entry.properties.get(k).and_then(Value::as_f64))
-}
-
-/// Groups are formed by strings, numbers and booleans; events without the property (or
-/// with a null, list or object there) belong to no group.
-#[derive(Hash, PartialEq, Eq)]
-enum GroupKey<'h> {
-    Text(&'h str),
-    Number(u64),
-    Bool(bool),
-}
-
-fn group_key(value: &Value) -> Option<GroupKey<'_>> {
-    match value {
-        Value::String(s) => Some(GroupKey::Text(s)),
-        // +0.0 folds -0.0 into 0.0 so both land in one group, as 1 and 1.0 do.
-        Value::Number(n) => n.as_f64().map(|f| GroupKey::Number((f + 0.0).to_bits())),
-        Value::Bool(b) => Some(GroupKey::Bool(*b)),
-        _ => None,
-    }
-}
-
-fn largest_group<'h>(entries: &'h [Entry], filters: &[Condition], per: &str) -> Fact<'h> {
-    let mut counts: HashMap<GroupKey<'h>, u64> = HashMap::new();
-    let mut best: (u64, Option<&'h Value>) = (0, None);
-    for entry in matching(entries, filters) {
-        let Some(value) = entry.properties.get(per) else {
-            continue;
-        };
-        let Some(key) = group_key(value) else {
-            continue;
-        };
-        let n = counts.entry(key).or_insert(0);
-        *n += 1;
-        // Strictly greater: on a tie the group that got there first is reported.
-        if *n > best.0 {
-            best = (*n, Some(value));
-        }
-    }
-    Fact::Count {
-        value: best.0,
-        group: best.1,
-    }
 }
 
 /// Whether a property or trait value passes a test. Missing values fail every test
@@ -271,6 +186,7 @@ mod tests {
     use serde_json::{json, Map};
 
     use super::super::history::probe;
+    use super::super::summary::{Catalog, Plan, UserSummary};
     use super::*;
 
     fn now() -> DateTime<Utc> {
@@ -301,6 +217,22 @@ mod tests {
 
     fn holds(rule: Rule, h: &UserHistory) -> bool {
         evaluate(&def(rule), h, now())
+    }
+
+    /// Measures one leaf rule over `h` at `now()` and hands the fact to `check`.
+    fn with_fact<T>(rule: &Rule, h: &UserHistory, check: impl FnOnce(Fact) -> T) -> T {
+        let mut catalog = Catalog::default();
+        let Plan::Leaf(streams) = catalog.plan(rule) else {
+            panic!("a leaf rule")
+        };
+        let summary = UserSummary::fold(&catalog, h, now());
+        let ctx = Ctx {
+            summary: &summary,
+            catalog: &catalog,
+            members: &summary.memberships,
+            now: now(),
+        };
+        check(ctx.measure(rule, &streams))
     }
 
     fn count(event: &str, within: Option<Window>, cmp: Comparison) -> Rule {
@@ -396,15 +328,10 @@ mod tests {
         ]);
         let n = |c: Condition| {
             let rule = Rule::count(EventQuery::new("V").filter(c), Comparison::at_least(0.0));
-            let ctx = Ctx {
-                history: &h,
-                members: &BTreeSet::new(),
-                now: now(),
-            };
-            match ctx.measure(&rule) {
+            with_fact(&rule, &h, |fact| match fact {
                 Fact::Count { value, .. } => value,
                 other => panic!("{other:?}"),
-            }
+            })
         };
         let c = |key: &str, test: Test| Condition::new(key, test);
         assert_eq!(n(c("category", Test::Equals(json!("Shoes")))), 1);
@@ -494,26 +421,25 @@ mod tests {
             holds(per(None, Comparison::exactly(3.0)), &h),
             "Shoes and Hats tie at 3"
         );
-        let ctx = Ctx {
-            history: &h,
-            members: &BTreeSet::new(),
-            now: now(),
-        };
-        assert_eq!(
-            ctx.measure(&per(week, Comparison::at_least(1.0))),
-            Fact::Count {
-                value: 3,
-                group: Some(&json!("Hats"))
-            }
-        );
-        assert_eq!(
-            ctx.measure(&per(None, Comparison::at_least(1.0))),
-            Fact::Count {
-                value: 3,
-                group: Some(&json!("Hats"))
-            },
-            "on a tie, the group that got there first (Hats' third view precedes Shoes')"
-        );
+        with_fact(&per(week, Comparison::at_least(1.0)), &h, |fact| {
+            assert_eq!(
+                fact,
+                Fact::Count {
+                    value: 3,
+                    group: Some(&json!("Hats"))
+                }
+            )
+        });
+        with_fact(&per(None, Comparison::at_least(1.0)), &h, |fact| {
+            assert_eq!(
+                fact,
+                Fact::Count {
+                    value: 3,
+                    group: Some(&json!("Hats"))
+                },
+                "on a tie, the group that got there first (Hats' third view precedes Shoes')"
+            )
+        });
         assert!(
             holds(per(Some(Window::minutes(1)), Comparison::exactly(0.0)), &h),
             "no groups counts 0"
@@ -897,7 +823,7 @@ mod tests {
     }
 
     #[test]
-    fn rules_touch_only_the_events_they_name_and_windows_do_not_scan() {
+    fn rules_touch_only_the_events_they_name_and_windows_only_their_window() {
         let mut h = UserHistory::new();
         for i in 0..10_000 {
             h.record("Product Viewed", ago(i), Map::new());
@@ -913,17 +839,20 @@ mod tests {
             ),
             count(
                 "Product Viewed",
-                Some(Window::days(7)),
+                Some(Window::hours(1)),
                 Comparison::at_least(1.0),
             ),
             count("Order Completed", None, Comparison::exactly(0.0)),
+            count("Product Viewed", None, Comparison::at_least(1.0)),
             abandoned(),
             last(Window::days(30)),
         ]));
         let (_, record) = probe::during(|| evaluate(&windowed, &h, now()));
         assert_eq!(
-            record.scanned, 0,
-            "unfiltered windows, last and since are binary searches"
+            record.scanned,
+            144 + 60,
+            "a window folds only its own events (a day's adds, an hour's views); \
+             all-time counts, last and since read a group's length and end"
         );
         let looked: BTreeSet<String> = record.names.into_iter().collect();
         assert!(
@@ -939,7 +868,7 @@ mod tests {
         let (_, record) = probe::during(|| evaluate(&filtered, &h, now()));
         assert_eq!(
             record.scanned, 144,
-            "only the day's 144 adds are scanned, not 11,000 events"
+            "only the day's 144 adds are folded, not 11,000 events"
         );
         assert_eq!(record.names, ["Product Added"]);
     }

@@ -11,6 +11,7 @@ use super::duration::Window;
 use super::error::{field, index};
 use super::evaluate::{Ctx, Fact};
 use super::history::UserHistory;
+use super::summary::{Catalog, Plan, UserSummary};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
@@ -57,12 +58,16 @@ pub fn explain(
     history: &UserHistory,
     now: DateTime<Utc>,
 ) -> Explanation {
+    let mut catalog = Catalog::default();
+    let plan = catalog.plan(&definition.rule);
+    let summary = UserSummary::fold(&catalog, history, now);
     let ctx = Ctx {
-        history,
-        members: &history.memberships,
+        summary: &summary,
+        catalog: &catalog,
+        members: &summary.memberships,
         now,
     };
-    let (matched, clauses) = explain_rule(&ctx, &definition.rule, "rule");
+    let (matched, clauses) = explain_rule(&ctx, &definition.rule, &plan, "rule");
     Explanation {
         segment: definition.id.clone(),
         matched,
@@ -70,14 +75,14 @@ pub fn explain(
     }
 }
 
-fn explain_rule(ctx: &Ctx, rule: &Rule, path: &str) -> (bool, Vec<Clause>) {
-    match rule {
-        Rule::All(rules) | Rule::Any(rules) => {
+fn explain_rule(ctx: &Ctx, rule: &Rule, plan: &Plan, path: &str) -> (bool, Vec<Clause>) {
+    match (rule, plan) {
+        (Rule::All(rules), Plan::All(plans)) | (Rule::Any(rules), Plan::Any(plans)) => {
             let is_all = matches!(rule, Rule::All(_));
             let at = field(path, if is_all { "all" } else { "any" });
             let mut collected = Vec::new();
-            for (i, child) in rules.iter().enumerate() {
-                let (holds, clauses) = explain_rule(ctx, child, &index(&at, i));
+            for (i, (child, plan)) in rules.iter().zip(plans).enumerate() {
+                let (holds, clauses) = explain_rule(ctx, child, plan, &index(&at, i));
                 // The first failing child of `all` (holding child of `any`) decides alone.
                 if holds != is_all {
                     return (holds, clauses);
@@ -94,12 +99,12 @@ fn explain_rule(ctx: &Ctx, rule: &Rule, path: &str) -> (bool, Vec<Clause>) {
             }
             (is_all, collected)
         }
-        Rule::Not(child) => {
-            let (holds, clauses) = explain_rule(ctx, child, &field(path, "not"));
+        (Rule::Not(child), Plan::Not(plan)) => {
+            let (holds, clauses) = explain_rule(ctx, child, plan, &field(path, "not"));
             (!holds, clauses)
         }
-        leaf => {
-            let fact = ctx.measure(leaf);
+        (leaf, Plan::Leaf(streams)) => {
+            let fact = ctx.measure(leaf, streams);
             let holds = ctx.decide(leaf, &fact);
             let clause = Clause {
                 path: path.to_owned(),
@@ -108,6 +113,7 @@ fn explain_rule(ctx: &Ctx, rule: &Rule, path: &str) -> (bool, Vec<Clause>) {
             };
             (holds, vec![clause])
         }
+        _ => unreachable!("a plan has the shape of its rule"),
     }
 }
 

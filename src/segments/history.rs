@@ -2,6 +2,7 @@
 //! by timestamp, so windows are binary searches and a rule only ever touches the
 //! groups it names. Built once and then grown one event at a time.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -71,39 +72,19 @@ impl UserHistory {
         }
     }
 
-    /// Adds an event as it travels on the wire: `track` by its name, `screen` under
-    /// [`SCREEN_EVENT`], and `identify` by merging its traits (it is not activity).
-    /// Segment membership reports are left out: they are the engine's own output, not
-    /// the user's activity, and counting them would make an inactive user active again.
+    /// Adds an event as it travels on the wire (see [`Activity::of`]).
     pub fn record_wire(&mut self, event: &WireEvent) {
-        match (event.kind, &event.name) {
-            (WireKind::Track, Some(name)) if is_membership_report(name) => {}
-            (WireKind::Track, Some(name)) if is_consent_report(name) => {
-                // Not activity either; a permission change is what `permission` rules
-                // read (a malformed one was refused before it was stored).
-                if let Ok(Some(ConsentReport::PermissionChanged { channel, state, .. })) =
-                    ConsentReport::read(event)
-                {
-                    self.set_permission(channel.as_str(), state);
-                }
-            }
-            (WireKind::Track, Some(name)) => {
-                self.record(name, event.timestamp, event.properties.clone());
-            }
-            (WireKind::Screen, name) => {
-                let mut properties = event.properties.clone();
-                if let Some(name) = name {
-                    properties
-                        .entry("name")
-                        .or_insert_with(|| Value::String(name.clone()));
-                }
-                self.record(SCREEN_EVENT, event.timestamp, properties);
-            }
-            (WireKind::Identify, _) => {
-                self.traits
-                    .extend(event.traits.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            (WireKind::Track, None) => {}
+        match Activity::of(event) {
+            Activity::Event {
+                name,
+                at,
+                properties,
+            } => self.record(name, at, properties.into_owned()),
+            Activity::Traits(traits) => self
+                .traits
+                .extend(traits.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            Activity::Permission(channel, state) => self.set_permission(channel, state),
+            Activity::Nothing => {}
         }
     }
 
@@ -165,6 +146,61 @@ impl UserHistory {
                 .map(|(t, name)| (t, name.clone()));
         }
         dropped
+    }
+}
+
+/// What a wire event tells the engine about its user.
+pub enum Activity<'e> {
+    /// Something the user did: a `track` by its name, a `screen` under
+    /// [`SCREEN_EVENT`] with the screen's name as the `name` property.
+    Event {
+        name: &'e str,
+        at: DateTime<Utc>,
+        properties: Cow<'e, Map<String, Value>>,
+    },
+    /// `identify`: traits to merge (it is not activity).
+    Traits(&'e Map<String, Value>),
+    /// A reported permission change, which `permission` rules read.
+    Permission(&'static str, PermissionState),
+    /// Segment membership reports (the engine's own output: counting them would make
+    /// an inactive user active again) and other device reports.
+    Nothing,
+}
+
+impl<'e> Activity<'e> {
+    pub fn of(event: &'e WireEvent) -> Self {
+        match (event.kind, &event.name) {
+            (WireKind::Track, Some(name)) if is_membership_report(name) => Activity::Nothing,
+            (WireKind::Track, Some(name)) if is_consent_report(name) => {
+                // A malformed one was refused before it was stored.
+                match ConsentReport::read(event) {
+                    Ok(Some(ConsentReport::PermissionChanged { channel, state, .. })) => {
+                        Activity::Permission(channel.as_str(), state)
+                    }
+                    _ => Activity::Nothing,
+                }
+            }
+            (WireKind::Track, Some(name)) => Activity::Event {
+                name,
+                at: event.timestamp,
+                properties: Cow::Borrowed(&event.properties),
+            },
+            (WireKind::Screen, name) => {
+                let mut properties = event.properties.clone();
+                if let Some(name) = name {
+                    properties
+                        .entry("name")
+                        .or_insert_with(|| Value::String(name.clone()));
+                }
+                Activity::Event {
+                    name: SCREEN_EVENT,
+                    at: event.timestamp,
+                    properties: Cow::Owned(properties),
+                }
+            }
+            (WireKind::Identify, _) => Activity::Traits(&event.traits),
+            (WireKind::Track, None) => Activity::Nothing,
+        }
     }
 }
 

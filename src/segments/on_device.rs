@@ -1,46 +1,70 @@
-//! Segment membership on the device: the user's history, the active definitions and
-//! the memberships, kept current one change at a time. Plain data and pure updates;
+//! Segment membership on the device: the user's summary (the aggregates the active
+//! definitions read), the definitions and the memberships, kept current one change at
+//! a time, at a cost per event that does not grow with the history. Plain data and pure updates;
 //! the SDK's engagement thread owns one and persists what it reports.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{is_device_report, MembershipChange, SegmentSet, Trigger, UserHistory, SCREEN_EVENT};
+use super::{
+    MembershipChange, Recorded, SegmentSet, SummarySnapshot, Trigger, UserHistory, UserSummary,
+};
 use crate::consent::{Channel, PermissionState};
-use crate::protocol::{WireEvent, WireKind};
+use crate::protocol::WireEvent;
 
 pub struct DeviceSegments {
     set: SegmentSet,
-    history: UserHistory,
+    summary: UserSummary,
 }
 
 impl DeviceSegments {
-    /// Starts from the stored history and the memberships stored with it; the
-    /// returned changes are what happened while the app was not running (a user who
-    /// became inactive, a window that closed) or what new definitions changed.
-    pub fn load<'a>(
+    /// Starts from the persisted summary, brought up to date with the `tail` of
+    /// events stored after it was taken, and the memberships stored with it. Without a
+    /// summary, or when the definitions read streams it lacks, `history` is called
+    /// for every stored event (once) to build what is missing. The returned changes
+    /// are what happened while the app was not running (a user who became inactive, a
+    /// window that closed) or what new definitions changed.
+    pub fn load(
         set: SegmentSet,
-        events: impl IntoIterator<Item = &'a WireEvent>,
+        snapshot: Option<SummarySnapshot>,
+        tail: &[WireEvent],
+        history: impl FnOnce() -> Vec<WireEvent>,
         stored_memberships: BTreeSet<String>,
         now: DateTime<Utc>,
     ) -> (DeviceSegments, Vec<MembershipChange>) {
-        let mut history = UserHistory::new();
-        for event in events {
-            record(&mut history, event);
-        }
-        history.memberships = stored_memberships;
-        let mut segments = DeviceSegments { set, history };
+        let catalog = set.catalog();
+        let mut summary = match snapshot {
+            None => UserSummary::fold(catalog, &UserHistory::from_wire(&history()), now),
+            Some(snapshot) => {
+                let (mut summary, missing) = UserSummary::restore(catalog, snapshot);
+                for event in tail {
+                    summary.record_wire(catalog, event, now);
+                }
+                if !missing.is_empty() {
+                    let history = UserHistory::from_wire(&history());
+                    summary.fill(catalog, &history, &missing, now);
+                }
+                summary
+            }
+        };
+        summary.memberships = stored_memberships;
+        let mut segments = DeviceSegments { set, summary };
         let changes = segments.settle(now);
         (segments, changes)
     }
 
     pub fn memberships(&self) -> &BTreeSet<String> {
-        &self.history.memberships
+        &self.summary.memberships
     }
 
-    pub fn history(&self) -> &UserHistory {
-        &self.history
+    pub fn summary(&self) -> &UserSummary {
+        &self.summary
+    }
+
+    /// What to persist so the next start need not read the history.
+    pub fn snapshot(&self) -> SummarySnapshot {
+        self.summary.snapshot(self.set.catalog())
     }
 
     pub fn set(&self) -> &SegmentSet {
@@ -49,14 +73,17 @@ impl DeviceSegments {
 
     /// One stored event: only the segments whose rules read it are re-evaluated.
     pub fn record(&mut self, event: &WireEvent, now: DateTime<Utc>) -> Vec<MembershipChange> {
-        match record(&mut self.history, event) {
+        let trigger = match self.summary.record_wire(self.set.catalog(), event, now) {
             Recorded::Event(name) => {
-                self.set
-                    .refresh(&mut self.history, now, Trigger::Event(&name))
+                return self
+                    .set
+                    .refresh(&mut self.summary, now, Trigger::Event(&name))
             }
-            Recorded::Traits => self.set.refresh(&mut self.history, now, Trigger::Traits),
-            Recorded::Nothing => Vec::new(),
-        }
+            Recorded::Traits => Trigger::Traits,
+            Recorded::Permission => Trigger::Permissions,
+            Recorded::Nothing => return Vec::new(),
+        };
+        self.set.refresh(&mut self.summary, now, trigger)
     }
 
     /// The user's channel permissions as the consent layer holds them; re-evaluates the
@@ -68,8 +95,8 @@ impl DeviceSegments {
     ) -> Vec<MembershipChange> {
         let mut changed = false;
         for &(channel, state) in states {
-            if self.history.permission(channel.as_str()) != Some(state) {
-                self.history.set_permission(channel.as_str(), state);
+            if self.summary.permission(channel.as_str()) != Some(state) {
+                self.summary.set_permission(channel.as_str(), state);
                 changed = true;
             }
         }
@@ -77,42 +104,46 @@ impl DeviceSegments {
             return Vec::new();
         }
         self.set
-            .refresh(&mut self.history, now, Trigger::Permissions)
+            .refresh(&mut self.summary, now, Trigger::Permissions)
     }
 
     /// Time passed: windows closed, users went quiet.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<MembershipChange> {
-        self.set.refresh(&mut self.history, now, Trigger::Clock)
+        self.set.refresh(&mut self.summary, now, Trigger::Clock)
     }
 
-    /// New definitions arrived: segments that went away are left, the rest recomputed.
-    pub fn replace_set(&mut self, set: SegmentSet, now: DateTime<Utc>) -> Vec<MembershipChange> {
-        self.set = set;
-        self.settle(now)
-    }
-
-    /// Forgets events at or before `cutoff`, as the store did.
-    pub fn forget_up_to(
+    /// New definitions arrived: streams both sets read carry over, those only the new
+    /// one reads are built from `history` (called only then); segments that went away
+    /// are left, the rest recomputed.
+    pub fn replace_set(
         &mut self,
-        cutoff: DateTime<Utc>,
+        set: SegmentSet,
+        history: impl FnOnce() -> Vec<WireEvent>,
         now: DateTime<Utc>,
     ) -> Vec<MembershipChange> {
-        if self.history.forget_up_to(cutoff) == 0 {
-            return Vec::new();
+        let (mut summary, missing) = self.summary.carry_over(self.set.catalog(), set.catalog());
+        if !missing.is_empty() {
+            summary.fill(
+                set.catalog(),
+                &UserHistory::from_wire(&history()),
+                &missing,
+                now,
+            );
         }
-        self.set
-            .refresh(&mut self.history, now, Trigger::Everything)
+        self.summary = summary;
+        self.set = set;
+        self.settle(now)
     }
 
     /// A new user (logout): no history, no traits, no memberships. Leaving every
     /// segment is not reported: the memberships belonged to the previous user.
     pub fn clear(&mut self) {
-        self.history = UserHistory::new();
+        self.summary = UserSummary::new(self.set.catalog());
     }
 
     fn settle(&mut self, now: DateTime<Utc>) -> Vec<MembershipChange> {
         let gone: Vec<String> = self
-            .history
+            .summary
             .memberships
             .iter()
             .filter(|id| self.set.get(id).is_none())
@@ -121,7 +152,7 @@ impl DeviceSegments {
         let mut changes: Vec<MembershipChange> = gone
             .into_iter()
             .map(|segment| {
-                self.history.memberships.remove(&segment);
+                self.summary.memberships.remove(&segment);
                 MembershipChange {
                     segment,
                     entered: false,
@@ -130,29 +161,10 @@ impl DeviceSegments {
             .collect();
         changes.extend(
             self.set
-                .refresh(&mut self.history, now, Trigger::Everything),
+                .refresh(&mut self.summary, now, Trigger::Everything),
         );
         changes
     }
-}
-
-enum Recorded {
-    Event(String),
-    Traits,
-    Nothing,
-}
-
-/// Adds a wire event to the history and says what kind of change it was.
-fn record(history: &mut UserHistory, event: &WireEvent) -> Recorded {
-    let recorded = match (event.kind, event.name.as_deref()) {
-        (WireKind::Track, Some(name)) if is_device_report(name) => Recorded::Nothing,
-        (WireKind::Track, Some(name)) => Recorded::Event(name.to_owned()),
-        (WireKind::Screen, _) => Recorded::Event(SCREEN_EVENT.to_owned()),
-        (WireKind::Identify, _) => Recorded::Traits,
-        (WireKind::Track, None) => Recorded::Nothing,
-    };
-    history.record_wire(event);
-    recorded
 }
 
 #[cfg(test)]
@@ -161,7 +173,7 @@ mod tests {
     use serde_json::{json, Map, Value};
 
     use super::*;
-    use crate::protocol::SEGMENT_ENTERED;
+    use crate::protocol::{WireKind, SEGMENT_ENTERED};
     use crate::segments::templates;
 
     fn now() -> DateTime<Utc> {
@@ -201,7 +213,8 @@ mod tests {
 
     #[test]
     fn an_add_to_cart_makes_an_abandoner_and_the_order_ends_it() {
-        let (mut device, changes) = DeviceSegments::load(builtins(), [], BTreeSet::new(), now());
+        let (mut device, changes) =
+            DeviceSegments::load(builtins(), None, &[], Vec::new, BTreeSet::new(), now());
         assert!(changes.is_empty());
         let changes = device.record(
             &event("Product Added", now(), json!({"product_id": "p"})),
@@ -228,7 +241,8 @@ mod tests {
         }))
         .unwrap();
         let set = SegmentSet::new(vec![email_off]).unwrap();
-        let (mut device, changes) = DeviceSegments::load(set, [], BTreeSet::new(), now());
+        let (mut device, changes) =
+            DeviceSegments::load(set, None, &[], Vec::new, BTreeSet::new(), now());
         assert!(changes.is_empty(), "a channel never set is subscribed");
         let mut states: Vec<_> = Channel::ALL
             .into_iter()
@@ -251,8 +265,14 @@ mod tests {
     fn membership_reports_are_not_activity() {
         let old = now() - TimeDelta::days(40);
         let history = [event("Product Viewed", old, json!({"product_id": "p"}))];
-        let (mut device, changes) =
-            DeviceSegments::load(builtins(), &history, BTreeSet::new(), now());
+        let (mut device, changes) = DeviceSegments::load(
+            builtins(),
+            None,
+            &[],
+            || history.to_vec(),
+            BTreeSet::new(),
+            now(),
+        );
         assert_eq!(entered(&changes), ["inactive_30d"]);
         let report = event(
             SEGMENT_ENTERED,
@@ -267,7 +287,14 @@ mod tests {
     fn the_clock_moves_users_into_inactivity_without_new_events() {
         let start = now();
         let history = [event("Product Viewed", start, json!({"product_id": "p"}))];
-        let (mut device, _) = DeviceSegments::load(builtins(), &history, BTreeSet::new(), start);
+        let (mut device, _) = DeviceSegments::load(
+            builtins(),
+            None,
+            &[],
+            || history.to_vec(),
+            BTreeSet::new(),
+            start,
+        );
         assert!(device.tick(start + TimeDelta::days(29)).is_empty());
         assert_eq!(
             entered(&device.tick(start + TimeDelta::days(31))),
@@ -288,7 +315,8 @@ mod tests {
     fn stored_memberships_are_reconciled_with_new_definitions() {
         let stored = BTreeSet::from(["retired_segment".to_string(), "cart_abandoner".to_string()]);
         let history = [event("Product Added", now(), json!({"product_id": "p"}))];
-        let (device, changes) = DeviceSegments::load(builtins(), &history, stored, now());
+        let (device, changes) =
+            DeviceSegments::load(builtins(), None, &[], || history.to_vec(), stored, now());
         assert_eq!(
             changes,
             [MembershipChange {

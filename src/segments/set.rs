@@ -11,6 +11,7 @@ use super::error::DefinitionError;
 use super::evaluate::Ctx;
 use super::explain::{explain, Explanation};
 use super::history::UserHistory;
+use super::summary::{Catalog, Plan, UserSummary};
 use super::validate::check_set;
 
 /// What changed since memberships were last computed.
@@ -36,6 +37,9 @@ pub struct MembershipChange {
 pub struct SegmentSet {
     /// In evaluation order: each after every segment it refers to.
     definitions: Vec<SegmentDefinition>,
+    /// The streams every rule reads, and where each definition's leaves find them.
+    catalog: Catalog,
+    plans: Vec<Plan>,
     positions: HashMap<String, usize>,
     /// Affected positions (dependents included), sorted in evaluation order.
     by_event: HashMap<String, Vec<usize>>,
@@ -103,7 +107,11 @@ impl SegmentSet {
             .collect();
         let select =
             |pick: &dyn Fn(usize) -> bool| close(&mut (0..deps.len()).filter(|&i| pick(i)));
+        let mut catalog = Catalog::default();
+        let plans = definitions.iter().map(|d| catalog.plan(&d.rule)).collect();
         Ok(Self {
+            catalog,
+            plans,
             any_event: close(&mut every.iter().copied()),
             clock: select(&|i| deps[i].time_sensitive),
             traits: select(&|i| !deps[i].traits.is_empty()),
@@ -151,21 +159,33 @@ impl SegmentSet {
             .collect()
     }
 
+    /// The streams this set's rules read: what a [`UserSummary`] for it keeps.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The user's summary for this set, folded from their history as of `now`.
+    pub fn summarize(&self, history: &UserHistory, now: DateTime<Utc>) -> UserSummary {
+        UserSummary::fold(&self.catalog, history, now)
+    }
+
     /// Every segment of the set the user is in, computed from scratch. Memberships in
     /// `history` are read only for ids outside the set.
     pub fn evaluate_all(&self, history: &UserHistory, now: DateTime<Utc>) -> BTreeSet<String> {
-        let mut members = history.memberships.clone();
-        self.evaluate_positions(&self.everything, history, &mut members, now);
+        let summary = self.summarize(history, now);
+        let mut members = summary.memberships.clone();
+        self.evaluate_positions(&self.everything, &summary, &mut members, now);
         members.retain(|id| self.positions.contains_key(id));
         members
     }
 
     /// Re-evaluates only what `trigger` can affect and records the result in
-    /// `history.memberships`, returning who entered or left. Assumes memberships were
-    /// current before the change; start with [`Trigger::Everything`].
+    /// `summary.memberships`, returning who entered or left. Assumes memberships were
+    /// current before the change; start with [`Trigger::Everything`]. The summary must
+    /// be this set's (see [`SegmentSet::catalog`]).
     pub fn refresh(
         &self,
-        history: &mut UserHistory,
+        summary: &mut UserSummary,
         now: DateTime<Utc>,
         trigger: Trigger,
     ) -> Vec<MembershipChange> {
@@ -173,16 +193,17 @@ impl SegmentSet {
         if positions.is_empty() {
             return Vec::new();
         }
-        let mut members = std::mem::take(&mut history.memberships);
-        let changes = self.evaluate_positions(positions, history, &mut members, now);
-        history.memberships = members;
+        summary.advance(&self.catalog, now);
+        let mut members = std::mem::take(&mut summary.memberships);
+        let changes = self.evaluate_positions(positions, summary, &mut members, now);
+        summary.memberships = members;
         changes
     }
 
     fn evaluate_positions(
         &self,
         positions: &[usize],
-        history: &UserHistory,
+        summary: &UserSummary,
         members: &mut BTreeSet<String>,
         now: DateTime<Utc>,
     ) -> Vec<MembershipChange> {
@@ -190,11 +211,12 @@ impl SegmentSet {
         for &i in positions {
             let def = &self.definitions[i];
             let inside = Ctx {
-                history,
+                summary,
+                catalog: &self.catalog,
                 members,
                 now,
             }
-            .holds(&def.rule);
+            .holds(&def.rule, &self.plans[i]);
             let was = members.contains(&def.id);
             if inside != was {
                 if inside {
@@ -325,11 +347,18 @@ mod tests {
     #[test]
     fn refresh_reports_entries_and_exits_and_follows_references() {
         let s = set();
+        // The summary the device keeps, and the history the server would fold.
+        let mut u = UserSummary::new(s.catalog());
         let mut h = UserHistory::new();
+        u.traits.insert("vip".into(), true.into());
         h.traits.insert("vip".into(), true.into());
-        assert_eq!(s.refresh(&mut h, now(), Trigger::Everything), []);
-        h.record("Order Completed", now() - TimeDelta::days(40), Map::new());
-        let changes = s.refresh(&mut h, now(), Trigger::Event("Order Completed"));
+        assert_eq!(s.refresh(&mut u, now(), Trigger::Everything), []);
+        let mut record = |u: &mut UserSummary, name: &str, at: DateTime<Utc>| {
+            u.record(s.catalog(), name, at, &Map::new(), now());
+            h.record(name, at, Map::new());
+        };
+        record(&mut u, "Order Completed", now() - TimeDelta::days(40));
+        let changes = s.refresh(&mut u, now(), Trigger::Event("Order Completed"));
         let entered: Vec<(&str, bool)> = changes
             .iter()
             .map(|c| (c.segment.as_str(), c.entered))
@@ -339,8 +368,8 @@ mod tests {
             [("buyer", true), ("vip_buyer", true), ("lapsed", true)],
             "in evaluation order"
         );
-        h.set_permission("push", PermissionState::OptedIn);
-        let changes = s.refresh(&mut h, now(), Trigger::Permissions);
+        u.set_permission("push", PermissionState::OptedIn);
+        let changes = s.refresh(&mut u, now(), Trigger::Permissions);
         assert_eq!(
             changes,
             [MembershipChange {
@@ -348,8 +377,8 @@ mod tests {
                 entered: true
             }]
         );
-        h.record("Product Viewed", now(), Map::new());
-        let changes = s.refresh(&mut h, now(), Trigger::Event("Product Viewed"));
+        record(&mut u, "Product Viewed", now());
+        let changes = s.refresh(&mut u, now(), Trigger::Event("Product Viewed"));
         let got: Vec<(&str, bool)> = changes
             .iter()
             .map(|c| (c.segment.as_str(), c.entered))
@@ -363,7 +392,7 @@ mod tests {
             ]
         );
         let later = now() + TimeDelta::days(2);
-        let changes = s.refresh(&mut h, later, Trigger::Clock);
+        let changes = s.refresh(&mut u, later, Trigger::Clock);
         assert_eq!(
             changes,
             [MembershipChange {
@@ -371,9 +400,10 @@ mod tests {
                 entered: false
             }]
         );
-        assert_eq!(h.memberships, s.evaluate_all(&h, later));
+        h.set_permission("push", PermissionState::OptedIn);
+        assert_eq!(u.memberships, s.evaluate_all(&h, later));
         assert_eq!(
-            h.memberships.iter().map(String::as_str).collect::<Vec<_>>(),
+            u.memberships.iter().map(String::as_str).collect::<Vec<_>>(),
             ["buyer", "vip_buyer"]
         );
     }
@@ -395,10 +425,10 @@ mod tests {
     #[test]
     fn refresh_keeps_memberships_of_segments_outside_the_set() {
         let s = set();
-        let mut h = UserHistory::new();
-        h.memberships.insert("server_only".into());
-        s.refresh(&mut h, now(), Trigger::Everything);
-        assert!(h.memberships.contains("server_only"));
+        let mut u = UserSummary::new(s.catalog());
+        u.memberships.insert("server_only".into());
+        s.refresh(&mut u, now(), Trigger::Everything);
+        assert!(u.memberships.contains("server_only"));
     }
 
     #[test]

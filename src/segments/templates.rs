@@ -154,6 +154,7 @@ mod tests {
     use super::super::explain::explain;
     use super::super::history::UserHistory;
     use super::super::set::{SegmentSet, Trigger};
+    use super::super::summary::UserSummary;
     use super::*;
     use crate::events::TYPED_EVENT_NAMES;
 
@@ -224,20 +225,25 @@ mod tests {
         let def = cart_abandoner(Window::hours(24));
         let set = SegmentSet::new(vec![def.clone()]).unwrap();
         let mut h = UserHistory::new();
+        let mut u = UserSummary::new(set.catalog());
+        let record = |h: &mut UserHistory, u: &mut UserSummary, name: &str, at| {
+            h.record(name, at, Map::new());
+            u.record(set.catalog(), name, at, &Map::new(), at);
+        };
         let t0 = start();
-        h.record("Product Viewed", t0, Map::new());
+        record(&mut h, &mut u, "Product Viewed", t0);
         assert!(!evaluate(&def, &h, t0));
-        h.record("Product Added", t0 + TimeDelta::minutes(5), Map::new());
+        record(&mut h, &mut u, "Product Added", t0 + TimeDelta::minutes(5));
         let changes = set.refresh(
-            &mut h,
+            &mut u,
             t0 + TimeDelta::minutes(5),
             Trigger::Event("Product Added"),
         );
         assert_eq!(changes.len(), 1);
         assert!(changes[0].entered);
-        h.record("Order Completed", t0 + TimeDelta::hours(1), Map::new());
+        record(&mut h, &mut u, "Order Completed", t0 + TimeDelta::hours(1));
         let changes = set.refresh(
-            &mut h,
+            &mut u,
             t0 + TimeDelta::hours(1),
             Trigger::Event("Order Completed"),
         );
@@ -283,19 +289,17 @@ mod tests {
             "in \"inactive_30d\" because rule: last event (\"Product Viewed\") was at 2026-11-01 11:00 UTC, 30d ago (needs none for 30d)"
         );
         let set = SegmentSet::new(vec![inactive(30), inactive(60), inactive(90)]).unwrap();
-        set.refresh(&mut h, last + TimeDelta::days(61), Trigger::Everything);
+        let later = last + TimeDelta::days(61);
+        let mut u = set.summarize(&h, later);
+        set.refresh(&mut u, later, Trigger::Everything);
         assert_eq!(
-            h.memberships.iter().map(String::as_str).collect::<Vec<_>>(),
+            u.memberships.iter().map(String::as_str).collect::<Vec<_>>(),
             ["inactive_30d", "inactive_60d"]
         );
-        h.record("Cart Viewed", last + TimeDelta::days(61), Map::new());
-        let changes = set.refresh(
-            &mut h,
-            last + TimeDelta::days(61),
-            Trigger::Event("Cart Viewed"),
-        );
+        u.record(set.catalog(), "Cart Viewed", later, &Map::new(), later);
+        let changes = set.refresh(&mut u, later, Trigger::Event("Cart Viewed"));
         assert_eq!(changes.len(), 2, "any event ends inactivity");
-        assert!(h.memberships.is_empty());
+        assert!(u.memberships.is_empty());
     }
 
     #[test]

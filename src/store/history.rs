@@ -16,13 +16,22 @@ pub struct HistoryLimits {
     pub max_age_ms: i64,
 }
 
+/// How long the device keeps events, by default: rules and templates read aggregates
+/// that already folded older events; the history itself serves rules added later.
+pub const DEFAULT_HISTORY_DAYS: i64 = 180;
+
+impl HistoryLimits {
+    pub fn days(days: i64) -> Self {
+        HistoryLimits {
+            max_events: 100_000,
+            max_age_ms: days * 24 * 3600 * 1000,
+        }
+    }
+}
+
 impl Default for HistoryLimits {
     fn default() -> Self {
-        HistoryLimits {
-            max_events: 20_000,
-            // The engine's longest window (400 days): rules see all they can ask for.
-            max_age_ms: crate::segments::MAX_WINDOW_DAYS * 24 * 3600 * 1000,
-        }
+        HistoryLimits::days(DEFAULT_HISTORY_DAYS)
     }
 }
 
@@ -58,11 +67,59 @@ impl Store {
         Ok(())
     }
 
-    /// The newest history row's time (ms), if any.
-    pub fn newest_history_at(&self) -> Result<Option<i64>, StoreError> {
+    /// The newest history row's time (ms), if any, and every row of that time.
+    pub fn newest_history(&self) -> Result<(Option<i64>, Vec<Vec<u8>>), StoreError> {
+        let newest: Option<i64> =
+            self.conn
+                .query_row("SELECT max(at) FROM history", [], |row| row.get(0))?;
+        let Some(at) = newest else {
+            return Ok((None, Vec::new()));
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT event FROM history WHERE at = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([at], |row| row.get(0))?;
+        Ok((newest, rows.collect::<Result<_, _>>()?))
+    }
+
+    /// The rows appended after `seq`, oldest first.
+    pub fn history_after(&self, seq: i64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT event FROM history WHERE seq > ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([seq], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The last history row appended (0 for none).
+    pub fn last_history_seq(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT max(at) FROM history", [], |row| row.get(0))?)
+            .query_row("SELECT ifnull(max(seq), 0) FROM history", [], |row| {
+                row.get(0)
+            })?)
+    }
+
+    /// The saved aggregates and the history row they include up to.
+    pub fn engagement_state(&self) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT history_seq, state FROM engagement_state WHERE id = 1")?;
+        let mut rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.next().transpose()?)
+    }
+
+    pub fn save_engagement_state(
+        &mut self,
+        history_seq: i64,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO engagement_state(id, history_seq, state) VALUES (1, ?1, ?2)",
+            )?
+            .execute(params![history_seq, state])?;
+        Ok(())
     }
 
     /// Every event of the history, oldest first, as queued.
@@ -107,6 +164,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM history", [])?;
         tx.execute("DELETE FROM memberships", [])?;
+        tx.execute("DELETE FROM engagement_state", [])?;
         tx.commit()?;
         Ok(())
     }

@@ -45,7 +45,7 @@ pub fn shared(store: Store) -> std::sync::Arc<StoreLock> {
 pub use device_profile::DeviceProfile;
 pub use documents::{DocumentStatus, StoredDocument};
 pub use error::StoreError;
-pub use history::HistoryLimits;
+pub use history::{HistoryLimits, DEFAULT_HISTORY_DAYS};
 pub use identity::Identity;
 pub use identity_tokens::KEPT_IDENTITY_TOKENS;
 pub use open::OpenReport;

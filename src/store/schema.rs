@@ -159,6 +159,20 @@ pub const MIGRATIONS: &[Migration] = &[
         ) WITHOUT ROWID;
     ",
     },
+    Migration {
+        version: 7,
+        sql: "
+        -- The aggregates segment rules and message templates read, as of the history
+        -- row `history_seq`: a start reads them and the rows after, not the history.
+        CREATE TABLE engagement_state (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            history_seq INTEGER NOT NULL,
+            state       BLOB    NOT NULL
+        );
+        -- The newest rows (crash repair at start) and trimming by age, without a scan.
+        CREATE INDEX history_by_time ON history(at);
+    ",
+    },
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

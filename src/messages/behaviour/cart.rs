@@ -1,6 +1,7 @@
 //! The cart as the events describe it: `Product Added` / `Product Removed` replayed
 //! since the last `Order Completed`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::props;
@@ -8,7 +9,7 @@ use super::{CHECKOUT_STARTED, ORDER_COMPLETED, PRODUCT_ADDED, PRODUCT_REMOVED, W
 use crate::common::money::Money;
 
 /// One product in the cart.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CartLine {
     /// `product_id`, or `sku` when an event has no product id.
     pub product_id: String,
@@ -21,7 +22,7 @@ pub struct CartLine {
 }
 
 /// The cart's content, in the order products were first added.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CartState {
     pub lines: Vec<CartLine>,
     /// The `total` of the latest `Checkout Started`, kept only while the cart has not

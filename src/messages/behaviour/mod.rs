@@ -8,6 +8,7 @@ mod props;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::protocol::{WireEvent, WireKind};
@@ -67,7 +68,7 @@ impl<'a> EventRef<'a> {
 }
 
 /// The product of the most recent `Product Viewed`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewedProduct {
     pub product_id: Option<String>,
     pub name: Option<String>,
@@ -87,52 +88,125 @@ pub struct BehaviourSnapshot {
     pub cart: CartState,
 }
 
+/// The snapshot kept up to date one event at a time: what the device holds (and
+/// persists) so that the values templates read cost the same per event however long
+/// the history. [`BehaviourSnapshot::from_events`] is this fold over sorted events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourFold {
+    last_viewed: Option<ViewedProduct>,
+    /// Category → (times seen, position of the latest sighting).
+    categories: HashMap<String, (u64, u64)>,
+    favourite: Option<String>,
+    cart: CartState,
+    /// Events folded so far: the position of the next one.
+    position: u64,
+    /// The latest time folded; an event before it cannot be folded in order.
+    latest: Option<DateTime<Utc>>,
+}
+
+/// Whether [`BehaviourFold::apply`] could take an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folded {
+    /// Folded, or not an event the snapshot reads.
+    Yes,
+    /// Earlier than an event already folded (a clock set back): the fold no longer
+    /// describes the history and must be rebuilt from it, sorted.
+    OutOfOrder,
+}
+
+impl BehaviourFold {
+    /// Folds the next event in time order (equal times keep the order given).
+    pub fn apply(&mut self, event: EventRef<'_>) -> Folded {
+        if !EVENTS_READ.contains(&event.name) {
+            return Folded::Yes;
+        }
+        if self.latest.is_some_and(|latest| event.timestamp < latest) {
+            return Folded::OutOfOrder;
+        }
+        self.latest = Some(event.timestamp);
+        let position = self.position;
+        self.position += 1;
+        let p = event.properties;
+        if matches!(
+            event.name,
+            PRODUCT_VIEWED | PRODUCT_ADDED | WISHLIST_TO_CART
+        ) {
+            if let Some(category) = props::text(p, "category") {
+                let seen = self.categories.entry(category.to_owned()).or_default();
+                *seen = (seen.0 + 1, position);
+                let count = seen.0;
+                // The category just seen is the latest sighting of all: it is the
+                // favourite as soon as it is seen at least as often as the favourite.
+                let favourite = self
+                    .favourite
+                    .as_ref()
+                    .and_then(|f| self.categories.get(f))
+                    .map_or(0, |seen| seen.0);
+                if count >= favourite {
+                    self.favourite = Some(category.to_owned());
+                }
+            }
+        }
+        if event.name == PRODUCT_VIEWED {
+            let text = |k| props::text(p, k).map(str::to_owned);
+            self.last_viewed = Some(ViewedProduct {
+                product_id: props::id(p, "product_id"),
+                name: text("name"),
+                category: text("category"),
+                url: text("url"),
+                image_url: text("image_url"),
+                viewed_at: event.timestamp,
+            });
+        }
+        self.cart.apply(event.name, p);
+        Folded::Yes
+    }
+
+    pub fn snapshot(&self) -> BehaviourSnapshot {
+        BehaviourSnapshot {
+            last_viewed: self.last_viewed.clone(),
+            favourite_category: self.favourite.clone(),
+            cart: self.cart.clone(),
+        }
+    }
+
+    pub fn cart(&self) -> &CartState {
+        &self.cart
+    }
+
+    /// Folds events in any order: sorted by timestamp first (equal timestamps keep
+    /// their given order).
+    pub fn from_events<'a>(events: impl IntoIterator<Item = EventRef<'a>>) -> Self {
+        let mut events: Vec<EventRef<'a>> = events
+            .into_iter()
+            .filter(|e| EVENTS_READ.contains(&e.name))
+            .collect();
+        events.sort_by_key(|e| e.timestamp);
+        let mut fold = BehaviourFold::default();
+        for event in events {
+            fold.apply(event);
+        }
+        fold
+    }
+
+    /// [`BehaviourFold::from_events`] over wire events; non-`track` events are skipped.
+    pub fn from_wire_events<'a>(events: impl IntoIterator<Item = &'a WireEvent>) -> Self {
+        Self::from_events(events.into_iter().filter_map(EventRef::from_wire))
+    }
+}
+
 impl BehaviourSnapshot {
     /// Derives the snapshot from events in any order: they are sorted by timestamp
     /// first (events with equal timestamps keep their given order). The caller picks
     /// how far back to look; the cart only counts events after the last
     /// `Order Completed` anyway.
     pub fn from_events<'a>(events: impl IntoIterator<Item = EventRef<'a>>) -> Self {
-        let mut events: Vec<EventRef<'a>> = events.into_iter().collect();
-        events.sort_by_key(|e| e.timestamp);
-
-        let mut snapshot = BehaviourSnapshot::default();
-        // category → (times seen, position of the latest sighting)
-        let mut categories: HashMap<&str, (usize, usize)> = HashMap::new();
-        for (position, event) in events.iter().enumerate() {
-            let p = event.properties;
-            if matches!(
-                event.name,
-                PRODUCT_VIEWED | PRODUCT_ADDED | WISHLIST_TO_CART
-            ) {
-                if let Some(category) = props::text(p, "category") {
-                    let seen = categories.entry(category).or_default();
-                    *seen = (seen.0 + 1, position);
-                }
-            }
-            if event.name == PRODUCT_VIEWED {
-                let text = |k| props::text(p, k).map(str::to_owned);
-                snapshot.last_viewed = Some(ViewedProduct {
-                    product_id: props::id(p, "product_id"),
-                    name: text("name"),
-                    category: text("category"),
-                    url: text("url"),
-                    image_url: text("image_url"),
-                    viewed_at: event.timestamp,
-                });
-            }
-            snapshot.cart.apply(event.name, p);
-        }
-        snapshot.favourite_category = categories
-            .into_iter()
-            .max_by_key(|(_, seen)| *seen)
-            .map(|(category, _)| category.to_owned());
-        snapshot
+        BehaviourFold::from_events(events).snapshot()
     }
 
     /// [`BehaviourSnapshot::from_events`] over wire events; non-`track` events are skipped.
     pub fn from_wire_events(events: &[WireEvent]) -> Self {
-        Self::from_events(events.iter().filter_map(EventRef::from_wire))
+        BehaviourFold::from_wire_events(events).snapshot()
     }
 
     /// The snapshot of an indexed history, reading only the [`EVENTS_READ`] groups.
