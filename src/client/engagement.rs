@@ -46,7 +46,7 @@ enum Command {
     /// An event the app tracked, already committed to the queue, with its payload
     /// for the history.
     Recorded(WireEvent, Vec<u8>),
-    Definitions(SyncedDefinitions),
+    Definitions(Box<SyncedDefinitions>),
     Run(Task),
     Stop,
 }
@@ -104,7 +104,7 @@ impl EngagementThread {
         let commands = Mutex::new(self.commands.clone());
         move |definitions| {
             if let Ok(commands) = commands.lock() {
-                let _ = commands.send(Command::Definitions(definitions));
+                let _ = commands.send(Command::Definitions(Box::new(definitions)));
             }
         }
     }
@@ -313,7 +313,7 @@ impl Engagement {
                     }
                     self.on_recorded_batch(batch);
                 }
-                Ok(Command::Definitions(definitions)) => self.on_definitions(definitions),
+                Ok(Command::Definitions(definitions)) => self.on_definitions(*definitions),
                 Ok(Command::Run(task)) => task(self),
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => {
                     if self.unsaved > 0 {
