@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use beckon::protocol::WireEvent;
-use beckon::segments::{templates, SegmentSet, UserHistory};
+use beckon::segments::{templates, DeviceSegments, SegmentSet, UserHistory};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::*;
 use reqwest::StatusCode;
@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 
 const NOW: &str = "2025-06-01T12:00:00Z";
 const USERS: u64 = 200;
+/// Shoppers with thousands of events each, beyond a device's history horizon.
+const LONG_USERS: u64 = 6;
 const DAY: u64 = 24 * 3600;
 const CATEGORIES: [&str; 5] = ["Shoes", "Bags", "Hats", "Watches", "Books"];
 
@@ -54,20 +56,39 @@ impl Rng {
     }
 }
 
-/// One shopper's events, oldest first, within the 120 days before [`NOW`].
+/// One shopper's events, oldest first, within the 120 days before [`NOW`]
+/// (see [`shopper_over`]).
+fn shopper(user: u64, rng: &mut Rng) -> Vec<Value> {
+    let events = 2 + rng.below(30);
+    shopper_over(user, rng, 120, events)
+}
+
+/// A long-time, busy shopper: thousands of events over 300 days, more than a device
+/// keeps (180 days), active until the last day.
+fn long_shopper(user: u64, rng: &mut Rng) -> Vec<Value> {
+    let events = 2_000 + rng.below(1_000);
+    shopper_over(user, rng, 300, events)
+}
+
+/// `count` events of one shopper, oldest first, within the `days` before [`NOW`].
 ///
 /// Times are whole seconds plus half a second before `NOW`, while every window
 /// boundary falls on a whole second: the server's clock-skew correction moves an
 /// upload's events by the few milliseconds the request took, which must not carry any
 /// event across a boundary (checked in the test).
-fn shopper(user: u64, rng: &mut Rng) -> Vec<Value> {
+fn shopper_over(user: u64, rng: &mut Rng, days: u64, count: u64) -> Vec<Value> {
+    let span = days * DAY;
     let last_active = match rng.below(10) {
         0..=3 => rng.below(2 * DAY),
         4..=5 => rng.below(30 * DAY),
-        _ => rng.below(120 * DAY),
+        _ if count > 100 => rng.below(2 * DAY),
+        _ => rng.below(span),
     };
-    let first_active = (last_active + rng.below(60 * DAY)).min(120 * DAY - 1);
-    let mut offsets: Vec<u64> = (0..2 + rng.below(30))
+    let first_active = match count > 100 {
+        true => span - 1,
+        false => (last_active + rng.below(60 * DAY)).min(span - 1),
+    };
+    let mut offsets: Vec<u64> = (0..count)
         .map(|_| last_active + rng.below(first_active - last_active + 1))
         .collect();
     offsets.push(last_active);
@@ -163,7 +184,10 @@ fn user_key(event: &Value) -> String {
         .to_string()
 }
 
-/// Members of every built-in segment, by the engine run on each user's own history.
+/// Members of every built-in segment as a device finds them: each user's events fed
+/// one at a time, in time order, to the device's incremental engine (aggregates kept
+/// per event, windows moving with each event's time), then the clock moved to [`NOW`].
+/// The engine's one-shot evaluation of the whole history must agree.
 fn device_side_members(shoppers: &[Vec<Value>]) -> BTreeMap<String, BTreeSet<String>> {
     let set = SegmentSet::new(templates::builtin()).unwrap();
     let mut by_user: BTreeMap<String, Vec<WireEvent>> = BTreeMap::new();
@@ -176,24 +200,44 @@ fn device_side_members(shoppers: &[Vec<Value>]) -> BTreeMap<String, BTreeSet<Str
         .iter()
         .map(|d| (d.id.clone(), BTreeSet::new()))
         .collect();
-    for (user, events) in &by_user {
-        let history = UserHistory::from_wire(events);
-        for segment in set.evaluate_all(&history, now()) {
-            members.get_mut(&segment).unwrap().insert(user.clone());
+    for (user, events) in by_user.iter_mut() {
+        events.sort_by_key(|e| e.timestamp);
+        let start = events[0].timestamp;
+        let (mut device, _) =
+            DeviceSegments::load(set.clone(), None, &[], Vec::new, BTreeSet::new(), start);
+        for event in events.iter() {
+            device.record(event, event.timestamp);
+        }
+        device.tick(now());
+        let history = UserHistory::from_wire(events.iter());
+        assert_eq!(
+            device.memberships(),
+            &set.evaluate_all(&history, now()),
+            "{user}: the device's incremental engine and a one-shot evaluation differ"
+        );
+        for segment in device.memberships() {
+            members.get_mut(segment).unwrap().insert(user.clone());
         }
     }
     members
 }
 
-/// Whole shoppers per batch, so all of a user's events get the same skew correction.
+/// Whole shoppers per batch where they fit, so most users' events get the same skew
+/// correction; a long shopper's events span several batches.
 fn batches(shoppers: &[Vec<Value>]) -> Vec<Vec<Value>> {
+    let limit = beckon::protocol::MAX_BATCH_EVENTS;
     let mut batches = Vec::new();
     let mut current: Vec<Value> = Vec::new();
     for events in shoppers {
-        if current.len() + events.len() > beckon::protocol::MAX_BATCH_EVENTS {
+        if current.len() + events.len() > limit {
             batches.push(std::mem::take(&mut current));
         }
-        current.extend(events.iter().cloned());
+        for chunk in events.chunks(limit) {
+            if current.len() + chunk.len() > limit {
+                batches.push(std::mem::take(&mut current));
+            }
+            current.extend(chunk.iter().cloned());
+        }
     }
     batches.push(current);
     batches
@@ -203,7 +247,8 @@ fn batches(shoppers: &[Vec<Value>]) -> Vec<Vec<Value>> {
 async fn server_and_device_agree_on_every_builtin_segment() {
     let server = TestServer::start().await;
     let mut rng = Rng(0x5eed_beca);
-    let shoppers: Vec<Vec<Value>> = (0..USERS).map(|u| shopper(u, &mut rng)).collect();
+    let mut shoppers: Vec<Vec<Value>> = (0..USERS).map(|u| shopper(u, &mut rng)).collect();
+    shoppers.extend((USERS..USERS + LONG_USERS).map(|u| long_shopper(u, &mut rng)));
     let total: usize = shoppers.iter().map(Vec::len).sum();
     for events in batches(&shoppers) {
         // `sent_at` is stamped as the request leaves, as the SDK does.
