@@ -2,6 +2,7 @@
 //! the listener on the engagement thread, reports reaching the server, persistence
 //! across restarts and logout.
 
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -174,5 +175,111 @@ fn after_a_logout_and_a_restart_the_new_user_starts_without_the_old_history() {
         client.stats().unwrap().queued_events,
         2,
         "the add and its entry report, both the previous user's; nothing new"
+    );
+}
+
+fn order(id: &str, revenue: f64) -> Event {
+    Event::OrderCompleted {
+        order: Order {
+            order_id: Some(id.into()),
+            revenue: Some(revenue),
+            currency: Some("EUR".into()),
+            ..Default::default()
+        },
+        properties: Properties::new(),
+    }
+}
+
+fn sorted(mut segments: Vec<String>) -> Vec<String> {
+    segments.sort();
+    segments
+}
+
+/// Deletes the stored history behind the SDK's back (it is closed).
+fn delete_history(dir: &std::path::Path) {
+    let db = rusqlite::Connection::open(dir.join(beckon::store::DATABASE_FILE)).unwrap();
+    let deleted = db.execute("DELETE FROM history", []).unwrap();
+    assert!(deleted > 0, "there was a history to delete");
+}
+
+#[test]
+fn a_restart_reads_the_saved_aggregates_not_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let offline = "http://127.0.0.1:9";
+    {
+        let client = Client::new(sdk_config(dir.path(), offline)).unwrap();
+        client.track(&order("o-1", 300.0)).unwrap();
+        assert_eq!(client.segments().unwrap(), ["first_time_customer"]);
+        client.shutdown();
+    }
+    // Were the history read at start, the user would have no orders at all.
+    delete_history(dir.path());
+    let client = Client::new(sdk_config(dir.path(), offline)).unwrap();
+    client.track(&order("o-2", 250.0)).unwrap();
+    assert_eq!(
+        sorted(client.segments().unwrap()),
+        ["high_spender", "repeat_customer"],
+        "two orders, 550 EUR: the first one counted from the saved aggregates"
+    );
+}
+
+const CHILD_DIR: &str = "BECKON_SEGMENTS_CHILD_DIR";
+const CHILD_SESSION: &str = "BECKON_SEGMENTS_CHILD_SESSION";
+
+/// One app session in a child process: it orders 200 EUR and reports the segments
+/// once the engagement thread has folded the order and written its history row. The
+/// first session then shuts down (saving its aggregates); the second is killed before
+/// it saves them (it saves every 1,000 events, each minute and at shutdown). Does
+/// nothing when run as an ordinary test.
+#[test]
+fn child_session_orders() {
+    let (Ok(dir), Ok(session)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_SESSION)) else {
+        return;
+    };
+    let client = Client::new(sdk_config(std::path::Path::new(&dir), "http://127.0.0.1:9")).unwrap();
+    client
+        .track(&order(&format!("o-{session}"), 200.0))
+        .unwrap();
+    let segments = sorted(client.segments().unwrap()).join(",");
+    if session == "1" {
+        client.shutdown();
+    }
+    let mut out = std::io::stdout().lock();
+    // On a line of its own: the test harness has begun one with the test's name.
+    writeln!(out, "\nacked {segments}").unwrap();
+    out.flush().unwrap();
+    drop(out);
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+fn child_session(dir: &std::path::Path, session: u32) -> String {
+    let env = [
+        (CHILD_DIR, dir.to_str().unwrap().to_owned()),
+        (CHILD_SESSION, session.to_string()),
+    ];
+    let mut acked = common::run_child_and_kill("child_session_orders", &env, 1);
+    acked.remove(0)
+}
+
+#[test]
+fn after_a_kill_the_events_since_the_last_save_are_folded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(child_session(dir.path(), 1), "first_time_customer");
+    assert_eq!(
+        child_session(dir.path(), 2),
+        "repeat_customer",
+        "two orders, 200 + 200 EUR: not yet a high spender"
+    );
+
+    let client = Client::new(sdk_config(dir.path(), "http://127.0.0.1:9")).unwrap();
+    // 200 + 200 + 99 = 499: short of the 500 of a high spender, unless the killed
+    // session's order were counted twice (or lost, were it 300).
+    client.track(&order("o-3", 99.0)).unwrap();
+    assert_eq!(sorted(client.segments().unwrap()), ["repeat_customer"]);
+    client.track(&order("o-4", 1.0)).unwrap();
+    assert_eq!(
+        sorted(client.segments().unwrap()),
+        ["high_spender", "repeat_customer"],
+        "500 EUR over four orders"
     );
 }
