@@ -423,3 +423,182 @@ mod nanos {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::segments::Condition;
+    use crate::segments::Test;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn props(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn spec(within: Option<Window>, keep: Keep) -> StreamSpec {
+        StreamSpec {
+            event: "E".into(),
+            filters: vec![],
+            within,
+            keep,
+        }
+    }
+
+    fn count(state: &StreamState, spec: &StreamSpec) -> u64 {
+        state.reading(spec).count
+    }
+
+    #[test]
+    fn a_window_counts_what_is_inside_and_lets_go_as_the_clock_moves() {
+        let s = spec(Some(Window::hours(1)), Keep::Count);
+        let mut state = StreamState::default();
+        for minute in [0, 10, 20, 70] {
+            state.record(&s, at(minute), &Map::new(), at(minute));
+        }
+        assert_eq!(count(&state, &s), 2, "0 left; 10, exactly an hour old, too");
+        state.advance(Window::hours(1), at(80));
+        assert_eq!(count(&state, &s), 1);
+        // The clock set back: the events inside again count again.
+        state.advance(Window::hours(1), at(15));
+        assert_eq!(count(&state, &s), 4, "0, 10, 20 and the future 70");
+        state.advance(Window::hours(1), at(80));
+        assert_eq!(count(&state, &s), 1);
+        // Beyond the slack the events are forgotten for good.
+        let much_later = at(80) + CLOCK_SLACK + TimeDelta::hours(1);
+        state.advance(Window::hours(1), much_later);
+        assert!(state.held.is_empty());
+        state.advance(Window::hours(1), at(15));
+        assert_eq!(count(&state, &s), 0);
+    }
+
+    #[test]
+    fn late_events_go_in_place_and_filters_and_numbers_decide_what_counts() {
+        let mut s = spec(
+            Some(Window::hours(2)),
+            Keep::Numbers(vec!["revenue".into(), "total".into()]),
+        );
+        s.filters = vec![Condition::new("currency", Test::Equals(json!("EUR")))];
+        let mut state = StreamState::default();
+        let now = at(100);
+        state.record(
+            &s,
+            at(90),
+            &props(json!({"revenue": 10, "currency": "EUR"})),
+            now,
+        );
+        state.record(
+            &s,
+            at(50),
+            &props(json!({"total": 5.5, "currency": "EUR"})),
+            now,
+        );
+        state.record(
+            &s,
+            at(60),
+            &props(json!({"revenue": 99, "currency": "USD"})),
+            now,
+        );
+        state.record(&s, at(70), &props(json!({"currency": "EUR"})), now);
+        // Out of the window when it arrives: kept only in case the clock goes back.
+        state.record(
+            &s,
+            at(-30),
+            &props(json!({"revenue": 7, "currency": "EUR"})),
+            now,
+        );
+        let times: Vec<_> = state.held.iter().map(|h| h.at).collect();
+        assert_eq!(times, [at(-30), at(50), at(90)]);
+        let reading = state.reading(&s);
+        assert_eq!((reading.count, reading.sum), (2, 15.5));
+        state.advance(Window::hours(2), at(171));
+        assert_eq!(state.reading(&s).sum, 10.0);
+        state.advance(Window::hours(2), at(211));
+        assert_eq!(
+            state.reading(&s).sum,
+            0.0,
+            "an empty window sums to exactly 0"
+        );
+    }
+
+    #[test]
+    fn sums_stay_exact_to_rounding_however_many_numbers_pass_through() {
+        let s = spec(Some(Window::minutes(10)), Keep::Numbers(vec!["v".into()]));
+        let mut state = StreamState::default();
+        for minute in 0..10_000i64 {
+            let v = if minute % 2 == 0 { 1e12 } else { 0.1 };
+            state.record(&s, at(minute), &props(json!({ "v": v })), at(minute));
+        }
+        // Inside (9989, 9999]: five of each.
+        let expected = 5.0 * 1e12 + 5.0 * 0.1;
+        let sum = state.reading(&s).sum;
+        assert!((sum - expected).abs() < 1e-3, "{sum} vs {expected}");
+    }
+
+    #[test]
+    fn the_largest_group_shrinks_with_the_window_and_names_a_group_of_that_size() {
+        let s = spec(Some(Window::hours(1)), Keep::Per("category".into()));
+        let mut state = StreamState::default();
+        let view = |state: &mut StreamState, minute: i64, category: Value| {
+            state.record(
+                &s,
+                at(minute),
+                &props(json!({ "category": category })),
+                at(minute),
+            );
+        };
+        view(&mut state, 0, json!("Shoes"));
+        view(&mut state, 1, json!("Shoes"));
+        view(&mut state, 2, json!("Hats"));
+        view(&mut state, 3, json!(7));
+        view(&mut state, 4, json!(7.0));
+        view(&mut state, 5, json!(["not", "a", "group"]));
+        let reading = state.reading(&s);
+        assert_eq!((reading.count, reading.group), (2, Some(&json!("Shoes"))));
+        state.advance(Window::hours(1), at(61));
+        let reading = state.reading(&s);
+        assert_eq!(
+            (reading.count, reading.group),
+            (2, Some(&json!(7))),
+            "7 and 7.0 are one group"
+        );
+        state.advance(Window::hours(1), at(65));
+        assert_eq!(state.reading(&s).count, 0);
+        assert_eq!(state.reading(&s).group, None);
+        state.advance(Window::hours(1), at(30));
+        assert_eq!(state.reading(&s).count, 2, "back after a clock set back");
+    }
+
+    #[test]
+    fn all_time_streams_keep_counting_and_the_last_time_is_the_latest() {
+        let s = spec(None, Keep::Last);
+        let mut state = StreamState::default();
+        state.record(&s, at(10), &Map::new(), at(10));
+        state.record(&s, at(5), &Map::new(), at(11));
+        let reading = state.reading(&s);
+        assert_eq!((reading.count, reading.last), (2, Some(at(10))));
+        assert!(state.held.is_empty(), "nothing held for an all-time stream");
+    }
+
+    #[test]
+    fn a_state_survives_a_round_trip_through_its_saved_form() {
+        let s = spec(Some(Window::days(7)), Keep::Per("category".into()));
+        let mut state = StreamState::default();
+        for (minute, category) in [(0, "Shoes"), (1, "Hats"), (2, "Shoes")] {
+            state.record(
+                &s,
+                at(minute),
+                &props(json!({"category": category})),
+                at(minute),
+            );
+        }
+        let saved = serde_json::to_string(&state).unwrap();
+        let restored: StreamState = serde_json::from_str(&saved).unwrap();
+        assert_eq!(restored, state);
+        assert!(saved.len() < 400, "{saved}");
+    }
+}

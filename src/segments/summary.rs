@@ -300,3 +300,74 @@ impl UserSummary {
         (summary, missing)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::segments::{Comparison, EventQuery, Window};
+
+    fn at(days: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap() + TimeDelta::days(days)
+    }
+
+    fn catalog(rules: &[Rule]) -> Catalog {
+        let mut catalog = Catalog::default();
+        for rule in rules {
+            catalog.plan(rule);
+        }
+        catalog
+    }
+
+    fn orders(within: Option<Window>) -> Rule {
+        let mut query = EventQuery::new("Order Completed");
+        query.within = within;
+        Rule::count(query, Comparison::at_least(1.0))
+    }
+
+    #[test]
+    fn rules_asking_the_same_share_one_stream() {
+        let c = catalog(&[orders(None), orders(None), orders(Some(Window::days(7)))]);
+        assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn new_definitions_keep_what_both_read_and_build_the_rest_from_the_history() {
+        let old = catalog(&[orders(None)]);
+        let mut summary = UserSummary::new(&old);
+        for day in 0..10 {
+            summary.record(&old, "Order Completed", at(day), &Map::new(), at(day));
+        }
+        summary.traits.insert("plan".into(), "gold".into());
+        // The device trimmed its history: only the last three orders are stored.
+        let mut history = UserHistory::new();
+        for day in 7..10 {
+            history.record("Order Completed", at(day), Map::new());
+        }
+        let new = catalog(&[orders(Some(Window::days(30))), orders(None)]);
+        let (mut carried, missing) = summary.carry_over(&old, &new);
+        assert_eq!(missing, [0], "the 30-day count is new");
+        carried.fill(&new, &history, &missing, at(10));
+        assert_eq!(
+            carried.reading(&new, 0).count,
+            3,
+            "built from what is stored"
+        );
+        assert_eq!(
+            carried.reading(&new, 1).count,
+            10,
+            "kept, older orders included"
+        );
+        assert_eq!(carried.traits, summary.traits);
+        assert_eq!(carried.newest(), Some((at(9), "Order Completed")));
+
+        let saved = serde_json::to_vec(&carried.snapshot(&new)).unwrap();
+        let (restored, missing) =
+            UserSummary::restore(&new, serde_json::from_slice(&saved).unwrap());
+        assert!(missing.is_empty());
+        assert_eq!(restored.reading(&new, 1).count, 10);
+        assert_eq!(restored.reading(&new, 0).count, 3);
+    }
+}

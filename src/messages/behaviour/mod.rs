@@ -415,4 +415,70 @@ mod tests {
         let s = BehaviourSnapshot::from_wire_events(&[wire(WireKind::Track, PRODUCT_VIEWED)]);
         assert_eq!(s.last_viewed.unwrap().name.as_deref(), Some("Boots"));
     }
+
+    #[test]
+    fn folding_one_event_at_a_time_gives_the_snapshot_of_the_whole_history() {
+        let names = [
+            PRODUCT_VIEWED,
+            PRODUCT_ADDED,
+            PRODUCT_REMOVED,
+            WISHLIST_TO_CART,
+            CHECKOUT_STARTED,
+            ORDER_COMPLETED,
+            "Product Clicked",
+        ];
+        let categories = ["Shoes", "Bags", "Hats", " "];
+        let mut log = Log::new();
+        let mut fold = BehaviourFold::default();
+        for i in 0..600usize {
+            let name = names[(i * 7 + i / 3) % names.len()];
+            let props = json!({
+                "product_id": format!("p{}", i % 5),
+                "name": format!("Product {}", i % 5),
+                "category": categories[(i * i) % categories.len()],
+                "price": (i % 40) as f64 + 0.5,
+                "currency": "EUR",
+                "total": 99.0,
+            });
+            // Two events per second: equal times keep their order.
+            log = log.at((i / 2) as i64, name, props);
+            let (n, p, t) = log.0.last().unwrap();
+            assert_eq!(fold.apply(EventRef::new(n, p, *t)), Folded::Yes);
+            if i % 25 == 0 {
+                assert_eq!(fold.snapshot(), log.snapshot(), "after {i} events");
+            }
+        }
+        assert_eq!(fold.snapshot(), log.snapshot());
+        let saved = serde_json::to_vec(&fold).unwrap();
+        let restored: BehaviourFold = serde_json::from_slice(&saved).unwrap();
+        assert_eq!(restored, fold);
+    }
+
+    #[test]
+    fn an_event_dated_before_what_was_folded_is_refused_and_changes_nothing() {
+        let mut fold = BehaviourFold::default();
+        let t = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
+        let viewed = json!({"product_id": "p1", "name": "Boots"});
+        let viewed = viewed.as_object().unwrap();
+        assert_eq!(
+            fold.apply(EventRef::new(PRODUCT_VIEWED, viewed, t(10))),
+            Folded::Yes
+        );
+        let before = fold.clone();
+        assert_eq!(
+            fold.apply(EventRef::new(PRODUCT_ADDED, viewed, t(5))),
+            Folded::OutOfOrder
+        );
+        assert_eq!(fold, before);
+        // Events the snapshot does not read are never out of order.
+        assert_eq!(
+            fold.apply(EventRef::new("Search", viewed, t(1))),
+            Folded::Yes
+        );
+        assert_eq!(
+            fold.apply(EventRef::new(PRODUCT_ADDED, viewed, t(10))),
+            Folded::Yes
+        );
+        assert_eq!(fold.snapshot().cart.item_count(), 1);
+    }
 }
