@@ -189,26 +189,28 @@ impl Engagement {
         }
         let (saved, tail, memberships, impressions) = {
             let mut store = recorder.store();
-            // The aggregates belong to the current user: those of a previous one (a
-            // logout the process did not live to finish) are left out.
-            let saved = store
-                .engagement_state()
-                .ok()
-                .flatten()
-                .and_then(|(seq, blob)| Some((seq, SavedEngagement::decode(&blob)?)))
-                .filter(|(_, saved)| saved.anonymous_id == anonymous_id);
+            let saved = store.engagement_state().ok().flatten();
             let tail = match &saved {
                 Some((seq, _)) => store.history_after(*seq).unwrap_or_default(),
                 None => Vec::new(),
             };
             (
-                saved.map(|(_, saved)| saved),
-                parse_all(tail, &anonymous_id),
+                saved,
+                tail,
                 store.memberships().unwrap_or_default(),
                 store
                     .impressions(now.timestamp_millis())
                     .unwrap_or_default(),
             )
+        };
+        // Read off the store's lock. The aggregates belong to the current user: those
+        // of a previous one (a logout the process did not live to finish) are left out.
+        let saved = saved
+            .and_then(|(_, blob)| SavedEngagement::decode(&blob))
+            .filter(|saved| saved.anonymous_id == anonymous_id);
+        let tail = match saved {
+            Some(_) => parse_all(tail, &anonymous_id),
+            None => Vec::new(),
         };
         let read_history = || read_history(&recorder, &anonymous_id);
         let policy = policy(&definitions);

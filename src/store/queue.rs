@@ -261,14 +261,33 @@ impl Store {
             .query_row([], |r| r.get(0))?)
     }
 
-    /// Queued events at or before `seq` whose creation time is at or after `since_ms`,
-    /// oldest first.
+    /// The queued events at or before `seq` created at or after `since_ms`, oldest
+    /// first: what a process killed after queueing may have left without a history
+    /// row. Read newest first and stopped once a run of older rows shows the rest is
+    /// older still (times only step back when a clock is set back), so a start reads
+    /// the queue's tail, not the whole queue.
     pub fn queued_since(&self, since_ms: i64, seq: i64) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        const OLDER_RUN: usize = 64;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT created_at, payload FROM events WHERE created_at >= ?1 AND seq <= ?2 ORDER BY seq",
+            "SELECT created_at, payload FROM events WHERE seq <= ?1 ORDER BY seq DESC",
         )?;
-        let rows = stmt.query_map([since_ms, seq], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows = stmt.query([seq])?;
+        let mut found = Vec::new();
+        let mut older = 0;
+        while let Some(row) = rows.next()? {
+            let created_at: i64 = row.get(0)?;
+            if created_at < since_ms {
+                older += 1;
+                if older == OLDER_RUN {
+                    break;
+                }
+                continue;
+            }
+            older = 0;
+            found.push((created_at, row.get(1)?));
+        }
+        found.reverse();
+        Ok(found)
     }
 
     /// Whether any event at or before `seq` is still queued.
