@@ -21,20 +21,21 @@ use std::time::{Duration, Instant};
 
 use beckon::client::{BeckonConfig, Client, FlushPolicy, InAppMessage, InAppMessageListener};
 use beckon::events::{Event, Product, Properties};
-use beckon::protocol::{WireEvent, WireKind};
 use beckon::store::{QueueLimits, Store, DATABASE_FILE};
-use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{json, Map, Value};
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::TestServer;
+#[path = "common/shopper.rs"]
+mod shopper;
+use shopper::{stored_event, CATEGORIES};
 
 const SIZES: [usize; 4] = [1_000, 10_000, 50_000, 100_000];
 /// Events tracked and measured per size; they stay queued for the start measured after.
 const TRACKED: usize = 10_000;
 const WARM_UP: usize = 500;
-const CATEGORIES: [&str; 6] = ["Shoes", "Socks", "Jackets", "Bags", "Hats", "Gloves"];
 
 /// Counts the messages the campaign produced, and declines them so each view is
 /// selected and rendered again (no gap, no cap).
@@ -78,37 +79,6 @@ fn viewed(i: usize) -> Event {
             ..Default::default()
         },
         properties: Properties::new(),
-    }
-}
-
-/// A stored history event: mostly views, some adds and orders.
-fn stored_event(i: usize, anonymous_id: &str, at: DateTime<Utc>) -> WireEvent {
-    let name = match i % 20 {
-        0 => "Order Completed",
-        1..=3 => "Product Added",
-        4 => "Product Removed",
-        _ => "Product Viewed",
-    };
-    let Value::Object(properties) = json!({
-        "product_id": format!("sku-{}", i % 500),
-        "name": format!("Product {}", i % 500),
-        "category": CATEGORIES[i % CATEGORIES.len()],
-        "price": 10.0 + (i % 90) as f64,
-        "revenue": 40.0 + (i % 7) as f64,
-        "currency": "EUR",
-    }) else {
-        unreachable!()
-    };
-    WireEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind: WireKind::Track,
-        name: Some(name.into()),
-        properties,
-        traits: Map::new(),
-        anonymous_id: anonymous_id.into(),
-        user_id: None,
-        timestamp: at,
-        context: Map::new(),
     }
 }
 

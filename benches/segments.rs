@@ -8,14 +8,15 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use beckon::protocol::{WireEvent, WireKind};
+use beckon::protocol::WireEvent;
 use beckon::segments::{templates, DeviceSegments, SegmentSet, UserHistory};
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use serde_json::{json, Map, Value};
+
+#[path = "common/shopper.rs"]
+mod shopper;
 
 const HISTORY: usize = 10_000;
-const CATEGORIES: [&str; 6] = ["Shoes", "Socks", "Jackets", "Bags", "Hats", "Gloves"];
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
@@ -24,33 +25,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn event(i: usize, at: DateTime<Utc>) -> WireEvent {
-    let name = match i % 20 {
-        0 => "Order Completed",
-        1..=3 => "Product Added",
-        4 => "Product Removed",
-        5 => "Product Added to Wishlist",
-        _ => "Product Viewed",
-    };
-    let Value::Object(properties) = json!({
-        "product_id": format!("sku-{}", i % 500),
-        "category": CATEGORIES[i % CATEGORIES.len()],
-        "price": 10.0 + (i % 90) as f64,
-        "revenue": 40.0 + (i % 7) as f64,
-        "currency": "EUR",
-    }) else {
-        unreachable!()
-    };
-    WireEvent {
-        id: format!("e{i}"),
-        kind: WireKind::Track,
-        name: Some(name.into()),
-        properties,
-        traits: Map::new(),
-        anonymous_id: "bench".into(),
-        user_id: None,
-        timestamp: at,
-        context: Map::new(),
-    }
+    shopper::stored_event(i, "bench", at)
 }
 
 /// 10,000 events spread over the last 120 days, oldest first.

@@ -418,15 +418,11 @@ mod tests {
 
     #[test]
     fn folding_one_event_at_a_time_gives_the_snapshot_of_the_whole_history() {
-        let names = [
-            PRODUCT_VIEWED,
-            PRODUCT_ADDED,
-            PRODUCT_REMOVED,
-            WISHLIST_TO_CART,
-            CHECKOUT_STARTED,
-            ORDER_COMPLETED,
-            "Product Clicked",
-        ];
+        let names: Vec<&str> = EVENTS_READ
+            .iter()
+            .copied()
+            .chain(["Product Clicked"])
+            .collect();
         let categories = ["Shoes", "Bags", "Hats", " "];
         let mut log = Log::new();
         let mut fold = BehaviourFold::default();
