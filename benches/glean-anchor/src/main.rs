@@ -17,6 +17,9 @@
 //! runs with its queue unbounded and uploads pointed at a closed port, as in
 //! `benches/track.rs`. Prints p50, p99, p99.9 and the maximum per side, and the ratios.
 //!
+//! `burst`: Beckon alone, 100,000 calls back to back, for its tail when events never
+//! pause.
+//!
 //! `kill`: SIGKILL survival for both. A child process (this binary) records events and
 //! acknowledges each on stdout after the call returned; the parent kills it with
 //! SIGKILL after a random number of acknowledgements, then reopens what the child wrote
@@ -47,6 +50,7 @@ fn main() {
     match args.first().map(String::as_str) {
         None | Some("latency") => latency(arg(&args, 1, 100_000)),
         Some("kill") => kill(arg(&args, 1, 60) as u32),
+        Some("burst") => burst(arg(&args, 1, 100_000)),
         Some("child") => child(&args[1], Path::new(&args[2]), &args[3]),
         Some(other) => {
             eprintln!(
@@ -327,6 +331,33 @@ fn latency(events: usize) {
     // Not `shutdown()`: it would wait for the engagement thread to work through the
     // segment evaluations of every event tracked, minutes after a burst this size.
     // Every event is already durable.
+    std::process::exit(0);
+}
+
+/// Beckon alone, every call right after the one before: no pause in which the WAL
+/// could be started over, so the checkpoints that must make writers wait fall here.
+fn burst(events: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let client = beckon_client(&dir.path().join("beckon"));
+    let event = product_viewed(&[]);
+    let mut side = Side::new("Beckon Client::track", events);
+    time_into(&mut side.samples, events, |_| client.track(&event).unwrap());
+    let p = side.percentiles();
+    println!("{events} calls back to back");
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10}",
+        "", "p50", "p99", "p99.9", "max"
+    );
+    println!(
+        "{:<22} {:>10.2?} {:>10.2?} {:>10.2?} {:>10.2?}",
+        side.name, p[0], p[1], p[2], p[3]
+    );
+    let over = |limit: Duration| side.samples.iter().filter(|d| **d > limit).count();
+    println!(
+        "calls over 1 ms: {}, over 5 ms: {}",
+        over(Duration::from_millis(1)),
+        over(Duration::from_millis(5))
+    );
     std::process::exit(0);
 }
 
