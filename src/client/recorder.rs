@@ -165,7 +165,11 @@ impl Recorder {
             Keep::QueueOnly => store.enqueue(at, payload)?,
             Keep::InHistory => store.enqueue_with_history(at, payload)?,
         };
-        if store.totals().events.is_multiple_of(self.flush_at) {
+        // Uncounted (just after start), the worker counts them when it looks.
+        if store
+            .counted_totals()
+            .is_none_or(|t| t.events.is_multiple_of(self.flush_at))
+        {
             self.uploader.nudge();
         }
         Ok(true)
