@@ -260,10 +260,12 @@ impl Core {
     }
 
     pub fn stats(&self) -> Result<Stats, ClientError> {
-        let store = self.recorder.store();
+        let mut store = self.recorder.store();
         let counters = store.counters()?;
-        Ok(Stats::new(store.totals(), &counters, store.upload_error()?)
-            .with_sync(store.document_status(crate::sync::SYNC_DOCUMENT)?))
+        Ok(
+            Stats::new(store.totals()?, &counters, store.upload_error()?)
+                .with_sync(store.document_status(crate::sync::SYNC_DOCUMENT)?),
+        )
     }
 
     /// What opening the database found (a reset after corruption, for instance).

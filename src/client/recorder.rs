@@ -2,6 +2,7 @@
 //! checks the size, and commits it to the queue (and the history) before returning.
 //! Shared by the app's calls and the engagement thread's own events.
 
+use std::cell::RefCell;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -96,23 +97,15 @@ impl Recorder {
         properties: Map<String, Value>,
         now: DateTime<Utc>,
     ) -> WireEvent {
-        WireEvent {
-            // Time-ordered (v7): consecutive events land next to each other in the
-            // server's dedup index instead of on a random page each.
-            id: uuid::Uuid::now_v7().to_string(),
-            kind,
-            name,
-            properties,
-            traits: Map::new(),
-            anonymous_id: identity.anonymous_id.clone(),
-            user_id: identity.user_id.clone(),
-            timestamp: now,
-            context: self
-                .context
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        }
+        wire_event(identity, kind, name, properties, now, self.context())
+    }
+
+    /// The context sent with every event, as it is now.
+    fn context(&self) -> Map<String, Value> {
+        self.context
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Commits the event; when this returns it survives the process being killed.
@@ -139,8 +132,17 @@ impl Recorder {
         name: Option<String>,
         properties: Map<String, Value>,
     ) -> Result<Option<(WireEvent, Vec<u8>)>, ClientError> {
+        // Read before the store's lock, which `track` holds no longer than it must.
+        let context = self.context();
         let mut store = self.store();
-        let event = self.stamp_as(store.identity(), kind, name, properties, Utc::now());
+        let event = wire_event(
+            store.identity(),
+            kind,
+            name,
+            properties,
+            Utc::now(),
+            context,
+        );
         let payload = encode(&event)?;
         let at = event.timestamp.timestamp_millis();
         let stored = self.commit(&mut store, at, &payload, Keep::QueueOnly)?;
@@ -163,7 +165,11 @@ impl Recorder {
             Keep::QueueOnly => store.enqueue(at, payload)?,
             Keep::InHistory => store.enqueue_with_history(at, payload)?,
         };
-        if store.totals().events.is_multiple_of(self.flush_at) {
+        // Uncounted (just after start), the worker counts them when it looks.
+        if store
+            .counted_totals()
+            .is_none_or(|t| t.events.is_multiple_of(self.flush_at))
+        {
             self.uploader.nudge();
         }
         Ok(true)
@@ -245,10 +251,68 @@ impl Recorder {
     }
 }
 
+fn wire_event(
+    identity: &Identity,
+    kind: WireKind,
+    name: Option<String>,
+    properties: Map<String, Value>,
+    now: DateTime<Utc>,
+    context: Map<String, Value>,
+) -> WireEvent {
+    WireEvent {
+        id: event_id(now),
+        kind,
+        name,
+        properties,
+        traits: Map::new(),
+        anonymous_id: identity.anonymous_id.clone(),
+        user_id: identity.user_id.clone(),
+        timestamp: now,
+        context,
+    }
+}
+
+/// How many event ids' random bits one read from the OS's generator makes.
+const IDS_PER_READ: usize = 64;
+
+/// A new event id: a UUID made of the event's time and 74 random bits.
+///
+/// Time-ordered (v7): consecutive events land next to each other in the server's dedup
+/// index instead of on a random page each. The random bits come from the OS's
+/// generator, as `uuid`'s own would, but read for 64 ids at a time: one system call
+/// per event was a tenth of `track`'s time.
+fn event_id(now: DateTime<Utc>) -> String {
+    thread_local! {
+        static RANDOM: RefCell<([u8; 10 * IDS_PER_READ], usize)> =
+            const { RefCell::new(([0; 10 * IDS_PER_READ], 10 * IDS_PER_READ)) };
+    }
+    let random = RANDOM.with_borrow_mut(|(bytes, used)| {
+        if *used == bytes.len() {
+            // As `uuid` does when the OS has no randomness to give: no id is better
+            // than one that may repeat.
+            getrandom::fill(bytes).expect("the OS's random number generator failed");
+            *used = 0;
+        }
+        let mut random = [0; 10];
+        random.copy_from_slice(&bytes[*used..*used + 10]);
+        *used += 10;
+        random
+    });
+    let millis = now.timestamp_millis().max(0) as u64;
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .to_string()
+}
+
+/// Room for a typical event's stored form (a `Product Viewed` is about 400 bytes), so
+/// that writing it does not grow the buffer step by step.
+const TYPICAL_EVENT_BYTES: usize = 512;
+
 /// The stored form of `event`, or its size in bytes when that is over
 /// [`MAX_EVENT_BYTES`].
 pub(crate) fn serialize(event: &WireEvent) -> Result<Vec<u8>, usize> {
-    let payload = serde_json::to_vec(event).expect("a JSON map always serializes");
+    let mut payload = Vec::with_capacity(TYPICAL_EVENT_BYTES);
+    serde_json::to_writer(&mut payload, event).expect("a JSON map always serializes");
     if payload.len() > MAX_EVENT_BYTES {
         return Err(payload.len());
     }
@@ -277,4 +341,27 @@ fn encode(event: &WireEvent) -> Result<Vec<u8>, ClientError> {
             ),
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_distinct_v7_uuids_of_the_event_time() {
+        let now = Utc::now();
+        // Across refills of the random bytes.
+        let ids: std::collections::HashSet<String> =
+            (0..3 * IDS_PER_READ).map(|_| event_id(now)).collect();
+        assert_eq!(ids.len(), 3 * IDS_PER_READ);
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 7);
+            let (secs, nanos) = uuid.get_timestamp().unwrap().to_unix();
+            assert_eq!(
+                secs as i64 * 1000 + nanos as i64 / 1_000_000,
+                now.timestamp_millis()
+            );
+        }
+    }
 }

@@ -10,9 +10,12 @@
 //!
 //! Every other lock of the core is a leaf: nothing else is taken while one is held.
 //! They are the recorder's event context, the consent states cache, the deep-link
-//! router and promo state, the workers' thread handles and listeners, and the registry
-//! of instances the one-call `track` looks up; a leaf may be taken under the store's
-//! lock, never the other way round.
+//! router and promo state, the workers' thread handles and listeners, the registry
+//! of instances the one-call `track` looks up, and the WAL checkpointer's (held while
+//! it copies the WAL with a connection of its own, without the store's lock; emptying
+//! the WAL under the store's lock waits for it); a leaf may be taken under the store's
+//! lock, never the other way round. The checkpointer runs on the upload thread, like
+//! the worker, and neither holds the store's lock across an `await`.
 //!
 //! With a single lock that is ever held while another is taken, there is no order to
 //! get wrong: no two threads can each hold what the other waits for. The one deadlock

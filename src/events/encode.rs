@@ -1,11 +1,13 @@
 //! Encoding typed events into wire properties, validating as it goes: an event can
 //! only be encoded if every field holds, so nothing unchecked can reach the queue.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde_json::{Map, Number, Value};
 
 use super::commerce::{Cart, Product};
 use super::event::{Event, TYPED_EVENT_NAMES};
-use super::value::{finite, Properties};
+use super::value::{Properties, NOT_FINITE};
 use crate::common::FieldError;
 use crate::protocol::{
     check_id, check_key, check_name, WireKind, MAX_EVENT_BYTES, SEGMENT_ENTERED, SEGMENT_EXITED,
@@ -21,17 +23,18 @@ pub struct EncodedEvent {
 }
 
 /// Writes Segment property keys into a map, checking each value; `scope` names where a
-/// value came from in error messages ("order.products[2].price").
+/// value came from in error messages ("order.products[2].price"). Paths are only
+/// spelled out for an error: `track` pays nothing for them on valid input.
 pub(crate) struct PropertyWriter {
     map: Map<String, Value>,
-    scope: String,
+    scope: Cow<'static, str>,
 }
 
 impl PropertyWriter {
     fn new() -> Self {
         Self {
             map: Map::new(),
-            scope: String::new(),
+            scope: Cow::Borrowed(""),
         }
     }
 
@@ -51,10 +54,10 @@ impl PropertyWriter {
     /// the spec flattens a single product's keys into the event's properties.
     fn scoped(
         &mut self,
-        scope: &str,
+        scope: &'static str,
         write: impl FnOnce(&mut Self) -> Result<(), FieldError>,
     ) -> Result<(), FieldError> {
-        let outer = std::mem::replace(&mut self.scope, scope.to_owned());
+        let outer = std::mem::replace(&mut self.scope, Cow::Borrowed(scope));
         let result = write(self);
         self.scope = outer;
         result
@@ -65,7 +68,7 @@ impl PropertyWriter {
     }
 
     pub(crate) fn id(&mut self, key: &str, value: &str) -> Result<(), FieldError> {
-        check_id(&self.path(key), value)?;
+        check_id(key, value).map_err(|e| self.error(key, &e.problem))?;
         self.put(key, Value::String(value.to_owned()));
         Ok(())
     }
@@ -101,7 +104,7 @@ impl PropertyWriter {
     /// A finite amount that may be negative (revenue after refunds).
     pub(crate) fn opt_signed(&mut self, key: &str, value: Option<f64>) -> Result<(), FieldError> {
         if let Some(v) = value {
-            let number = finite(&self.path(key), v)?;
+            let number = Number::from_f64(v).ok_or_else(|| self.error(key, NOT_FINITE))?;
             self.put(key, Value::Number(number));
         }
         Ok(())
@@ -147,7 +150,7 @@ impl PropertyWriter {
         for (i, product) in products.iter().enumerate() {
             let mut item = PropertyWriter {
                 map: Map::new(),
-                scope: format!("{}[{i}]", self.path(key)),
+                scope: Cow::Owned(format!("{}[{i}]", self.path(key))),
             };
             product.write(&mut item)?;
             items.push(Value::Object(item.map));
@@ -161,14 +164,14 @@ impl PropertyWriter {
     fn extra(&mut self, properties: &Properties) -> Result<(), FieldError> {
         for (key, value) in properties {
             check_key("properties", key)?;
-            let path = format!("properties.{}", clip(key));
+            let path = || format!("properties.{}", clip(key));
             if self.map.contains_key(key) {
                 return Err(FieldError::new(
-                    path,
+                    path(),
                     "repeats a typed field of this event; set the field instead",
                 ));
             }
-            let json = value.to_json(&path)?;
+            let json = value.to_json_with(&path)?;
             self.map.insert(key.clone(), json);
         }
         Ok(())

@@ -29,13 +29,19 @@ impl JsonValue {
     /// Converts to `serde_json`, checking keys, depth and that numbers are finite.
     /// `path` names the value in error messages ("properties.color").
     pub fn to_json(&self, path: &str) -> Result<Value, FieldError> {
+        self.to_json_at(&|| path.to_owned(), 1)
+    }
+
+    /// [`JsonValue::to_json`] with the path made only when it is needed: for an error,
+    /// or to name the values nested in an array or object.
+    pub(crate) fn to_json_with(&self, path: &dyn Fn() -> String) -> Result<Value, FieldError> {
         self.to_json_at(path, 1)
     }
 
-    fn to_json_at(&self, path: &str, depth: usize) -> Result<Value, FieldError> {
+    fn to_json_at(&self, path: &dyn Fn() -> String, depth: usize) -> Result<Value, FieldError> {
         if depth > MAX_VALUE_DEPTH {
             return Err(FieldError::new(
-                path,
+                path(),
                 format!("nests deeper than {MAX_VALUE_DEPTH} levels"),
             ));
         }
@@ -43,16 +49,21 @@ impl JsonValue {
             JsonValue::Null => Value::Null,
             JsonValue::Bool { value } => Value::Bool(*value),
             JsonValue::Integer { value } => Value::Number((*value).into()),
-            JsonValue::Number { value } => Value::Number(finite(path, *value)?),
-            JsonValue::Text { value } => Value::String(value.clone()),
-            JsonValue::Array { values } => Value::Array(
-                values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v.to_json_at(&format!("{path}[{i}]"), depth + 1))
-                    .collect::<Result<_, _>>()?,
+            JsonValue::Number { value } => Value::Number(
+                Number::from_f64(*value).ok_or_else(|| FieldError::new(path(), NOT_FINITE))?,
             ),
-            JsonValue::Object { fields } => Value::Object(map_to_json(path, fields, depth + 1)?),
+            JsonValue::Text { value } => Value::String(value.clone()),
+            JsonValue::Array { values } => {
+                let path = path();
+                Value::Array(
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| v.to_json_at(&|| format!("{path}[{i}]"), depth + 1))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            JsonValue::Object { fields } => Value::Object(map_to_json(&path(), fields, depth + 1)?),
         })
     }
 
@@ -94,15 +105,13 @@ pub(crate) fn map_to_json(
         check_key(path, key)?;
         out.insert(
             key.clone(),
-            value.to_json_at(&format!("{path}.{}", clip(key)), depth)?,
+            value.to_json_at(&|| format!("{path}.{}", clip(key)), depth)?,
         );
     }
     Ok(out)
 }
 
-pub(crate) fn finite(path: &str, value: f64) -> Result<Number, FieldError> {
-    Number::from_f64(value).ok_or_else(|| FieldError::new(path, "must be a finite number"))
-}
+pub(crate) const NOT_FINITE: &str = "must be a finite number";
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,14 @@
 //! One connection, owned by [`Store`] and shared behind a mutex by the caller's thread
 //! (`track`) and the upload worker. WAL with `synchronous=NORMAL` makes each commit an
 //! append to the WAL file: it survives the process being killed, which is the
-//! guarantee `track` gives, without paying an fsync per event. The connection holds
-//! the file in exclusive locking mode: no other process may write the queue behind the
-//! SDK's back, and SQLite skips the shared-memory index and per-commit file locks,
-//! which halves the cost of a commit.
+//! guarantee `track` gives, without paying an fsync per event. The file is opened
+//! through SQLite's `unix-excl` VFS: the process holds it exclusively (no other process
+//! may write the queue behind the SDK's back), and SQLite keeps the WAL's index in
+//! memory and takes no file lock per commit, which halves the cost of a commit. A
+//! second connection of the same process, the [`Checkpointer`]'s, copies the WAL into
+//! the database file off the committing threads (`checkpoint.rs`).
 
+mod checkpoint;
 mod counters;
 mod device_profile;
 mod documents;
@@ -29,6 +32,7 @@ mod schema;
 mod state;
 mod wipe;
 
+pub use checkpoint::{Checkpointer, CHECKPOINT_FRAMES, FALLBACK_FRAMES, IDLE, RESTART_FRAMES};
 pub use counters::{Counter, Counters};
 
 /// The store as the core's threads share it, behind the core's one lock
@@ -48,7 +52,7 @@ pub use error::StoreError;
 pub use history::{HistoryLimits, DEFAULT_HISTORY_DAYS};
 pub use identity::Identity;
 pub use identity_tokens::KEPT_IDENTITY_TOKENS;
-pub use open::OpenReport;
+pub use open::{IntegrityCheck, OpenReport};
 pub use pending_links::PendingLink;
 pub use push_registration::StoredPushToken;
 pub use queue::{QueueLimits, QueueTotals, QueuedEvent};
@@ -62,10 +66,14 @@ use std::path::{Path, PathBuf};
 pub const DATABASE_FILE: &str = "beckon.db";
 
 pub struct Store {
+    /// Declared before `wal`, so dropped first: the connection's hook points to it.
     conn: Connection,
+    /// What the connection's commits tell the checkpointer.
+    wal: std::sync::Arc<checkpoint::WalWatch>,
     path: PathBuf,
     limits: QueueLimits,
-    totals: QueueTotals,
+    /// `None` until counted (see [`Store::totals`]).
+    totals: Option<QueueTotals>,
     /// The next event's sequence number. Kept here rather than by AUTOINCREMENT (which
     /// costs a page write per insert): it only has to grow within one process, since
     /// flushes waiting on sequence numbers do not outlive it.
@@ -81,6 +89,12 @@ impl Store {
 
     pub fn limits(&self) -> QueueLimits {
         self.limits
+    }
+
+    /// What keeps this store's WAL short, for a thread other than the committing ones
+    /// to run (the upload worker's).
+    pub fn checkpointer(&self) -> Checkpointer {
+        Checkpointer::new(self.path.clone(), self.wal.clone())
     }
 
     /// Closes the database file and releases its exclusive lock, so another instance can

@@ -1,10 +1,9 @@
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
-
+use super::checkpoint::{connect, WalWatch, WAL_FILE_LIMIT};
 use super::{
-    migrate, Counter, Identity, QueueLimits, Store, StoreError, DATABASE_FILE, MIGRATIONS,
+    migrate, Counter, Identity, QueueLimits, QueueTotals, Store, StoreError, DATABASE_FILE,
+    MIGRATIONS,
 };
 
 /// What opening the database found.
@@ -20,16 +19,26 @@ impl Store {
     /// Opens (or creates) the database in `dir`. A file that is corrupt, not a database,
     /// or from a newer SDK is moved aside and a fresh one created: the SDK keeps working
     /// and the reset is counted rather than crashing the app.
+    ///
+    /// Damaged pages are found by the [`IntegrityCheck`] the upload thread runs after
+    /// start (it reads the whole file, which the constructor must not): it leaves a
+    /// note, and the next open moves the file aside. Damage SQLite meets while opening
+    /// (a file that is not a database, a damaged schema) moves it aside at once.
     pub fn open(dir: &Path, limits: QueueLimits) -> Result<(Store, OpenReport), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_owned(),
             source,
         })?;
         let path = dir.join(DATABASE_FILE);
-        match Store::open_file(&path, limits) {
+        let opened = match std::fs::read_to_string(damage_note(&path)) {
+            Ok(found) => Err(StoreError::Corrupt(found)),
+            Err(_) => Store::open_file(&path, limits),
+        };
+        match opened {
             Ok(store) => Ok((store, OpenReport::default())),
             Err(err) if err.means_unusable_file() => {
                 let moved = move_aside(&path)?;
+                let _ = std::fs::remove_file(damage_note(&path));
                 let mut store = Store::open_file(&path, limits)?;
                 store.bump(Counter::DatabaseResets, 1)?;
                 Ok((
@@ -45,40 +54,72 @@ impl Store {
     }
 
     fn open_file(path: &Path, limits: QueueLimits) -> Result<Store, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // Before the first access, so the WAL is opened without shared memory.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        check_integrity(&conn)?;
+        // Past the pages the checkpointer leaves behind, the WAL file is cut back.
+        conn.pragma_update(None, "journal_size_limit", WAL_FILE_LIMIT)?;
         migrate(&mut conn, MIGRATIONS)?;
         conn.set_prepared_statement_cache_capacity(32);
+        let wal = WalWatch::new();
+        wal.install(&conn);
         let mut store = Store {
             conn,
+            wal,
             path: path.to_owned(),
             limits,
-            totals: Default::default(),
+            totals: None,
             next_seq: 1,
             identity: Identity::fresh(),
         };
-        store.totals = store.read_totals()?;
         store.identity = store.load_identity()?;
-        store.next_seq = store.last_seq()?.unwrap_or(0) + 1;
+        let last_seq = store.last_seq()?;
+        store.next_seq = last_seq.unwrap_or(0) + 1;
+        if last_seq.is_none() {
+            // Nothing queued: nothing to count later.
+            store.totals = Some(QueueTotals::default());
+        }
         Ok(store)
+    }
+
+    /// The check of this store's file that runs once per start, off the constructor.
+    pub fn integrity_check(&self) -> IntegrityCheck {
+        IntegrityCheck {
+            path: self.path.clone(),
+        }
     }
 }
 
-fn check_integrity(conn: &Connection) -> Result<(), StoreError> {
-    let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |row| row.get(0))?;
-    if verdict == "ok" {
-        Ok(())
-    } else {
-        Err(StoreError::Corrupt(verdict))
+/// SQLite's `quick_check` of the store's file (every page, every row; not the indexes'
+/// contents), with a connection of its own: it reads alongside the store's writers.
+pub struct IntegrityCheck {
+    path: PathBuf,
+}
+
+impl IntegrityCheck {
+    /// Checks the file. When it is damaged, leaves a note beside it that makes the next
+    /// [`Store::open`] move it aside, and returns what was found.
+    pub fn run(&self) -> Result<Option<String>, StoreError> {
+        let checked = connect(&self.path).and_then(|conn| {
+            Ok(conn.query_row("PRAGMA quick_check(1)", [], |row| row.get::<_, String>(0))?)
+        });
+        let found = match checked {
+            Ok(verdict) if verdict == "ok" => return Ok(None),
+            Ok(verdict) => verdict,
+            Err(err) if err.means_unusable_file() => err.to_string(),
+            Err(err) => return Err(err),
+        };
+        std::fs::write(damage_note(&self.path), &found).map_err(|source| StoreError::Io {
+            path: damage_note(&self.path),
+            source,
+        })?;
+        Ok(Some(found))
     }
+}
+
+/// Where an [`IntegrityCheck`] notes that the file at `path` is damaged.
+fn damage_note(path: &Path) -> PathBuf {
+    path.with_extension("db.damaged")
 }
 
 /// Renames the database and its WAL and shared-memory files to `…corrupt-<millis>`.
@@ -101,6 +142,7 @@ fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
 mod tests {
     use super::*;
     use crate::store::SCHEMA_VERSION;
+    use rusqlite::Connection;
 
     fn limits() -> QueueLimits {
         QueueLimits::default()
@@ -140,7 +182,7 @@ mod tests {
         );
         assert_eq!(store.counters().unwrap().get(Counter::DatabaseResets), 1);
         store.enqueue(1, b"{}").unwrap();
-        assert_eq!(store.totals().events, 1);
+        assert_eq!(store.totals().unwrap().events, 1);
     }
 
     #[test]
@@ -164,9 +206,49 @@ mod tests {
             *b = 0xff;
         }
         std::fs::write(&path, bytes).unwrap();
-        let (store, report) = Store::open(dir.path(), limits()).unwrap();
+        let (mut store, report) = Store::open(dir.path(), limits()).unwrap();
         assert!(report.moved_aside.is_some(), "{report:?}");
-        assert_eq!(store.totals().events, 0);
+        assert_eq!(store.totals().unwrap().events, 0);
+    }
+
+    #[test]
+    fn damage_only_a_full_check_finds_is_noted_and_moved_aside_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE);
+        {
+            let (mut store, _) = Store::open(dir.path(), limits()).unwrap();
+            let payload = vec![b'x'; 3000];
+            for i in 0..200 {
+                store.enqueue(i, &payload).unwrap();
+            }
+            store
+                .conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .unwrap();
+        }
+        // The last pages hold queued payloads, which opening does not read.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len();
+        for b in &mut bytes[len - 4096 * 4..len - 4096] {
+            *b = 0xff;
+        }
+        std::fs::write(&path, bytes).unwrap();
+
+        let (store, report) = Store::open(dir.path(), limits()).unwrap();
+        assert_eq!(report, OpenReport::default());
+        let found = store.integrity_check().run().unwrap();
+        assert!(found.is_some());
+        drop(store);
+
+        let (mut store, report) = Store::open(dir.path(), limits()).unwrap();
+        assert!(report.moved_aside.is_some(), "{report:?}");
+        assert_eq!(store.totals().unwrap().events, 0);
+        assert_eq!(store.counters().unwrap().get(Counter::DatabaseResets), 1);
+        assert_eq!(store.integrity_check().run().unwrap(), None);
+        // Once: the note went with the file.
+        drop(store);
+        let (_, report) = Store::open(dir.path(), limits()).unwrap();
+        assert_eq!(report, OpenReport::default());
     }
 
     #[test]

@@ -145,7 +145,7 @@ mod tests {
                 .take_permissions(&[change(Channel::Sms, PermissionState::Unsubscribed, 3_000)])
                 .unwrap();
             assert_eq!(
-                store.totals().events,
+                store.totals().unwrap().events,
                 1,
                 "only the change with an event queues one"
             );

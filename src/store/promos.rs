@@ -159,9 +159,9 @@ mod tests {
         assert!(!store.use_promo("save5", 2, 3, Some(b"{\"n\":3}")).unwrap());
         assert_eq!(store.promo("SAVE5").unwrap().unwrap().uses, 2);
         // Two uses, two events; the refused third left no event behind.
-        assert_eq!(store.totals().events, 2);
+        assert_eq!(store.totals().unwrap().events, 2);
         assert!(!store.use_promo("UNKNOWN", 2, 4, Some(b"{}")).unwrap());
-        assert_eq!(store.totals().events, 2);
+        assert_eq!(store.totals().unwrap().events, 2);
     }
 
     #[test]

@@ -100,7 +100,7 @@ mod tests {
             .record_push_open("m", now.timestamp_millis() + 1, &[b"{\"c\":3}"], None, None)
             .unwrap();
         assert!(!again);
-        assert_eq!(store.totals().events, 2);
+        assert_eq!(store.totals().unwrap().events, 2);
         let queued: Vec<Vec<u8>> = store
             .peek_batch(10, 1 << 20)
             .unwrap()

@@ -132,7 +132,7 @@ mod tests {
         store.set_push_token(None, 40, &[]).unwrap();
         assert_eq!(store.push_token().unwrap(), None);
         assert_eq!(
-            store.totals().events,
+            store.totals().unwrap().events,
             4,
             "a change without events queues nothing"
         );

@@ -59,7 +59,23 @@ pub(super) fn insert_queued(
 }
 
 impl Store {
-    pub fn totals(&self) -> QueueTotals {
+    /// What the queue holds. Counted at the first call after the store opened rather
+    /// than by the constructor, since counting reads every queued row: the upload
+    /// worker asks at once, on its own thread. Until then, commits keep the limits
+    /// unchecked; the first one after the count applies them.
+    pub fn totals(&mut self) -> Result<QueueTotals, StoreError> {
+        match self.totals {
+            Some(totals) => Ok(totals),
+            None => {
+                let totals = self.read_totals()?;
+                self.totals = Some(totals);
+                Ok(totals)
+            }
+        }
+    }
+
+    /// The totals if they were counted since the store opened, without counting.
+    pub fn counted_totals(&self) -> Option<QueueTotals> {
         self.totals
     }
 
@@ -86,10 +102,13 @@ impl Store {
     /// Accounts for committed inserts (at sequence numbers from `next_seq` on) and
     /// applies the limits; returns how many old events were dropped.
     pub(super) fn queued(&mut self, payloads: &[&[u8]]) -> Result<u64, StoreError> {
+        self.next_seq += payloads.len() as i64;
+        let Some(totals) = &mut self.totals else {
+            return Ok(0);
+        };
         for payload in payloads {
-            self.next_seq += 1;
-            self.totals.events += 1;
-            self.totals.bytes += payload.len() as u64;
+            totals.events += 1;
+            totals.bytes += payload.len() as u64;
         }
         self.evict_over_limits()
     }
@@ -99,10 +118,10 @@ impl Store {
     }
 
     fn evict_over_limits(&mut self) -> Result<u64, StoreError> {
-        if !self.over_limits(self.totals) {
+        let Some(totals) = self.totals.filter(|t| self.over_limits(*t)) else {
             return Ok(0);
-        }
-        let mut remaining = self.totals;
+        };
+        let mut remaining = totals;
         let mut last_evicted = None;
         {
             let mut stmt = self
@@ -119,13 +138,13 @@ impl Store {
         let Some(last) = last_evicted else {
             return Ok(0);
         };
-        let evicted = self.totals.events - remaining.events;
+        let evicted = totals.events - remaining.events;
         let tx = self.conn.transaction()?;
         tx.prepare_cached("DELETE FROM events WHERE seq <= ?1")?
             .execute([last])?;
         bump_on(&tx, Counter::DroppedQueueFull, evicted)?;
         tx.commit()?;
-        self.totals = remaining;
+        self.totals = Some(remaining);
         Ok(evicted)
     }
 
@@ -158,8 +177,7 @@ impl Store {
             .execute([last])?;
         bump_on(&tx, Counter::DroppedExpired, expired.events)?;
         tx.commit()?;
-        self.totals.events -= expired.events;
-        self.totals.bytes -= expired.bytes;
+        self.forget_queued(expired);
         Ok(expired.events)
     }
 
@@ -248,8 +266,10 @@ impl Store {
         // beside the error of the attempt before it.
         write_upload_error(&tx, error)?;
         tx.commit()?;
-        self.totals.events -= count as u64;
-        self.totals.bytes -= bytes as u64;
+        self.forget_queued(QueueTotals {
+            events: count as u64,
+            bytes: bytes as u64,
+        });
         Ok(())
     }
 
@@ -301,8 +321,16 @@ impl Store {
     /// Removes every event and resets nothing else; used when the user opts out.
     pub fn clear_queue(&mut self) -> Result<u64, StoreError> {
         let removed = self.conn.execute("DELETE FROM events", [])? as u64;
-        self.totals = QueueTotals::default();
+        self.totals = Some(QueueTotals::default());
         Ok(removed)
+    }
+
+    /// Accounts for committed deletes of queued rows (when the totals are counted).
+    fn forget_queued(&mut self, gone: QueueTotals) {
+        if let Some(totals) = &mut self.totals {
+            totals.events -= gone.events;
+            totals.bytes -= gone.bytes;
+        }
     }
 }
 
@@ -332,7 +360,7 @@ mod tests {
             (0..3).map(payload).collect::<Vec<_>>()
         );
         store.complete_batch(&batch, 1, None).unwrap();
-        assert_eq!(store.totals().events, 2);
+        assert_eq!(store.totals().unwrap().events, 2);
         let counters = store.counters().unwrap();
         assert_eq!(counters.get(Counter::Uploaded), 2);
         assert_eq!(counters.get(Counter::DroppedRejectedByServer), 1);
@@ -390,9 +418,9 @@ mod tests {
             .map(|e| e.payload)
             .collect();
         assert_eq!(left, [payload(1), payload(3), payload(5)]);
-        assert_eq!(store.totals().events, 3);
+        assert_eq!(store.totals().unwrap().events, 3);
         let bytes: u64 = left.iter().map(|p| p.len() as u64).sum();
-        assert_eq!(store.totals().bytes, bytes);
+        assert_eq!(store.totals().unwrap().bytes, bytes);
         assert_eq!(store.counters().unwrap().get(Counter::Uploaded), 3);
         // Completing it again (an event evicted meanwhile) counts nothing twice.
         store.complete_batch(&picked, 0, None).unwrap();
@@ -420,7 +448,7 @@ mod tests {
             evicted += store.enqueue(i, &payload(i as usize)).unwrap();
         }
         assert_eq!(evicted, 2);
-        assert_eq!(store.totals().events, 3);
+        assert_eq!(store.totals().unwrap().events, 3);
         assert_eq!(
             store.peek_batch(10, usize::MAX).unwrap()[0].payload,
             payload(2)
@@ -440,13 +468,13 @@ mod tests {
         assert_eq!(evicted, 1, "1200 bytes is over the limit by one event");
         assert_eq!(store.enqueue(9, &[b'b'; 700]).unwrap(), 2);
         assert_eq!(
-            store.totals(),
+            store.totals().unwrap(),
             QueueTotals {
                 events: 2,
                 bytes: 1000
             }
         );
-        assert_eq!(store.read_totals().unwrap(), store.totals());
+        assert_eq!(store.read_totals().unwrap(), store.totals().unwrap());
     }
 
     #[test]
@@ -459,7 +487,7 @@ mod tests {
         store.enqueue(100_000, b"new").unwrap();
         assert_eq!(store.expire(100_000).unwrap(), 1);
         assert_eq!(
-            store.totals(),
+            store.totals().unwrap(),
             QueueTotals {
                 events: 1,
                 bytes: 3
@@ -476,9 +504,9 @@ mod tests {
             store.enqueue(1, b"abcd").unwrap();
             store.enqueue(2, b"ef").unwrap();
         }
-        let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
+        let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
         assert_eq!(
-            store.totals(),
+            store.totals().unwrap(),
             QueueTotals {
                 events: 2,
                 bytes: 6
@@ -486,6 +514,31 @@ mod tests {
         );
         assert_eq!(store.last_seq().unwrap(), Some(2));
         assert!(store.holds_up_to(1).unwrap());
+    }
+
+    #[test]
+    fn a_reopened_queue_is_counted_at_the_first_ask_and_then_kept_within_its_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
+            for i in 0..5 {
+                store.enqueue(i, &payload(i as usize)).unwrap();
+            }
+        }
+        let limits = QueueLimits {
+            max_events: 3,
+            ..Default::default()
+        };
+        let (mut store, _) = Store::open(dir.path(), limits).unwrap();
+        assert_eq!(store.counted_totals(), None, "opening reads no queued row");
+        assert_eq!(store.enqueue(5, &payload(5)).unwrap(), 0);
+        assert_eq!(store.totals().unwrap().events, 6);
+        assert_eq!(store.enqueue(6, &payload(6)).unwrap(), 4);
+        assert_eq!(store.totals().unwrap(), store.read_totals().unwrap());
+        assert_eq!(
+            store.peek_batch(10, usize::MAX).unwrap()[0].payload,
+            payload(4)
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ use crate::net::{
     TransportError,
 };
 use crate::protocol::IdentityRefusal;
-use crate::store::{Counter, Counters, QueuedEvent, Store, StoreError, StoreGuard, StoreLock};
+use crate::store::{
+    Checkpointer, Counter, Counters, IntegrityCheck, QueuedEvent, Store, StoreError, StoreGuard,
+    StoreLock,
+};
 use crate::sync::{ConsentLink, OnSynced, SyncOutcome, SyncReport, Syncer};
 
 #[derive(Debug, Clone)]
@@ -138,6 +141,11 @@ impl Uploader {
         }
         let mut worker = Worker::new(store.clone(), transport, config, syncer);
         worker.consent = consent;
+        let (checkpointer, integrity) = {
+            let store = store.lock();
+            (store.checkpointer(), store.integrity_check())
+        };
+        let upkeep_store = store.clone();
         let thread = std::thread::Builder::new()
             .name("beckon-upload".into())
             .spawn(move || {
@@ -145,7 +153,14 @@ impl Uploader {
                     .enable_all()
                     .build()
                     .expect("a current-thread runtime needs no resources that can fail");
-                runtime.block_on(worker.run(receiver, stopped));
+                runtime.block_on(async move {
+                    // The store's upkeep runs on this thread too, between the worker's
+                    // own steps, so that neither the app's start nor its commits wait
+                    // for it.
+                    let upkeep = tokio::spawn(store_upkeep(upkeep_store, checkpointer, integrity));
+                    worker.run(receiver, stopped).await;
+                    upkeep.abort();
+                });
             })
             .map_err(|e| TransportError::Client(format!("cannot start the upload thread: {e}")))?;
         Ok(Uploader {
@@ -246,13 +261,13 @@ impl Uploader {
     /// What a flush the worker did not answer saw happen: uploads may have gone on
     /// meanwhile (a timed-out flush reports the part that was done).
     fn report_without_worker(&self, outcome: FlushOutcome, mark: FlushMark) -> FlushReport {
-        let store = self.store.lock();
+        let mut store = self.store.lock();
         let (uploaded, rejected) = mark.since(&store.counters().unwrap_or_default());
         FlushReport {
             outcome,
             uploaded,
             rejected,
-            queued: store.totals().events,
+            queued: store.totals().map_or(0, |t| t.events),
             retry_in_ms: None,
             error: None,
         }
@@ -274,6 +289,33 @@ impl Uploader {
 impl Drop for Uploader {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// How long the checkpointer rests after a failure (a full disk, say) before trying
+/// again; commits meanwhile fall back to checkpointing themselves past a larger size.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
+
+/// Checks the store's file once (`store::IntegrityCheck`: a damaged file is moved
+/// aside at the next start), then checkpoints its WAL whenever it has grown
+/// (`store::Checkpointer`). Never holds the store's lock across an await: the worker
+/// takes it on this same thread.
+async fn store_upkeep(
+    store: Arc<StoreLock>,
+    mut checkpointer: Checkpointer,
+    integrity: IntegrityCheck,
+) {
+    // What it finds is noted for the next start; a failure to check is not damage.
+    let _ = integrity.run();
+    loop {
+        match checkpointer.run(&store) {
+            Ok(Some(wait)) => tokio::time::sleep(wait).await,
+            Ok(None) => checkpointer.due().await,
+            Err(_) => {
+                tokio::time::sleep(CHECKPOINT_RETRY).await;
+                checkpointer.due().await;
+            }
+        }
     }
 }
 
@@ -376,6 +418,11 @@ impl Worker {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut stopped: watch::Receiver<bool>,
     ) {
+        // Counted here rather than by the constructor: it reads every queued row.
+        let counted = self.store().totals();
+        if let Err(e) = counted {
+            self.last_error = Some(e.to_string());
+        }
         loop {
             let wake_at = match self.sync.next_due() {
                 Some(sync_at) => sync_at.min(self.next_wake()),
@@ -486,7 +533,11 @@ impl Worker {
 
     async fn upload_while_due(&mut self) {
         loop {
-            let queued = self.store().totals().events;
+            let totals = self.store().totals();
+            let queued = match totals {
+                Ok(totals) => totals.events,
+                Err(e) => return self.record_failure(e.to_string(), None, false),
+            };
             if queued == 0 {
                 // Nothing to retry or wait for: restart the interval so an idle worker
                 // sleeps a whole interval instead of waking for an empty queue.
@@ -671,9 +722,9 @@ impl Worker {
         }
         let waiters = std::mem::take(&mut self.waiters);
         let store = self.store.clone();
-        let store = store.lock();
+        let mut store = store.lock();
         let counters = store.counters().unwrap_or_default();
-        let queued = store.totals().events;
+        let queued = store.totals().map_or(0, |t| t.events);
         for waiter in waiters {
             let (outcome, retry_in) = match forced {
                 Some(forced) => forced,
