@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `track` from Swift against `track` in Rust, back to back on the same machine:
-#   1. the Swift harness (benches/swift, release build, against target/release/libbeckon.so):
+#   1. the Swift harness (benches/swift, release build, against target/mobile/libbeckon.so,
+#      the library as the phones get it: the `mobile` profile):
 #      Swift `Beckon.track` and, in the same process, the Rust side alone through
 #      `beckon_track_serialized` (see Sources/BeckonBench/main.swift);
 #   2. the Rust latency report of benches/track.rs (`Client::track` called from Rust,
@@ -21,8 +22,8 @@ toolchain=$(scripts/swift-tests --toolchain-path) || {
 }
 PATH=$toolchain:$PATH
 
-cargo build --release -p beckon
-export BECKON_LIB_DIR=$root/target/release
+cargo build --profile mobile -p beckon
+export BECKON_LIB_DIR=$root/target/mobile
 swift build -c release --package-path benches/swift/BeckonBench 2>&1 | grep -v 'Unable to locate libSwiftScan'
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -2,6 +2,7 @@
 //! HTTP transport, the server's clock, what an attempt's answer means for the next one
 //! (keep or drop, backoff), and the server's refusals of identity tokens.
 
+mod http;
 pub(crate) mod identity;
 pub mod policy;
 mod server_clock;

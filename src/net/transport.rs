@@ -5,11 +5,13 @@ use std::io::Read;
 use std::time::Duration;
 
 use chrono::Utc;
-use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, DATE, ETAG,
-    IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE,
+    DATE, ETAG, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
+use hyper::Method;
 
+use super::http::{form_encode, Endpoint, HttpClient, HttpError, Response};
 use super::identity::{describe_refusals, identity_refusals};
 use super::policy::Outcome;
 use super::server_clock::ServerClock;
@@ -101,36 +103,53 @@ pub struct Reply {
 }
 
 pub struct HttpTransport {
-    client: reqwest::Client,
-    batch_url: reqwest::Url,
-    sync_url: reqwest::Url,
-    permissions_url: reqwest::Url,
-    app_key: String,
+    client: HttpClient,
+    batch_path: String,
+    sync_path: String,
+    permissions_path: String,
+    app_key: HeaderValue,
     server_clock: Option<ServerClock>,
 }
 
 impl HttpTransport {
+    /// A transport to `server_url` whose requests each take at most `timeout`, from
+    /// connecting to the end of the answer.
     pub fn new(server_url: &str, app_key: &str, timeout: Duration) -> Result<Self, TransportError> {
-        let batch_url = batch_url(server_url)?;
-        let sync_url = endpoint_url(server_url, SYNC_PATH)?;
-        let permissions_url = endpoint_url(server_url, PERMISSIONS_PATH)?;
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // Responses are decompressed here, within the size limit, so the SDK
-            // behaves the same whether or not another crate in the build turns on
-            // reqwest's own gzip support.
-            .no_gzip()
-            .build()
+        let endpoint = endpoint(server_url)?;
+        let client = HttpClient::new(endpoint, timeout)
             .map_err(|e| TransportError::Client(e.to_string()))?;
+        Self::with_client(client, app_key)
+    }
+
+    fn with_client(client: HttpClient, app_key: &str) -> Result<Self, TransportError> {
+        let endpoint = client.endpoint();
+        let app_key = HeaderValue::from_str(app_key)
+            .map_err(|_| TransportError::Client("the app key cannot be sent in a header".into()))?;
         Ok(Self {
+            batch_path: endpoint.path(BATCH_PATH),
+            sync_path: endpoint.path(SYNC_PATH),
+            permissions_path: endpoint.path(PERMISSIONS_PATH),
             client,
-            batch_url,
-            sync_url,
-            permissions_url,
-            app_key: app_key.to_owned(),
+            app_key,
             server_clock: None,
         })
+    }
+
+    /// Sends one request with the headers every request carries (user agent, app key).
+    async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Vec<u8>,
+    ) -> Result<Response<'_>, HttpError> {
+        let mut all = HeaderMap::with_capacity(headers.len() + 2);
+        all.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        all.insert(APP_KEY_HEADER, self.app_key.clone());
+        for (name, value) in headers {
+            all.insert(name, value.clone());
+        }
+        self.client.request(method, path_and_query, all, body).await
     }
 
     /// Hands the `Date` header of every answer to `clock`.
@@ -149,20 +168,17 @@ impl HttpTransport {
     /// Sends one gzip-compressed batch. Never fails: every way a request can go wrong
     /// becomes an [`Outcome`] for the policy to judge.
     pub async fn send(&self, gzipped: Vec<u8>) -> Reply {
-        let request = self
-            .client
-            .post(self.batch_url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(CONTENT_ENCODING, "gzip")
-            .header(USER_AGENT, AGENT)
-            .header(APP_KEY_HEADER, &self.app_key)
-            .body(gzipped);
-        let response = match request.send().await {
+        let headers = [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+        ];
+        let request = self.request(Method::POST, &self.batch_path, &headers, gzipped);
+        let response = match request.await {
             Ok(response) => response,
             Err(e) => return network_error(&e),
         };
         self.note_date(response.headers());
-        let code = response.status().as_u16();
+        let code = response.status();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -203,22 +219,19 @@ impl HttpTransport {
     /// most [`MAX_SYNC_BYTES`] (after decompression): a larger answer is refused without
     /// being read to the end, so a broken server cannot exhaust the device's memory.
     pub async fn fetch_sync(&self, etag: Option<&str>) -> Result<SyncFetch, TransportError> {
-        let mut request = self
-            .client
-            .get(self.sync_url.clone())
-            .header(ACCEPT, "application/json")
-            .header(ACCEPT_ENCODING, "gzip")
-            .header(USER_AGENT, AGENT)
-            .header(APP_KEY_HEADER, &self.app_key);
+        let mut headers = vec![
+            (ACCEPT, HeaderValue::from_static("application/json")),
+            (ACCEPT_ENCODING, HeaderValue::from_static("gzip")),
+        ];
         if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
-            request = request.header(IF_NONE_MATCH, etag);
+            headers.push((IF_NONE_MATCH, etag));
         }
-        let mut response = request
-            .send()
+        let mut response = self
+            .request(Method::GET, &self.sync_path, &headers, Vec::new())
             .await
-            .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
+            .map_err(|e| TransportError::Network(e.to_string()))?;
         self.note_date(response.headers());
-        let code = response.status().as_u16();
+        let code = response.status();
         if code == 304 {
             return Ok(SyncFetch::NotModified);
         }
@@ -243,23 +256,24 @@ impl HttpTransport {
         owner: (&str, &str),
         identity_token: Option<&str>,
     ) -> Result<Option<PermissionsDocument>, TransportError> {
-        let mut url = self.permissions_url.clone();
-        url.query_pairs_mut().append_pair(owner.0, owner.1);
-        let mut request = self
-            .client
-            .get(url)
-            .header(ACCEPT, "application/json")
-            .header(ACCEPT_ENCODING, "gzip")
-            .header(USER_AGENT, AGENT)
-            .header(APP_KEY_HEADER, &self.app_key);
+        let path = format!(
+            "{}?{}={}",
+            self.permissions_path,
+            form_encode(owner.0),
+            form_encode(owner.1)
+        );
+        let mut headers = vec![
+            (ACCEPT, HeaderValue::from_static("application/json")),
+            (ACCEPT_ENCODING, HeaderValue::from_static("gzip")),
+        ];
         if let Some(token) = identity_token.and_then(|t| HeaderValue::from_str(t).ok()) {
-            request = request.header(IDENTITY_TOKEN_HEADER, token);
+            headers.push((HeaderName::from_static(IDENTITY_TOKEN_HEADER), token));
         }
-        let mut response = request
-            .send()
+        let mut response = self
+            .request(Method::GET, &path, &headers, Vec::new())
             .await
-            .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
-        let code = response.status().as_u16();
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        let code = response.status();
         if code == 404 {
             return Ok(None);
         }
@@ -275,7 +289,7 @@ impl HttpTransport {
 
 /// The error for a status other than success: its code, `Retry-After` and the start
 /// of the body, or the users refused when it is an identity refusal.
-async fn status_error(code: u16, response: &mut reqwest::Response) -> TransportError {
+async fn status_error(code: u16, response: &mut Response<'_>) -> TransportError {
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
@@ -314,10 +328,7 @@ fn detail(body: &[u8]) -> String {
 /// A successful answer's body, decompressed, at most `limit` bytes: a larger one is
 /// refused without being read to the end, so a broken server cannot exhaust the
 /// device's memory.
-async fn read_body(
-    response: &mut reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, TransportError> {
+async fn read_body(response: &mut Response<'_>, limit: usize) -> Result<Vec<u8>, TransportError> {
     let gzipped = match response
         .headers()
         .get(CONTENT_ENCODING)
@@ -342,7 +353,7 @@ async fn read_body(
     }
     let (body, complete) = read_at_most(response, limit)
         .await
-        .map_err(|e| TransportError::Network(describe_network_error(&e)))?;
+        .map_err(|e| TransportError::Network(e.to_string()))?;
     if !complete {
         return Err(too_large);
     }
@@ -356,9 +367,9 @@ async fn read_body(
 /// Reads the body up to `limit` bytes. Returns whether that was all of it; if not, the
 /// rest is left unread and the connection is dropped with the response.
 async fn read_at_most(
-    response: &mut reqwest::Response,
+    response: &mut Response<'_>,
     limit: usize,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
+) -> Result<(Vec<u8>, bool), HttpError> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > limit {
@@ -385,57 +396,25 @@ fn gunzip_at_most(compressed: &[u8], limit: usize) -> Result<Vec<u8>, TransportE
     Ok(out)
 }
 
-fn network_error(error: &reqwest::Error) -> Reply {
+fn network_error(error: &HttpError) -> Reply {
     Reply {
         outcome: Outcome::NetworkError,
         response: None,
-        problem: Some(describe_network_error(error)),
+        problem: Some(error.to_string()),
         refused: Vec::new(),
     }
 }
 
-fn describe_network_error(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "connection failed"
-    };
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail = format!("{detail}: {cause}");
-        source = cause.source();
-    }
-    format!("{kind}: {detail}")
-}
-
 /// `https://host/base` + `/v1/batch`, keeping any path prefix the app configured.
-pub fn batch_url(server_url: &str) -> Result<reqwest::Url, TransportError> {
-    endpoint_url(server_url, BATCH_PATH)
+pub fn batch_url(server_url: &str) -> Result<String, TransportError> {
+    Ok(endpoint(server_url)?.url(BATCH_PATH))
 }
 
-/// The configured base URL + an API path such as `/v1/sync`.
-fn endpoint_url(server_url: &str, endpoint: &str) -> Result<reqwest::Url, TransportError> {
-    let bad = |reason: &str| TransportError::BadUrl {
+fn endpoint(server_url: &str) -> Result<Endpoint, TransportError> {
+    Endpoint::parse(server_url).map_err(|reason| TransportError::BadUrl {
         url: server_url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let base = reqwest::Url::parse(server_url).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(base.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
-    }
-    if base.host_str().is_none() || base.cannot_be_a_base() {
-        return Err(bad("it has no host"));
-    }
-    if base.query().is_some() || base.fragment().is_some() {
-        return Err(bad("it must not have a query or fragment"));
-    }
-    let path = format!("{}{endpoint}", base.path().trim_end_matches('/'));
-    let mut url = base;
-    url.set_path(&path);
-    Ok(url)
+        reason,
+    })
 }
 
 #[cfg(test)]
@@ -457,9 +436,9 @@ mod tests {
     #[test]
     fn the_sync_endpoint_sits_beside_the_batch_endpoint() {
         assert_eq!(
-            endpoint_url("http://127.0.0.1:8080/beckon/", SYNC_PATH)
+            endpoint("http://127.0.0.1:8080/beckon/")
                 .unwrap()
-                .as_str(),
+                .url(SYNC_PATH),
             "http://127.0.0.1:8080/beckon/v1/sync"
         );
     }

@@ -1,7 +1,8 @@
 // swift-tools-version:5.9
 // Benchmark harness for `track` called from Swift (see main.swift). It uses the Swift
-// binding package by path, against the release build of libbeckon (BECKON_LIB_DIR, set by
-// run.sh to target/release). Run: benches/swift/run.sh (or `scripts/bench swift`).
+// binding package by path, against libbeckon as the phones get it (the `mobile` profile;
+// BECKON_LIB_DIR, set by run.sh to target/mobile). Run: benches/swift/run.sh (or
+// `scripts/bench swift`).
 import PackageDescription
 
 let package = Package(
