@@ -5,7 +5,8 @@
 //! parses to itself; joined to the built-in segments it forms a set or is refused
 //! with typed errors; evaluated over the history it never panics, `explain` agrees
 //! with `evaluate`, and memberships kept up to date one change at a time (as devices
-//! do) always equal a full evaluation from scratch.
+//! do, clocks set back included) always equal a full evaluation of the same events
+//! from scratch (as the server does).
 
 use arbitrary::Unstructured;
 use beckon::consent::Channel;
@@ -65,9 +66,12 @@ fn exercise(definition: &SegmentDefinition, u: &mut Unstructured) -> arbitrary::
     };
     let events = gen::events(u)?;
     let mut now = gen::now();
-    // The device's own path: load, then one change at a time.
-    let (mut device, _) = DeviceSegments::load(set, &[], Default::default(), now);
-    check(device.set(), device.history(), now);
+    let mut latest = now;
+    // The device's own path: load, then one change at a time; beside it the events
+    // as the server would hold them.
+    let (mut device, _) = DeviceSegments::load(set, None, &[], Vec::new, Default::default(), now);
+    let mut history = UserHistory::new();
+    check(&device, &mut history, now);
     for event in &events {
         match u.int_in_range(0..=9)? {
             0 => {
@@ -78,38 +82,47 @@ fn exercise(definition: &SegmentDefinition, u: &mut Unstructured) -> arbitrary::
                     PermissionState::Unsubscribed,
                 ])?;
                 device.set_permissions(&[(channel, state)], now);
+                history.set_permission(channel.as_str(), state);
             }
             1 => {
                 now += TimeDelta::seconds(u.int_in_range(0..=40 * 86_400)?);
+                latest = latest.max(now);
                 device.tick(now);
             }
             2 => {
-                device.forget_up_to(gen::instant(u)?, now);
+                // A clock set back, by less than windows keep events for.
+                now -= TimeDelta::seconds(u.int_in_range(0..=86_400)?);
+                now = now.max(latest - TimeDelta::days(1));
+                device.tick(now);
             }
             _ => {}
         }
-        check(device.set(), device.history(), now);
+        check(&device, &mut history, now);
         for change in device.record(event, now) {
             assert!(device.set().get(&change.segment).is_some());
         }
-        check(device.set(), device.history(), now);
+        history.record_wire(event);
+        check(&device, &mut history, now);
     }
     Ok(())
 }
 
 /// The memberships kept incrementally are the full evaluation's, and every segment's
 /// explanation agrees with its evaluation.
-fn check(set: &SegmentSet, history: &UserHistory, now: chrono::DateTime<chrono::Utc>) {
+fn check(device: &DeviceSegments, history: &mut UserHistory, now: chrono::DateTime<chrono::Utc>) {
+    let set = device.set();
     let full = set.evaluate_all(history, now);
     assert_eq!(
-        history.memberships, full,
+        device.memberships(),
+        &full,
         "incremental memberships differ from a full evaluation"
     );
+    history.memberships = full;
     for definition in set.definitions() {
         let verdict = evaluate(definition, history, now);
         assert_eq!(
             verdict,
-            full.contains(&definition.id),
+            history.memberships.contains(&definition.id),
             "{}: evaluate and evaluate_all disagree",
             definition.id
         );

@@ -73,7 +73,14 @@ pub fn run(data: &[u8]) {
 fn run_on_device(definitions: SyncedDefinitions, u: &mut Unstructured) -> arbitrary::Result<()> {
     let events = gen::events(u)?;
     let now = gen::now();
-    let (mut device, _) = DeviceSegments::load(definitions.segments, &[], Default::default(), now);
+    let (mut device, _) = DeviceSegments::load(
+        definitions.segments,
+        None,
+        &[],
+        Vec::new,
+        Default::default(),
+        now,
+    );
     let policy = SelectionPolicy {
         min_gap: std::time::Duration::from_secs(u64::from(
             definitions.settings.in_app_min_gap_seconds,
