@@ -199,6 +199,7 @@ static RustBuffer config_arg(const char *data_dir, const char *server_url, const
     put_i64(&w, 10485760);  /* max_bytes */
     put_i64(&w, 2592000);   /* max_age_seconds */
     put_i32(&w, 0);         /* sync_interval_seconds: no sync timer */
+    put_i32(&w, 180);       /* history_days */
     return writer_to_rust(&w);
 }
 

@@ -2176,6 +2176,11 @@ public struct BeckonConfig: Equatable, Hashable {
      * at start and on foreground; 0 turns the timer off. At least 60 otherwise.
      */
     public var syncIntervalSeconds: Int32
+    /**
+     * How many days of events the device keeps for segment rules added later (1 to
+     * 400). Rules already synced read aggregates that keep counting older events.
+     */
+    public var historyDays: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2192,13 +2197,18 @@ public struct BeckonConfig: Equatable, Hashable {
         /**
          * How often to sync segment definitions and campaigns while the app runs, besides
          * at start and on foreground; 0 turns the timer off. At least 60 otherwise.
-         */syncIntervalSeconds: Int32 = 900) {
+         */syncIntervalSeconds: Int32 = 900, 
+        /**
+         * How many days of events the device keeps for segment rules added later (1 to
+         * 400). Rules already synced read aggregates that keep counting older events.
+         */historyDays: Int32 = 180) {
         self.dataDir = dataDir
         self.serverUrl = serverUrl
         self.appKey = appKey
         self.flushPolicy = flushPolicy
         self.queueLimits = queueLimits
         self.syncIntervalSeconds = syncIntervalSeconds
+        self.historyDays = historyDays
     }
 
     
@@ -2222,7 +2232,8 @@ public struct FfiConverterTypeBeckonConfig: FfiConverterRustBuffer {
                 appKey: FfiConverterString.read(from: &buf), 
                 flushPolicy: FfiConverterTypeFlushPolicy.read(from: &buf), 
                 queueLimits: FfiConverterTypeQueueLimits.read(from: &buf), 
-                syncIntervalSeconds: FfiConverterInt32.read(from: &buf)
+                syncIntervalSeconds: FfiConverterInt32.read(from: &buf), 
+                historyDays: FfiConverterInt32.read(from: &buf)
         )
     }
 
@@ -2233,6 +2244,7 @@ public struct FfiConverterTypeBeckonConfig: FfiConverterRustBuffer {
         FfiConverterTypeFlushPolicy.write(value.flushPolicy, into: &buf)
         FfiConverterTypeQueueLimits.write(value.queueLimits, into: &buf)
         FfiConverterInt32.write(value.syncIntervalSeconds, into: &buf)
+        FfiConverterInt32.write(value.historyDays, into: &buf)
     }
 }
 

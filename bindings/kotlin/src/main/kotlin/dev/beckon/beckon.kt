@@ -3883,6 +3883,12 @@ data class BeckonConfig (
      * at start and on foreground; 0 turns the timer off. At least 60 otherwise.
      */
     var `syncIntervalSeconds`: kotlin.Int = 900 
+    , 
+    /**
+     * How many days of events the device keeps for segment rules added later (1 to
+     * 400). Rules already synced read aggregates that keep counting older events.
+     */
+    var `historyDays`: kotlin.Int = 180 
     
 ){
     
@@ -3905,6 +3911,7 @@ public object FfiConverterTypeBeckonConfig: FfiConverterRustBuffer<BeckonConfig>
             FfiConverterTypeFlushPolicy.read(buf),
             FfiConverterTypeQueueLimits.read(buf),
             FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
@@ -3914,7 +3921,8 @@ public object FfiConverterTypeBeckonConfig: FfiConverterRustBuffer<BeckonConfig>
             FfiConverterString.allocationSize(value.`appKey`) +
             FfiConverterTypeFlushPolicy.allocationSize(value.`flushPolicy`) +
             FfiConverterTypeQueueLimits.allocationSize(value.`queueLimits`) +
-            FfiConverterInt.allocationSize(value.`syncIntervalSeconds`)
+            FfiConverterInt.allocationSize(value.`syncIntervalSeconds`) +
+            FfiConverterInt.allocationSize(value.`historyDays`)
     )
 
     override fun write(value: BeckonConfig, buf: ByteBuffer) {
@@ -3924,6 +3932,7 @@ public object FfiConverterTypeBeckonConfig: FfiConverterRustBuffer<BeckonConfig>
             textField("flush_policy") { FfiConverterTypeFlushPolicy.write(value.`flushPolicy`, buf) }
             textField("queue_limits") { FfiConverterTypeQueueLimits.write(value.`queueLimits`, buf) }
             FfiConverterInt.write(value.`syncIntervalSeconds`, buf)
+            FfiConverterInt.write(value.`historyDays`, buf)
     }
 }
 
