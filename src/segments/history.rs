@@ -124,29 +124,6 @@ impl UserHistory {
     pub fn set_permission(&mut self, channel: impl Into<String>, state: PermissionState) {
         self.permissions.insert(channel.into(), state);
     }
-
-    /// Drops events at or before `cutoff` (devices keep a bounded history) and returns
-    /// how many went. Windowed rules are unaffected as long as the cutoff is older than
-    /// their longest window; all-time counts then count what is kept.
-    pub fn forget_up_to(&mut self, cutoff: DateTime<Utc>) -> usize {
-        let mut dropped = 0;
-        self.series.retain(|_, series| {
-            let old = series.partition_point(|e| e.timestamp <= cutoff);
-            series.drain(..old);
-            dropped += old;
-            !series.is_empty()
-        });
-        self.len -= dropped;
-        if dropped > 0 {
-            self.newest = self
-                .series
-                .iter()
-                .filter_map(|(name, s)| s.last().map(|e| (e.timestamp, name)))
-                .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-                .map(|(t, name)| (t, name.clone()));
-        }
-        dropped
-    }
 }
 
 /// What a wire event tells the engine about its user.
@@ -395,22 +372,6 @@ mod tests {
             Value::Object(h.traits.clone()),
             json!({"plan": "silver", "age": 3})
         );
-    }
-
-    #[test]
-    fn forgetting_drops_old_events_and_recomputes_newest() {
-        let mut h = UserHistory::new();
-        h.record("A", t(1), Map::new());
-        h.record("A", t(5), Map::new());
-        h.record("B", t(2), Map::new());
-        h.record("C", t(9), Map::new());
-        assert_eq!(h.forget_up_to(t(2)), 2);
-        assert_eq!(h.len(), 2);
-        assert!(h.events("B").is_empty());
-        assert_eq!(h.newest(), Some((t(9), "C")));
-        assert_eq!(h.forget_up_to(t(9)), 2);
-        assert!(h.is_empty());
-        assert_eq!(h.newest(), None);
     }
 
     #[test]
