@@ -11,8 +11,8 @@
 //! ([`WalWatch`]) counts the WAL's frames after every commit and wakes a
 //! [`Checkpointer`], which the upload thread runs with a second connection:
 //! - it copies the WAL into the database file without the store's lock, while `track`
-//!   goes on appending (the store's file is in `unix-excl` mode: one process holds it,
-//!   its connections share the WAL's index in memory);
+//!   goes on appending (the store's VFS, `vfs.rs`, is SQLite's `unix-excl`: one process
+//!   holds the file, its connections share the WAL's index in memory);
 //! - it starts the WAL over under the store's lock, since that needs the writers to
 //!   pause: it copies what came in meanwhile, then makes the write that restarts the
 //!   log (and syncs its header) itself. It waits for the store to be idle for
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{ffi, Connection, OpenFlags};
 
-use super::{StoreError, StoreLock};
+use super::{vfs, StoreError, StoreLock};
 
 /// WAL frames (pages) past which the checkpointer copies them into the database: the
 /// size at which SQLite checkpoints by default (4 MB of 4 KB pages).
@@ -48,21 +48,12 @@ pub const IDLE: Duration = Duration::from_millis(20);
 /// The WAL file is cut back to this size when it starts over.
 pub(super) const WAL_FILE_LIMIT: i64 = CHECKPOINT_FRAMES as i64 * 4096;
 
-/// The VFS the store's connections use: SQLite's Unix VFS holding an exclusive lock on
-/// the file for the whole process (no other process may write the queue behind the
-/// SDK's back), with the WAL's index in memory shared by the process's connections
-/// instead of a `-shm` file, and no file locking per transaction.
-#[cfg(unix)]
-const VFS: Option<&std::ffi::CStr> = Some(c"unix-excl");
-#[cfg(not(unix))]
-const VFS: Option<&std::ffi::CStr> = None;
-
-/// Opens a connection to the store's file with the store's VFS.
+/// Opens a connection to the store's file with the store's VFS (`vfs.rs`).
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = match VFS {
+    let conn = match vfs::name() {
         Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
         None => Connection::open_with_flags(path, flags)?,
     };
@@ -136,6 +127,24 @@ unsafe extern "C" fn on_commit(
     // SAFETY: `watch` is the pointer `WalWatch::install` registered, alive while the
     // connection is (see there).
     let watch = unsafe { &*(watch as *const WalWatch) };
+    // Nothing of the commit is left held back in the VFS (see there).
+    let mut wal: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: `db` and `name` as SQLite passed them; the file it returns is the
+    // connection's open WAL.
+    unsafe {
+        let found = ffi::sqlite3_file_control(
+            db,
+            name,
+            ffi::SQLITE_FCNTL_JOURNAL_POINTER,
+            &mut wal as *mut _ as *mut c_void,
+        );
+        if found == ffi::SQLITE_OK && !wal.is_null() {
+            let flushed = vfs::flush(wal);
+            if flushed != ffi::SQLITE_OK {
+                return flushed;
+            }
+        }
+    }
     let frames = frames.max(0) as u32;
     watch.frames.store(frames, Ordering::Relaxed);
     watch
