@@ -41,7 +41,7 @@ pub const CHECKPOINT_FRAMES: u32 = 1_000;
 pub const RESTART_FRAMES: u32 = 8_000;
 /// WAL frames past which a commit checkpoints on its own thread: the bound that holds
 /// when the checkpointer does not run.
-pub const FALLBACK_FRAMES: u32 = 32_000;
+pub const FALLBACK_FRAMES: u32 = 16_000;
 /// How long the store must have been without commits for the checkpointer to start the
 /// WAL over before [`RESTART_FRAMES`].
 pub const IDLE: Duration = Duration::from_millis(20);
