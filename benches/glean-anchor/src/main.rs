@@ -9,7 +9,9 @@
 //!   path (a JSON line appended to the ping's event file before it returns), with the
 //!   two clock readings its `record` takes on the caller's thread;
 //! - the raw baseline: a prepared SQLite insert of a payload the size of Beckon's
-//!   stored event, with Beckon's pragmas (exclusive locking, WAL, `synchronous=NORMAL`).
+//!   stored event, with the store's durability (WAL, `synchronous=NORMAL`, the file held
+//!   by one process: exclusive locking mode), as plain SQLite does it: two writes per WAL
+//!   frame and checkpoints on the committing thread.
 //!
 //! Neither side pays for building its input: Beckon borrows one event, Glean is handed
 //! extras cloned before the round (its API takes them by value). Glean's `max_events`
