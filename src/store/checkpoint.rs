@@ -24,13 +24,14 @@
 //! an append to the WAL, which survives the process being killed.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{ffi, Connection, OpenFlags};
+use rusqlite::{ffi, Connection};
 
+use super::open::connect;
 use super::{vfs, StoreError, StoreLock};
 
 /// WAL frames (pages) past which the checkpointer copies them into the database: the
@@ -47,19 +48,6 @@ pub const FALLBACK_FRAMES: u32 = 16_000;
 pub const IDLE: Duration = Duration::from_millis(20);
 /// The WAL file is cut back to this size when it starts over.
 pub(super) const WAL_FILE_LIMIT: i64 = CHECKPOINT_FRAMES as i64 * 4096;
-
-/// Opens a connection to the store's file with the store's VFS (`vfs.rs`).
-pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = match vfs::name() {
-        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
-        None => Connection::open_with_flags(path, flags)?,
-    };
-    conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(conn)
-}
 
 /// What the store's connection tells the checkpointer after each commit.
 pub(crate) struct WalWatch {
@@ -275,7 +263,7 @@ mod tests {
     use super::*;
     use crate::store::{shared, QueueLimits, Store, DATABASE_FILE};
 
-    fn wal_bytes(dir: &Path) -> u64 {
+    fn wal_bytes(dir: &std::path::Path) -> u64 {
         std::fs::metadata(dir.join(format!("{DATABASE_FILE}-wal"))).map_or(0, |m| m.len())
     }
 

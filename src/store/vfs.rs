@@ -286,7 +286,7 @@ unsafe extern "C" fn file_control(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::checkpoint::connect;
+    use crate::store::open::connect;
 
     /// The files as a process killed right after the commits leaves them: copied
     /// while the connection is still open.
