@@ -9,14 +9,15 @@
 //!
 //! Here the store's connection has no automatic checkpoint. A hook on it
 //! ([`WalWatch`]) counts the WAL's frames after every commit and wakes a
-//! [`Checkpointer`], which the upload thread runs with a second connection:
-//! - it copies the WAL into the database file without the store's lock, while `track`
-//!   goes on appending (the store's VFS, `vfs.rs`, is SQLite's `unix-excl`: one process
-//!   holds the file, its connections share the WAL's index in memory);
-//! - it starts the WAL over under the store's lock, since that needs the writers to
-//!   pause: it copies what came in meanwhile, then makes the write that restarts the
-//!   log (and syncs its header) itself. It waits for the store to be idle for
-//!   [`IDLE`], or the WAL to reach [`RESTART_FRAMES`] when events never stop coming.
+//! [`Checkpointer`] past [`CHECKPOINT_FRAMES`], which the upload thread runs with a
+//! second connection. It waits for a pause in the store's commits ([`IDLE`]): copying
+//! alongside the writers would slow their writes, and starting the WAL over needs them
+//! to stop. Then it copies the WAL into the database file without the store's lock (the
+//! store's VFS, `vfs.rs`, is SQLite's `unix-excl`: one process holds the file, its
+//! connections share the WAL's index in memory), and under the store's lock copies what
+//! came in meanwhile and makes the write that restarts the log (and syncs its header)
+//! itself. When the commits never pause, it does the same once the WAL reaches
+//! [`RESTART_FRAMES`]: the writers then wait once, for the last pages.
 //!
 //! If the checkpointer never runs (no upload thread, or one stuck), the commit that
 //! takes the WAL past [`FALLBACK_FRAMES`] checkpoints on its own thread, as SQLite would
@@ -34,17 +35,17 @@ use rusqlite::{ffi, Connection};
 use super::open::connect;
 use super::{vfs, StoreError, StoreLock};
 
-/// WAL frames (pages) past which the checkpointer copies them into the database: the
+/// WAL frames (pages) past which the checkpointer checkpoints at the next pause: the
 /// size at which SQLite checkpoints by default (4 MB of 4 KB pages).
 pub const CHECKPOINT_FRAMES: u32 = 1_000;
-/// WAL frames past which the checkpointer starts the WAL over even though writes keep
-/// coming: the writers then wait once, for the last pages to be copied.
+/// WAL frames past which the checkpointer checkpoints and starts the WAL over without
+/// waiting for a pause: the writers then wait once, for the last pages to be copied.
 pub const RESTART_FRAMES: u32 = 8_000;
 /// WAL frames past which a commit checkpoints on its own thread: the bound that holds
 /// when the checkpointer does not run.
 pub const FALLBACK_FRAMES: u32 = 16_000;
-/// How long the store must have been without commits for the checkpointer to start the
-/// WAL over before [`RESTART_FRAMES`].
+/// How long the store must have been without commits for the checkpointer to start
+/// before [`RESTART_FRAMES`].
 pub const IDLE: Duration = Duration::from_millis(20);
 /// The WAL file is cut back to this size when it starts over.
 pub(super) const WAL_FILE_LIMIT: i64 = CHECKPOINT_FRAMES as i64 * 4096;
@@ -166,8 +167,6 @@ pub struct Checkpointer {
     wal: Arc<WalWatch>,
     /// Its own connection to the store's file, opened at the first checkpoint.
     conn: Option<Connection>,
-    /// The WAL's size when it was last copied, this time round.
-    copied: Option<u32>,
 }
 
 impl Checkpointer {
@@ -176,7 +175,6 @@ impl Checkpointer {
             path,
             wal,
             conn: None,
-            copied: None,
         }
     }
 
@@ -190,26 +188,16 @@ impl Checkpointer {
     /// resolves). `store` is the store's lock, taken only to start the WAL over.
     pub fn run(&mut self, store: &StoreLock) -> Result<Option<Duration>, StoreError> {
         let frames = self.wal.frames();
-        if self.copied.is_some_and(|copied| frames < copied) {
-            // Started over since (by a commit's own fallback checkpoint).
-            self.copied = None;
-        }
         if frames < CHECKPOINT_FRAMES {
             return Ok(None);
         }
-        if self
-            .copied
-            .is_none_or(|copied| frames - copied >= CHECKPOINT_FRAMES / 2)
-        {
-            self.copy()?;
-            self.copied = Some(frames);
-        }
         let idle = self.wal.idle_for();
-        if idle >= IDLE || frames >= RESTART_FRAMES {
-            self.restart(store)?;
-            return Ok(None);
+        if idle < IDLE && frames < RESTART_FRAMES {
+            return Ok(Some(IDLE - idle));
         }
-        Ok(Some(IDLE - idle))
+        self.copy()?;
+        self.restart(store)?;
+        Ok(None)
     }
 
     fn connection(&mut self) -> Result<&Connection, StoreError> {
@@ -232,8 +220,8 @@ impl Checkpointer {
         Ok(())
     }
 
-    /// Under the store's lock: copies the rest of the WAL, then starts it over with a
-    /// write of this connection's, so that no writer of the store pays for it.
+    /// Under the store's lock: copies what the last copy left, then starts the WAL over
+    /// with a write of this connection's, so that no writer of the store pays for it.
     fn restart(&mut self, store: &StoreLock) -> Result<(), StoreError> {
         let _store = store.lock();
         let conn = self.connection()?;
@@ -246,7 +234,6 @@ impl Checkpointer {
             conn.pragma_update(None, "user_version", version)?;
             self.wal.frames.store(0, Ordering::Relaxed);
         }
-        self.copied = None;
         Ok(())
     }
 }
@@ -275,20 +262,22 @@ mod tests {
     }
 
     #[test]
-    fn the_checkpointer_copies_and_restarts_the_wal_once_the_store_is_idle() {
+    fn the_checkpointer_waits_for_a_pause_then_copies_and_restarts_the_wal() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
         let mut checkpointer = store.checkpointer();
         let store = shared(store);
         fill(&store, CHECKPOINT_FRAMES as usize + 10);
-        assert!(store.lock().wal.frames() >= CHECKPOINT_FRAMES);
+        let frames = store.lock().wal.frames();
+        assert!(frames >= CHECKPOINT_FRAMES);
         let grown = wal_bytes(dir.path());
 
-        // It copies, then (commits having just happened) may wait for a pause.
-        while let Some(wait) = checkpointer.run(&store).unwrap() {
-            assert!(wait <= IDLE, "{wait:?}");
-            std::thread::sleep(wait);
-        }
+        // Commits just happened: nothing yet.
+        let wait = checkpointer.run(&store).unwrap();
+        assert!(wait.is_some_and(|w| w <= IDLE), "{wait:?}");
+        assert_eq!(store.lock().wal.frames(), frames);
+        std::thread::sleep(IDLE);
+        assert_eq!(checkpointer.run(&store).unwrap(), None);
         assert_eq!(store.lock().wal.frames(), 0);
         assert!(wal_bytes(dir.path()) <= grown);
         // The next commits go to the start of the log.
