@@ -390,10 +390,16 @@ fn child(side: &str, dir: &Path, trial: &str) {
     match side {
         "beckon" => {
             let client = beckon_client(dir);
+            // Every other trial pauses now and then, long enough for the WAL to be
+            // checkpointed and started over, so that kills also land around those.
+            let pauses = trial.parse::<u32>().unwrap() % 2 == 1;
             for n in 0.. {
                 let event = product_viewed(&[("trial", trial.to_owned()), ("n", n.to_string())]);
                 client.track(&event).unwrap();
                 ack(n);
+                if pauses && n % 700 == 699 {
+                    std::thread::sleep(beckon::store::IDLE * 2);
+                }
             }
         }
         "glean" => {
