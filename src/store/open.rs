@@ -61,7 +61,7 @@ impl Store {
         let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Past the pages the checkpointer leaves behind, the WAL file is cut back.
+        // A WAL grown past the restart size (by a commit's own checkpoint) is cut back.
         conn.pragma_update(None, "journal_size_limit", WAL_FILE_LIMIT)?;
         migrate(&mut conn, MIGRATIONS)?;
         conn.set_prepared_statement_cache_capacity(32);
