@@ -1,6 +1,9 @@
 //! `track` latency and queue throughput, each beside its baseline in the same run:
 //! a raw prepared-statement SQLite insert of the same payload, into the same kind of
-//! table, with the same pragmas (exclusive locking, WAL, synchronous=NORMAL, autocommit).
+//! table, with the store's durability (WAL, synchronous=NORMAL, autocommit, the file held
+//! by one process: exclusive locking mode here, the `unix-excl` VFS in the store, which
+//! cost the same). It is plain SQLite: its WAL frames are two writes each, the store's
+//! one, and it checkpoints on the committing thread, the store never.
 //!
 //! Run: `cargo bench --bench track`. Besides criterion's estimates it prints p50/p99
 //! latencies measured over individual calls, and the ratios.

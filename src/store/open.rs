@@ -1,6 +1,10 @@
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use super::checkpoint::{connect, WalWatch, WAL_FILE_LIMIT};
+use rusqlite::{Connection, OpenFlags};
+
+use super::checkpoint::{WalWatch, WAL_FILE_LIMIT};
+use super::vfs;
 use super::{
     migrate, Counter, Identity, QueueLimits, QueueTotals, Store, StoreError, DATABASE_FILE,
     MIGRATIONS,
@@ -57,7 +61,7 @@ impl Store {
         let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Past the pages the checkpointer leaves behind, the WAL file is cut back.
+        // A WAL grown past the restart size (by a commit's own checkpoint) is cut back.
         conn.pragma_update(None, "journal_size_limit", WAL_FILE_LIMIT)?;
         migrate(&mut conn, MIGRATIONS)?;
         conn.set_prepared_statement_cache_capacity(32);
@@ -120,6 +124,19 @@ impl IntegrityCheck {
 /// Where an [`IntegrityCheck`] notes that the file at `path` is damaged.
 fn damage_note(path: &Path) -> PathBuf {
     path.with_extension("db.damaged")
+}
+
+/// Opens a connection to the store's file with the store's VFS (`vfs.rs`).
+pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match vfs::name() {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        None => Connection::open_with_flags(path, flags)?,
+    };
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 /// Renames the database and its WAL and shared-memory files to `…corrupt-<millis>`.

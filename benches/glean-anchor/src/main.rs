@@ -1,7 +1,9 @@
 //! Beckon's `track` beside Glean's durable event recording, in one process.
 //!
 //! `latency` (the default): 100,000 calls per side, interleaved in rounds of 2,000 so
-//! every side sees the same machine state, each round in a rotated order:
+//! every side sees the same machine state, each round in a rotated order and followed by
+//! a pause of 50 ms (an app's events come in bursts, and what one side leaves running in
+//! the background must not land in the next side's round):
 //! - Beckon `Client::track` of a `Product Viewed` event (the event `benches/track.rs`
 //!   uses), which returns once the event is committed to SQLite;
 //! - Glean 70 `EventMetric::record_sync` on a standalone `Glean::new`, an
@@ -9,7 +11,9 @@
 //!   path (a JSON line appended to the ping's event file before it returns), with the
 //!   two clock readings its `record` takes on the caller's thread;
 //! - the raw baseline: a prepared SQLite insert of a payload the size of Beckon's
-//!   stored event, with Beckon's pragmas (exclusive locking, WAL, `synchronous=NORMAL`).
+//!   stored event, with the store's durability (WAL, `synchronous=NORMAL`, the file held
+//!   by one process: exclusive locking mode), as plain SQLite does it: two writes per WAL
+//!   frame and checkpoints on the committing thread.
 //!
 //! Neither side pays for building its input: Beckon borrows one event, Glean is handed
 //! extras cloned before the round (its API takes them by value). Glean's `max_events`
@@ -44,6 +48,8 @@ use glean_core::{CommonMetricData, Glean, InternalConfiguration, Lifetime};
 use rusqlite::Connection;
 
 const ROUND: usize = 2_000;
+/// The pause after each side's round.
+const SETTLE: Duration = Duration::from_millis(50);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -291,6 +297,10 @@ fn latency(events: usize) {
             if round > 0 {
                 sides[side].samples.extend_from_slice(&scratch);
             }
+            // What a side leaves running (Beckon's WAL checkpoints on its upload thread,
+            // the OS writing dirty pages back) then runs here, not in the next side's
+            // round: writes wait for a sync on another thread of the machine.
+            std::thread::sleep(SETTLE);
         }
     }
 
@@ -328,9 +338,14 @@ fn latency(events: usize) {
     println!("{:<22} {}", "Beckon / Glean", ratio(&all[0], &all[1]));
     println!("{:<22} {}", "Beckon / raw", ratio(&all[0], &all[2]));
     println!("{:<22} {}", "Glean / raw", ratio(&all[1], &all[2]));
-    // Not `shutdown()`: it would wait for the engagement thread to work through the
-    // segment evaluations of every event tracked, minutes after a burst this size.
-    // Every event is already durable.
+    exit_leaving_nothing(dir);
+}
+
+/// Exits without `Client::shutdown()`, which would wait for the engagement thread to
+/// work through the segment evaluations of every event tracked, minutes after a burst
+/// of this size (every event is already durable), and without leaving the files behind.
+fn exit_leaving_nothing(dir: tempfile::TempDir) -> ! {
+    let _ = std::fs::remove_dir_all(dir.path());
     std::process::exit(0);
 }
 
@@ -358,7 +373,7 @@ fn burst(events: usize) {
         over(Duration::from_millis(1)),
         over(Duration::from_millis(5))
     );
-    std::process::exit(0);
+    exit_leaving_nothing(dir);
 }
 
 // ---- SIGKILL survival ----
@@ -375,10 +390,16 @@ fn child(side: &str, dir: &Path, trial: &str) {
     match side {
         "beckon" => {
             let client = beckon_client(dir);
+            // Every other trial pauses now and then, long enough for the WAL to be
+            // checkpointed and started over, so that kills also land around those.
+            let pauses = trial.parse::<u32>().unwrap() % 2 == 1;
             for n in 0.. {
                 let event = product_viewed(&[("trial", trial.to_owned()), ("n", n.to_string())]);
                 client.track(&event).unwrap();
                 ack(n);
+                if pauses && n % 700 == 699 {
+                    std::thread::sleep(beckon::store::IDLE * 2);
+                }
             }
         }
         "glean" => {
