@@ -80,6 +80,7 @@ fn start_device(stub: &HttpStub, sync_interval: Option<Duration>, retry: RetryPo
         max_batch_bytes: 400_000,
         retry,
         sync_interval,
+        http: None,
     };
     let (tx, synced) = mpsc::channel();
     let uploader = Uploader::start(

@@ -179,6 +179,7 @@ impl BeckonConfig {
                     ..RetryPolicy::default()
                 },
                 sync_interval,
+                http: None,
             },
         })
     }

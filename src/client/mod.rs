@@ -34,6 +34,7 @@ use serde_json::Map;
 
 use crate::common::FieldError;
 use crate::events::{check_traits, Event, Properties};
+use crate::net::HttpClient;
 use crate::protocol::{check_id, WireKind, LOCALE_CONTEXT, MAX_EVENT_BYTES};
 use crate::store::{Counter, Identity, OpenReport, Store};
 use crate::sync::{load_last_good, SyncedDefinitions};
@@ -67,9 +68,20 @@ pub(crate) struct Core {
 }
 
 impl Client {
-    /// Opens the store in the configured data directory and starts the upload worker.
+    /// Opens the store in the configured data directory and starts the upload worker,
+    /// whose requests the library's own HTTP client makes (builds with `builtin-http`).
     pub fn new(config: BeckonConfig) -> Result<Client, ClientError> {
-        let settings = config.validate()?;
+        Client::with_http(config, None)
+    }
+
+    /// Like [`Client::new`], the requests made by `http` (`None`: the library's own
+    /// client, in the builds that have one).
+    pub fn with_http(
+        config: BeckonConfig,
+        http: Option<Arc<dyn HttpClient>>,
+    ) -> Result<Client, ClientError> {
+        let mut settings = config.validate()?;
+        settings.upload.http = http;
         let lock = InstanceLock::acquire(&settings.data_dir)?;
         let (mut store, open_report) = Store::open(&settings.data_dir, config.queue_limits)?;
         store.expire(Utc::now().timestamp_millis())?;

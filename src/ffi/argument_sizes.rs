@@ -25,11 +25,14 @@ fn cut() -> String {
 }
 
 fn open(dir: &tempfile::TempDir) -> Arc<Beckon> {
-    Beckon::new(config(
-        dir.path().to_str().unwrap(),
-        "http://127.0.0.1:1",
-        "app-key",
-    ))
+    Beckon::new(
+        config(
+            dir.path().to_str().unwrap(),
+            "http://127.0.0.1:1",
+            "app-key",
+        ),
+        None,
+    )
     .unwrap()
 }
 
@@ -82,24 +85,23 @@ fn every_call_refuses_an_argument_as_big_as_the_swift_cut_leaves_it() {
     let cases: Vec<(&str, Call)> = vec![
         (
             "data_dir:",
-            Box::new(|| Beckon::new(config(&cut(), "http://127.0.0.1:1", "k")).map(drop)),
+            Box::new(|| Beckon::new(config(&cut(), "http://127.0.0.1:1", "k"), None).map(drop)),
         ),
         (
             "server URL ",
             Box::new(|| {
                 let dir = fresh();
-                Beckon::new(config(dir.path().to_str().unwrap(), &cut(), "k")).map(drop)
+                Beckon::new(config(dir.path().to_str().unwrap(), &cut(), "k"), None).map(drop)
             }),
         ),
         (
             "app_key:",
             Box::new(|| {
                 let dir = fresh();
-                Beckon::new(config(
-                    dir.path().to_str().unwrap(),
-                    "http://127.0.0.1:1",
-                    &cut(),
-                ))
+                Beckon::new(
+                    config(dir.path().to_str().unwrap(), "http://127.0.0.1:1", &cut()),
+                    None,
+                )
                 .map(drop)
             }),
         ),

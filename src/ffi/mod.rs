@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::client::{BeckonConfig, Client, IdentityTokenListener, Stats};
 use crate::events::{Event, JsonValue};
+use crate::net::HttpClient;
 use crate::sync::SyncReport;
 use crate::upload::FlushReport;
 
@@ -33,12 +34,18 @@ static NEXT_INSTANCE_ID: AtomicU64 = AtomicU64::new(1);
 
 #[uniffi::export]
 impl Beckon {
-    /// Opens the local store and starts the upload worker. Fails on an invalid config,
-    /// an unusable data directory, or a directory another live instance holds.
+    /// Opens the local store and starts the upload worker, whose requests `http` makes
+    /// (`None`: the library's own client, which the phones' builds leave out). Fails on
+    /// an invalid config, an unusable data directory, or a directory another live
+    /// instance holds. Apps call the Kotlin and Swift packages' `Beckon(config)`, which
+    /// gives the platform's HTTP client.
     #[uniffi::constructor]
-    pub fn new(config: BeckonConfig) -> Result<Arc<Self>, BeckonError> {
+    pub fn new(
+        config: BeckonConfig,
+        http: Option<Arc<dyn HttpClient>>,
+    ) -> Result<Arc<Self>, BeckonError> {
         let beckon = Arc::new(Beckon {
-            client: Client::new(config)?,
+            client: Client::with_http(config, http)?,
             instance_id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
         });
         fast_track::register(beckon.instance_id, &beckon);

@@ -18,8 +18,8 @@ use super::identity::{batch_tokens, batch_user_ids, user_of};
 use super::trigger::should_flush;
 use crate::net::policy::{self, Decision, Outcome, RetryPolicy};
 use crate::net::{
-    describe_refusals, HttpTransport, IdentityTokenListener, ServerClock, TokenRequests,
-    TransportError,
+    describe_refusals, HttpClient, HttpTransport, IdentityTokenListener, ServerClock,
+    TokenRequests, TransportError,
 };
 use crate::protocol::IdentityRefusal;
 use crate::store::{
@@ -40,6 +40,8 @@ pub struct UploadConfig {
     pub retry: RetryPolicy,
     /// How often to sync definitions; `None`: only at start, on foreground and when asked.
     pub sync_interval: Option<Duration>,
+    /// Who makes the requests; `None`: the library's own client.
+    pub http: Option<Arc<dyn HttpClient>>,
 }
 
 /// How a flush ended.
@@ -130,9 +132,13 @@ impl Uploader {
         on_synced: OnSynced,
         consent: Option<Arc<dyn ConsentLink>>,
     ) -> Result<Uploader, TransportError> {
-        let transport =
-            HttpTransport::new(&config.server_url, &config.app_key, config.request_timeout)?
-                .with_server_clock(ServerClock::new(store.clone()));
+        let transport = HttpTransport::new(
+            &config.server_url,
+            &config.app_key,
+            config.request_timeout,
+            config.http.clone(),
+        )?
+        .with_server_clock(ServerClock::new(store.clone()));
         let (commands, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
         let mut syncer = Syncer::new(config.sync_interval, config.retry, on_synced);
@@ -161,6 +167,9 @@ impl Uploader {
                     worker.run(receiver, stopped).await;
                     upkeep.abort();
                 });
+                // A request the app's HTTP client still makes is abandoned, not waited
+                // for: its events stay queued.
+                runtime.shutdown_background();
             })
             .map_err(|e| TransportError::Client(format!("cannot start the upload thread: {e}")))?;
         Ok(Uploader {

@@ -1,9 +1,11 @@
-//! The device's HTTP/1.1 client: hyper's connection layer over tokio, TLS by rustls
-//! (ring, the Mozilla roots of `webpki-roots`), one connection kept open between
-//! requests. The device only ever talks to its own server, one request at a time from
-//! the upload thread, so this is all it needs of a general client such as reqwest,
-//! whose pool, proxies, redirects and URL handling cost 0.73 MB of the library
-//! (BENCHMARKS.md, "Library size").
+//! The library's own HTTP/1.1 client (the `builtin-http` feature: host tools and the
+//! Rust tests; the phones' libraries leave it out and use the platform's HTTP stack,
+//! `net::exchange`): hyper's connection layer over tokio, TLS by rustls (ring, the
+//! Mozilla roots of `webpki-roots`), one connection kept open between requests. The
+//! device only ever talks to its own server, one request at a time from the upload
+//! thread, so this is all it needs of a general client such as reqwest, whose pool,
+//! proxies, redirects and URL handling cost 0.73 MB of the library (BENCHMARKS.md,
+//! "Library size"); TLS and HTTP in all cost 1.31 MB.
 //!
 //! What it does: resolves the host (on tokio's blocking pool), connects to its
 //! addresses in turn, giving the other address family a start after 300 ms when the
@@ -12,12 +14,13 @@
 //! connecting to the last byte of the answer, by one timeout. A request on the kept
 //! connection that fails before any answer (the server closed it meanwhile) is sent
 //! once more on a new connection: reads are safe to repeat, and the server
-//! deduplicates the events of a batch sent twice. No redirects are followed, no proxy
-//! from the environment is used and nothing is decompressed here.
+//! deduplicates the events of a batch sent twice. No redirects are followed and no proxy
+//! from the environment is used. It asks for gzip and decodes it, within the request's
+//! limit on the answer's size.
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +28,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderMap, HeaderValue, HOST};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, HOST};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -35,101 +38,12 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
+use super::endpoint::Endpoint;
+use super::exchange::{HttpClientError, HttpHeader, HttpMethod, HttpRequest, HttpResponse};
+use crate::text::quote;
+
 /// How long the first address family has before the other one is tried alongside.
 const FALLBACK_DELAY: Duration = Duration::from_millis(300);
-
-/// Where the server is: the parts of the configured URL that a request needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    https: bool,
-    /// The host as DNS and TLS see it: a name, or an IP address (IPv6 without brackets).
-    host: String,
-    port: u16,
-    /// `host[:port]` as configured: the `Host` header.
-    authority: String,
-    /// The configured path without its trailing slash: `""` or `/beckon`.
-    base_path: String,
-}
-
-impl Endpoint {
-    /// Reads a server URL such as `https://api.shop.example` or
-    /// `http://127.0.0.1:8080/beckon/`. Says why when it cannot be used.
-    pub fn parse(url: &str) -> Result<Endpoint, String> {
-        let uri: Uri = url.parse().map_err(|e: hyper::http::uri::InvalidUri| {
-            format!("{e} (a host name that is not ASCII must be given in its xn-- form)")
-        })?;
-        let https = match uri.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case("https") => true,
-            Some(s) if s.eq_ignore_ascii_case("http") => false,
-            _ => return Err("the scheme must be http or https".into()),
-        };
-        let Some(authority) = uri.authority() else {
-            return Err("it has no host".into());
-        };
-        if authority.as_str().contains('@') {
-            return Err("it must not hold a user name or password".into());
-        }
-        let bracketed = authority.host();
-        let host = bracketed
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(bracketed);
-        if host.is_empty() {
-            return Err("it has no host".into());
-        }
-        // After the host: nothing, or `:` and a port (empty meaning the default one).
-        let port = match &authority.as_str()[bracketed.len()..] {
-            "" | ":" => None,
-            port => match port[1..].parse::<u16>() {
-                Ok(port) if port > 0 => Some(port),
-                _ => return Err(format!("{port:?} is not a port")),
-            },
-        };
-        if uri.query().is_some() || url.contains('#') {
-            return Err("it must not have a query or fragment".into());
-        }
-        if https && ServerName::try_from(host).is_err() {
-            return Err(format!("{host:?} is not a host name or IP address"));
-        }
-        Ok(Endpoint {
-            https,
-            host: host.to_owned(),
-            port: port.unwrap_or(if https { 443 } else { 80 }),
-            authority: match port {
-                Some(port) => format!("{bracketed}:{port}"),
-                None => bracketed.to_owned(),
-            },
-            base_path: uri.path().trim_end_matches('/').to_owned(),
-        })
-    }
-
-    /// The path of an API endpoint under the configured base: `/beckon` + `/v1/sync`.
-    pub fn path(&self, endpoint: &str) -> String {
-        format!("{}{endpoint}", self.base_path)
-    }
-
-    /// The whole URL of an API endpoint, for people.
-    pub fn url(&self, endpoint: &str) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.authority, self.path(endpoint))
-    }
-}
-
-/// `application/x-www-form-urlencoded` text of one query parameter value, as a form
-/// (and the server's query parser) reads it.
-pub fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
 
 /// Why a request got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +115,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 type Sender = SendRequest<Full<Bytes>>;
 
 /// An HTTP/1.1 client for one server.
-pub struct HttpClient {
+pub struct BuiltinClient {
     endpoint: Endpoint,
     host_header: HeaderValue,
     tls: Option<(TlsConnector, ServerName<'static>)>,
@@ -210,14 +124,14 @@ pub struct HttpClient {
     idle: Mutex<Option<Sender>>,
 }
 
-impl HttpClient {
+impl BuiltinClient {
     /// A client trusting the Mozilla root certificates (`webpki-roots`), whatever the
     /// platform holds.
-    pub fn new(endpoint: Endpoint, timeout: Duration) -> Result<HttpClient, String> {
+    pub fn new(endpoint: Endpoint, timeout: Duration) -> Result<BuiltinClient, String> {
         let roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        HttpClient::with_roots(endpoint, timeout, roots)
+        BuiltinClient::with_roots(endpoint, timeout, roots)
     }
 
     /// A client trusting `roots` only (tests use a certificate authority of their own).
@@ -225,7 +139,7 @@ impl HttpClient {
         endpoint: Endpoint,
         timeout: Duration,
         roots: RootCertStore,
-    ) -> Result<HttpClient, String> {
+    ) -> Result<BuiltinClient, String> {
         let host_header = HeaderValue::from_str(&endpoint.authority).map_err(|e| e.to_string())?;
         let tls = if endpoint.https {
             let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -240,17 +154,13 @@ impl HttpClient {
         } else {
             None
         };
-        Ok(HttpClient {
+        Ok(BuiltinClient {
             endpoint,
             host_header,
             tls,
             timeout,
             idle: Mutex::new(None),
         })
-    }
-
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
     }
 
     /// Sends one request to `path_and_query` (origin form, `/v1/batch`) and returns
@@ -301,6 +211,55 @@ impl HttpClient {
             Ok(Err(e)) => Err(HttpError::exchange(&e)),
             Err(_) => Err(HttpError::timeout("the request", self.timeout)),
         }
+    }
+
+    /// Makes one exchange of the device's: the answer whatever its status, its body
+    /// read to the end and decoded, at most `request.max_response_bytes` of it (a
+    /// longer one is left unread, and its connection closed). The client's own timeout
+    /// applies, not the request's: both come from the same configuration.
+    pub async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpClientError> {
+        let url: Uri = request.url.parse().map_err(|e| {
+            HttpClientError::network(format!("cannot request {:?}: {e}", request.url))
+        })?;
+        let path_and_query = url.path_and_query().map_or("/", |p| p.as_str());
+        let mut headers = HeaderMap::with_capacity(request.headers.len() + 1);
+        for header in &request.headers {
+            let name = HeaderName::from_bytes(header.name.as_bytes());
+            let value = HeaderValue::from_str(&header.value);
+            let (Ok(name), Ok(value)) = (name, value) else {
+                return Err(HttpClientError::network(format!(
+                    "header {:?} cannot be sent",
+                    header.name
+                )));
+            };
+            headers.append(name, value);
+        }
+        if !headers.contains_key(ACCEPT_ENCODING) {
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        let method = match request.method {
+            HttpMethod::Get => Method::GET,
+            HttpMethod::Post => Method::POST,
+        };
+        let limit = usize::try_from(request.max_response_bytes).unwrap_or(usize::MAX);
+        let mut response = self
+            .request(method, path_and_query, headers, request.body)
+            .await
+            .map_err(|e| HttpClientError::network(e.to_string()))?;
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                HttpHeader::new(name.as_str(), String::from_utf8_lossy(value.as_bytes()))
+            })
+            .collect();
+        let body = read_body(&mut response, limit).await?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     async fn connect(&self, deadline: Instant) -> Result<Sender, HttpError> {
@@ -392,7 +351,7 @@ async fn connect_in_turn(addresses: Vec<SocketAddr>, deadline: Instant) -> io::R
 
 /// An answer whose status and headers are in; the body is read in chunks.
 pub struct Response<'a> {
-    client: &'a HttpClient,
+    client: &'a BuiltinClient,
     status: u16,
     headers: HeaderMap,
     body: Incoming,
@@ -403,7 +362,7 @@ pub struct Response<'a> {
 
 impl<'a> Response<'a> {
     fn new(
-        client: &'a HttpClient,
+        client: &'a BuiltinClient,
         head: hyper::Response<Incoming>,
         sender: Sender,
         deadline: Instant,
@@ -464,15 +423,81 @@ impl<'a> Response<'a> {
             }
         }
     }
+}
 
-    /// The whole body.
-    pub async fn bytes(mut self) -> Result<Vec<u8>, HttpError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = self.chunk().await? {
-            body.extend_from_slice(&chunk);
+/// A body, decoded, at most `limit` bytes: a larger one is refused without being read
+/// to the end, so a broken server cannot exhaust the device's memory.
+async fn read_body(response: &mut Response<'_>, limit: usize) -> Result<Vec<u8>, HttpClientError> {
+    let gzipped = match response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(encoding) if encoding == "identity" => false,
+        Some(encoding) if encoding == "gzip" => true,
+        Some(other) => {
+            return Err(HttpClientError::Decode {
+                message: format!("unsupported content encoding {}", quote(&other)),
+            })
         }
+    };
+    let too_large = HttpClientError::TooLarge {
+        limit: limit as u64,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large);
+    }
+    let (body, complete) = read_at_most(response, limit)
+        .await
+        .map_err(|e| HttpClientError::network(e.to_string()))?;
+    if !complete {
+        return Err(too_large);
+    }
+    if gzipped {
+        gunzip_at_most(&body, limit)
+    } else {
         Ok(body)
     }
+}
+
+/// Reads the body up to `limit` bytes. Returns whether that was all of it; if not, the
+/// rest is left unread and the connection is dropped with the response.
+async fn read_at_most(
+    response: &mut Response<'_>,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), HttpError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// Decompresses at most `limit` bytes, so a small compressed answer cannot expand
+/// into an unbounded one.
+fn gunzip_at_most(compressed: &[u8], limit: usize) -> Result<Vec<u8>, HttpClientError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| HttpClientError::Decode {
+            message: e.to_string(),
+        })?;
+    if out.len() > limit {
+        return Err(HttpClientError::TooLarge {
+            limit: limit as u64,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -15,54 +15,6 @@ use super::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-#[test]
-fn reads_the_parts_of_a_server_url() {
-    let e = Endpoint::parse("https://api.shop.example").unwrap();
-    assert_eq!(
-        (e.https, e.host.as_str(), e.port, e.authority.as_str()),
-        (true, "api.shop.example", 443, "api.shop.example")
-    );
-    assert_eq!(e.url("/v1/batch"), "https://api.shop.example/v1/batch");
-    let e = Endpoint::parse("http://127.0.0.1:8080/beckon/").unwrap();
-    assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 8080));
-    assert_eq!(e.path("/v1/sync"), "/beckon/v1/sync");
-    let e = Endpoint::parse("HTTPS://[::1]:8443/").unwrap();
-    assert_eq!(
-        (e.host.as_str(), e.port, e.authority.as_str()),
-        ("::1", 8443, "[::1]:8443")
-    );
-    assert_eq!(e.url("/v1/batch"), "https://[::1]:8443/v1/batch");
-    let e = Endpoint::parse("http://shop.example:/x").unwrap();
-    assert_eq!((e.port, e.authority.as_str()), (80, "shop.example"));
-}
-
-#[test]
-fn refuses_server_urls_it_cannot_use() {
-    for (url, why) in [
-        ("", "empty"),
-        ("api.shop.example", "scheme"),
-        ("ftp://shop.example", "scheme"),
-        ("mailto:x@y", "scheme"),
-        ("https://shop.example/?a=1", "query"),
-        ("https://shop.example/#top", "fragment"),
-        ("https://user:secret@shop.example", "password"),
-        ("https://shop.example:99999", "port"),
-        ("https://shop.example:0", "port"),
-        ("https://shop example", "invalid"),
-        ("https://münchen.example", "xn--"),
-        ("https://shop..example", "host name"),
-    ] {
-        let error = Endpoint::parse(url).unwrap_err();
-        assert!(error.contains(why), "{url}: {error}");
-    }
-}
-
-#[test]
-fn form_encodes_as_a_query_parser_decodes() {
-    assert_eq!(form_encode("user-1_a.b*"), "user-1_a.b*");
-    assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
-}
-
 /// How the test server treats a connection after answering.
 #[derive(Clone, Copy, PartialEq)]
 enum After {
@@ -141,17 +93,30 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, number: usize,
     }
 }
 
-async fn get(client: &HttpClient, path: &str) -> Result<(u16, String), HttpError> {
-    let response = client
-        .request(Method::GET, path, HeaderMap::new(), Vec::new())
-        .await?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    Ok((status, String::from_utf8(body).unwrap()))
+async fn send(
+    client: &BuiltinClient,
+    method: HttpMethod,
+    path: &str,
+    body: &[u8],
+) -> Result<(u16, String), HttpClientError> {
+    let request = HttpRequest {
+        method,
+        url: format!("{}{path}", client.endpoint.url("")),
+        headers: Vec::new(),
+        body: body.to_vec(),
+        timeout_ms: 0,
+        max_response_bytes: 1024,
+    };
+    let response = client.exchange(request).await?;
+    Ok((response.status, String::from_utf8(response.body).unwrap()))
 }
 
-fn client(url: &str, timeout: Duration) -> HttpClient {
-    HttpClient::new(Endpoint::parse(url).unwrap(), timeout).unwrap()
+async fn get(client: &BuiltinClient, path: &str) -> Result<(u16, String), HttpClientError> {
+    send(client, HttpMethod::Get, path, b"").await
+}
+
+fn client(url: &str, timeout: Duration) -> BuiltinClient {
+    BuiltinClient::new(Endpoint::parse(url).unwrap(), timeout).unwrap()
 }
 
 #[tokio::test]
@@ -177,14 +142,8 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
         let (status, body) = get(&client, "/a").await.unwrap();
         assert_eq!((status, body.as_str()), (200, expected));
     }
-    let posted = client
-        .request(Method::POST, "/p", HeaderMap::new(), b"{}".to_vec())
-        .await
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(posted.bytes().await.unwrap()).unwrap(),
-        "hello 3 post /p http/1.1"
-    );
+    let posted = send(&client, HttpMethod::Post, "/p", b"{}").await.unwrap();
+    assert_eq!(posted, (200, "hello 3 post /p http/1.1".to_owned()));
 }
 
 #[tokio::test]
@@ -244,7 +203,7 @@ async fn speaks_tls_to_a_server_it_trusts() {
     let (roots, acceptor) = authority();
     let server = serve(Some(acceptor), After::Keep).await;
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let client = HttpClient::with_roots(endpoint, SECOND, roots).unwrap();
+    let client = BuiltinClient::with_roots(endpoint, SECOND, roots).unwrap();
     for _ in 0..2 {
         let (status, body) = get(&client, "/v1/sync").await.unwrap();
         assert_eq!(
@@ -265,4 +224,21 @@ async fn refuses_a_certificate_the_mozilla_roots_do_not_vouch_for() {
         "{text}"
     );
     assert!(text.contains("UnknownIssuer"), "{text}");
+}
+
+#[test]
+fn decompression_stops_at_the_limit() {
+    let document = vec![b'x'; 10_000];
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &document).unwrap();
+    let compressed = encoder.finish().unwrap();
+    assert_eq!(gunzip_at_most(&compressed, 10_000).unwrap(), document);
+    assert_eq!(
+        gunzip_at_most(&compressed, 9_999),
+        Err(HttpClientError::TooLarge { limit: 9_999 })
+    );
+    assert!(matches!(
+        gunzip_at_most(b"not gzip at all", 100),
+        Err(HttpClientError::Decode { .. })
+    ));
 }

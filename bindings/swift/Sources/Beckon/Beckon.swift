@@ -475,6 +475,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -613,6 +629,24 @@ fileprivate struct FfiConverterString: FfiConverter {
     public static func write(_ value: String, into buf: inout [UInt8]) {
         // Beckon: cut once the buffer holds 1 MiB (see Wire+Text.swift).
         WireText.write(value, into: &buf)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
     }
 }
 
@@ -891,15 +925,19 @@ open class Beckon: BeckonProtocol, @unchecked Sendable {
         return try! rustCall { uniffi_beckon_fn_clone_beckon(self.handle, $0) }
     }
     /**
-     * Opens the local store and starts the upload worker. Fails on an invalid config,
-     * an unusable data directory, or a directory another live instance holds.
+     * Opens the local store and starts the upload worker, whose requests `http` makes
+     * (`None`: the library's own client, which the phones' builds leave out). Fails on
+     * an invalid config, an unusable data directory, or a directory another live
+     * instance holds. Apps call the Kotlin and Swift packages' `Beckon(config)`, which
+     * gives the platform's HTTP client.
      */
-public convenience init(config: BeckonConfig)throws  {
+public convenience init(config: BeckonConfig, http: HttpClient?)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeBeckonError_lift) {
         uniffiCallStatus in
     uniffi_beckon_fn_constructor_beckon_new(
-        FfiConverterTypeBeckonConfig_lower(config),uniffiCallStatus
+        FfiConverterTypeBeckonConfig_lower(config),
+        FfiConverterOptionTypeHttpClient.lower(http),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1504,6 +1542,238 @@ public func FfiConverterTypeBeckon_lift(_ handle: UInt64) throws -> Beckon {
 #endif
 public func FfiConverterTypeBeckon_lower(_ value: Beckon) -> UInt64 {
     return FfiConverterTypeBeckon.lower(value)
+}
+
+
+
+
+
+
+/**
+ * What makes the device's HTTP requests; the Kotlin and Swift packages give one over
+ * the platform's own HTTP stack, and an app may give its own (to reuse its OkHttp
+ * client and its certificate pinning, say).
+ *
+ * Called on a thread of Beckon's own, never the app's main thread, one request at a
+ * time; it may block until the answer is in. An implementation must:
+ * - send the request as given (method, URL, headers in order, body), with no cookies,
+ * no cache and no credentials of its own;
+ * - not follow redirects: a 3xx is the answer (the device tries again later);
+ * - return any status as an [`HttpResponse`], and throw only when there is no whole
+ * answer ([`HttpClientError::Network`]);
+ * - decode the content encodings it asks for itself (platform stacks ask for gzip),
+ * and stop reading a body past `max_response_bytes` ([`HttpClientError::TooLarge`]);
+ * - give up after `timeout_ms`.
+ */
+public protocol HttpClient: AnyObject, Sendable {
+    
+    func send(request: HttpRequest) throws  -> HttpResponse
+    
+}
+/**
+ * What makes the device's HTTP requests; the Kotlin and Swift packages give one over
+ * the platform's own HTTP stack, and an app may give its own (to reuse its OkHttp
+ * client and its certificate pinning, say).
+ *
+ * Called on a thread of Beckon's own, never the app's main thread, one request at a
+ * time; it may block until the answer is in. An implementation must:
+ * - send the request as given (method, URL, headers in order, body), with no cookies,
+ * no cache and no credentials of its own;
+ * - not follow redirects: a 3xx is the answer (the device tries again later);
+ * - return any status as an [`HttpResponse`], and throw only when there is no whole
+ * answer ([`HttpClientError::Network`]);
+ * - decode the content encodings it asks for itself (platform stacks ask for gzip),
+ * and stop reading a body past `max_response_bytes` ([`HttpClientError::TooLarge`]);
+ * - give up after `timeout_ms`.
+ */
+open class HttpClientImpl: HttpClient, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_beckon_fn_clone_httpclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_beckon_fn_free_httpclient(handle, $0) }
+    }
+
+    
+
+    
+open func send(request: HttpRequest)throws  -> HttpResponse  {
+    return try  FfiConverterTypeHttpResponse_lift(try rustCallWithError(FfiConverterTypeHttpClientError_lift) {
+        uniffiCallStatus in
+    uniffi_beckon_fn_method_httpclient_send(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHttpRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHttpClient {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHttpClient = UniffiVTableCallbackInterfaceHttpClient(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHttpClient.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HttpClient: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHttpClient.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HttpClient: handle missing in uniffiClone")
+            }
+        },
+        send: { (
+            uniffiHandle: UInt64,
+            request: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> HttpResponse in
+                guard let uniffiObj = try? FfiConverterTypeHttpClient.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.send(
+                     request: try FfiConverterTypeHttpRequest_lift(request)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeHttpResponse_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeHttpClientError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHttpClient> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHttpClient>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHttpClient() {
+    uniffi_beckon_fn_init_callback_vtable_httpclient(UniffiCallbackInterfaceHttpClient.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpClient: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HttpClient>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HttpClient
+
+    public static func lift(_ handle: UInt64) throws -> HttpClient {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpClientImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HttpClient) -> UInt64 {
+         if let rustImpl = value as? HttpClientImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HttpClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpClient_lift(_ handle: UInt64) throws -> HttpClient {
+    return try FfiConverterTypeHttpClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpClient_lower(_ value: HttpClient) -> UInt64 {
+    return FfiConverterTypeHttpClient.lower(value)
 }
 
 
@@ -2993,6 +3263,251 @@ public func FfiConverterTypeFlushReport_lift(_ buf: RustBuffer) throws -> FlushR
 #endif
 public func FfiConverterTypeFlushReport_lower(_ value: FlushReport) -> RustBuffer {
     return FfiConverterTypeFlushReport.lower(value)
+}
+
+
+/**
+ * One header line. Names are compared without regard to case.
+ */
+public struct HttpHeader: Equatable, Hashable {
+    public var name: String
+    public var value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpHeader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpHeader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpHeader {
+        return
+            try HttpHeader(
+                name: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpHeader, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lift(_ buf: RustBuffer) throws -> HttpHeader {
+    return try FfiConverterTypeHttpHeader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer {
+    return FfiConverterTypeHttpHeader.lower(value)
+}
+
+
+/**
+ * A request for an [`HttpClient`] to send as it is.
+ */
+public struct HttpRequest: Equatable, Hashable {
+    public var method: HttpMethod
+    /**
+     * The absolute `http` or `https` URL, query included.
+     */
+    public var url: String
+    /**
+     * Sent as given, in this order. A `content-encoding` here describes `body`, which
+     * is already encoded (a batch is gzip).
+     */
+    public var headers: [HttpHeader]
+    /**
+     * Empty for a `GET`.
+     */
+    public var body: Data
+    /**
+     * The whole exchange, from connecting to the answer's last byte, should take no
+     * longer: the client gives up after it. The device stops waiting a little later
+     * whatever the client does.
+     */
+    public var timeoutMs: UInt64
+    /**
+     * The most bytes of the answer's body the device accepts (after decoding any
+     * content encoding the client negotiated): a longer body is not read to the end
+     * and the client throws [`HttpClientError::TooLarge`].
+     */
+    public var maxResponseBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(method: HttpMethod, 
+        /**
+         * The absolute `http` or `https` URL, query included.
+         */url: String, 
+        /**
+         * Sent as given, in this order. A `content-encoding` here describes `body`, which
+         * is already encoded (a batch is gzip).
+         */headers: [HttpHeader], 
+        /**
+         * Empty for a `GET`.
+         */body: Data, 
+        /**
+         * The whole exchange, from connecting to the answer's last byte, should take no
+         * longer: the client gives up after it. The device stops waiting a little later
+         * whatever the client does.
+         */timeoutMs: UInt64, 
+        /**
+         * The most bytes of the answer's body the device accepts (after decoding any
+         * content encoding the client negotiated): a longer body is not read to the end
+         * and the client throws [`HttpClientError::TooLarge`].
+         */maxResponseBytes: UInt64) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutMs = timeoutMs
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpRequest {
+        return
+            try HttpRequest(
+                method: FfiConverterTypeHttpMethod.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf), 
+                timeoutMs: FfiConverterUInt64.read(from: &buf), 
+                maxResponseBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpRequest, into buf: inout [UInt8]) {
+        FfiConverterTypeHttpMethod.write(value.method, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+        FfiConverterUInt64.write(value.timeoutMs, into: &buf)
+        FfiConverterUInt64.write(value.maxResponseBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpRequest_lift(_ buf: RustBuffer) throws -> HttpRequest {
+    return try FfiConverterTypeHttpRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpRequest_lower(_ value: HttpRequest) -> RustBuffer {
+    return FfiConverterTypeHttpRequest.lower(value)
+}
+
+
+/**
+ * The server's answer, whatever its status: a 4xx or 5xx is an answer, not an error.
+ */
+public struct HttpResponse: Equatable, Hashable {
+    public var status: UInt16
+    /**
+     * As received; repeated names may appear more than once.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * The whole body, decoded from any content encoding the client negotiated, at
+     * most the request's `max_response_bytes`.
+     */
+    public var body: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: UInt16, 
+        /**
+         * As received; repeated names may appear more than once.
+         */headers: [HttpHeader], 
+        /**
+         * The whole body, decoded from any content encoding the client negotiated, at
+         * most the request's `max_response_bytes`.
+         */body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpResponse {
+        return
+            try HttpResponse(
+                status: FfiConverterUInt16.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpResponse, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpResponse_lift(_ buf: RustBuffer) throws -> HttpResponse {
+    return try FfiConverterTypeHttpResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpResponse_lower(_ value: HttpResponse) -> RustBuffer {
+    return FfiConverterTypeHttpResponse.lower(value)
 }
 
 
@@ -5126,6 +5641,183 @@ public func FfiConverterTypeFlushOutcome_lower(_ value: FlushOutcome) -> RustBuf
 
 
 /**
+ * Why a request got no usable answer.
+ */
+public 
+enum HttpClientError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * No answer: no connection, a timeout, a TLS failure, the connection dropped
+     * before the answer's end. The device tries again later.
+     */
+    case Network(message: String
+    )
+    /**
+     * The answer's body is longer than the request's `max_response_bytes`.
+     */
+    case TooLarge(limit: UInt64
+    )
+    /**
+     * The answer's content encoding is unknown, or its encoded data is damaged.
+     */
+    case Decode(message: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension HttpClientError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpClientError: FfiConverterRustBuffer {
+    typealias SwiftType = HttpClientError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpClientError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Network(
+            message: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .TooLarge(
+            limit: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 3: return .Decode(
+            message: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HttpClientError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Network(message):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(message, into: &buf)
+            
+        
+        case let .TooLarge(limit):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt64.write(limit, into: &buf)
+            
+        
+        case let .Decode(message):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(message, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpClientError_lift(_ buf: RustBuffer) throws -> HttpClientError {
+    return try FfiConverterTypeHttpClientError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpClientError_lower(_ value: HttpClientError) -> RustBuffer {
+    return FfiConverterTypeHttpClientError.lower(value)
+}
+
+
+/**
+ * The methods the device uses.
+ */
+
+public enum HttpMethod: Equatable, Hashable {
+    
+    case get
+    case post
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension HttpMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpMethod: FfiConverterRustBuffer {
+    typealias SwiftType = HttpMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .get
+        
+        case 2: return .post
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HttpMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .get:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .post:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpMethod_lift(_ buf: RustBuffer) throws -> HttpMethod {
+    return try FfiConverterTypeHttpMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpMethod_lower(_ value: HttpMethod) -> RustBuffer {
+    return FfiConverterTypeHttpMethod.lower(value)
+}
+
+
+
+/**
  * Why the server refused a user's identity. The error code of the answer is
  * [`IdentityProblem::code`] of the first user refused.
  */
@@ -5831,6 +6523,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeHttpClient: FfiConverterRustBuffer {
+    typealias SwiftType = HttpClient?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHttpClient.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHttpClient.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeIdentityTokenListener: FfiConverterRustBuffer {
     typealias SwiftType = IdentityTokenListener?
 
@@ -6090,6 +6806,31 @@ fileprivate struct FfiConverterSequenceTypeDeepLinkRoute: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDeepLinkRoute.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
+    typealias SwiftType = [HttpHeader]
+
+    public static func write(_ value: [HttpHeader], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHttpHeader.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HttpHeader] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HttpHeader]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHttpHeader.read(from: &buf))
         }
         return seq
     }
@@ -6425,13 +7166,17 @@ private let initializationResult: InitializationResult = {
     if (uniffi_beckon_checksum_method_beckon_set_deep_link_routes() != 8464) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_beckon_checksum_method_httpclient_send() != 40836) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() != 33642) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_beckon_checksum_constructor_beckon_new() != 37627) {
+    if (uniffi_beckon_checksum_constructor_beckon_new() != 19207) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitHttpClient()
     uniffiCallbackInitIdentityTokenListener()
     uniffiCallbackInitInAppMessageListener()
     uniffiCallbackInitSegmentListener()

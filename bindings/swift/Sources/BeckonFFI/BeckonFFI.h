@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceSegmentListenerMethod0)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_CLIENT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_CLIENT_METHOD0
+typedef void (*UniffiCallbackInterfaceHttpClientMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceIdentityTokenListenerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
@@ -280,6 +287,15 @@ typedef struct UniffiVTableCallbackInterfaceSegmentListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceSegmentListenerMethod0 _Nonnull onSegmentsChanged;
 } UniffiVTableCallbackInterfaceSegmentListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_CLIENT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_CLIENT
+typedef struct UniffiVTableCallbackInterfaceHttpClient {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHttpClientMethod0 _Nonnull send;
+} UniffiVTableCallbackInterfaceHttpClient;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IDENTITY_TOKEN_LISTENER
@@ -343,7 +359,7 @@ void uniffi_beckon_fn_free_beckon(uint64_t handle, RustCallStatus *_Nonnull out_
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CONSTRUCTOR_BECKON_NEW
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CONSTRUCTOR_BECKON_NEW
-uint64_t uniffi_beckon_fn_constructor_beckon_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_beckon_fn_constructor_beckon_new(RustBuffer config, RustBuffer http, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_ANONYMOUS_ID
@@ -564,6 +580,26 @@ RustBuffer uniffi_beckon_fn_method_beckon_open_deep_link(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 void uniffi_beckon_fn_method_beckon_set_deep_link_routes(uint64_t ptr, RustBuffer routes, RustBuffer allowed_hosts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_HTTPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_HTTPCLIENT
+uint64_t uniffi_beckon_fn_clone_httpclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_HTTPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_FREE_HTTPCLIENT
+void uniffi_beckon_fn_free_httpclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_HTTPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_INIT_CALLBACK_VTABLE_HTTPCLIENT
+void uniffi_beckon_fn_init_callback_vtable_httpclient(const UniffiVTableCallbackInterfaceHttpClient* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_HTTPCLIENT_SEND
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_FN_METHOD_HTTPCLIENT_SEND
+RustBuffer uniffi_beckon_fn_method_httpclient_send(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_FN_CLONE_IDENTITYTOKENLISTENER
@@ -1119,6 +1155,12 @@ uint16_t uniffi_beckon_checksum_method_beckon_open_deep_link(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 #define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_BECKON_SET_DEEP_LINK_ROUTES
 uint16_t uniffi_beckon_checksum_method_beckon_set_deep_link_routes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_HTTPCLIENT_SEND
+#define UNIFFI_FFIDEF_UNIFFI_BECKON_CHECKSUM_METHOD_HTTPCLIENT_SEND
+uint16_t uniffi_beckon_checksum_method_httpclient_send(void
     
 );
 #endif

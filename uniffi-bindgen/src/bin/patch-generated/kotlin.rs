@@ -144,8 +144,19 @@ const RENAMED: &[(&str, &str, &str)] = &[
 
 /// Converters whose values hold no text: their writes and lowerings are left alone.
 const TEXTLESS: &[&str] = &[
-    "Boolean", "Byte", "Short", "Int", "Long", "UByte", "UShort", "UInt", "ULong", "Float",
+    "Boolean",
+    "Byte",
+    "Short",
+    "Int",
+    "Long",
+    "UByte",
+    "UShort",
+    "UInt",
+    "ULong",
+    "Float",
     "Double",
+    // The app's HTTP client crosses as a handle.
+    "TypeHttpClient",
 ];
 
 pub fn patch(generated: &str) -> Result<String, String> {

@@ -658,6 +658,9 @@ internal interface UniffiCallbackInterfaceInAppMessageListenerMethod0 : com.sun.
 internal interface UniffiCallbackInterfaceSegmentListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceHttpClientMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceIdentityTokenListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`userId`: RustBuffer.ByValue,`problem`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -696,6 +699,25 @@ internal open class UniffiVTableCallbackInterfaceSegmentListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onSegmentsChanged` = other.`onSegmentsChanged`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
+internal open class UniffiVTableCallbackInterfaceHttpClient(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `send`: UniffiCallbackInterfaceHttpClientMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `send`: UniffiCallbackInterfaceHttpClientMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHttpClient(`uniffiFree`,`uniffiClone`,`send`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHttpClient) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `send` = other.`send`
     }
 
 }
@@ -835,6 +857,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_beckon_checksum_method_beckon_set_deep_link_routes(
     ): Int
+    external fun uniffi_beckon_checksum_method_httpclient_send(
+    ): Int
     external fun uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed(
     ): Int
     external fun uniffi_beckon_checksum_constructor_beckon_new(
@@ -855,6 +879,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "beckon"))
+        uniffiCallbackInterfaceHttpClient.register(this)
         uniffiCallbackInterfaceIdentityTokenListener.register(this)
         uniffiCallbackInterfaceInAppMessageListener.register(this)
         uniffiCallbackInterfaceSegmentListener.register(this)
@@ -882,7 +907,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_beckon_fn_free_beckon(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_beckon_fn_constructor_beckon_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_beckon_fn_constructor_beckon_new(`config`: RustBuffer.ByValue,`http`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_beckon_fn_method_beckon_anonymous_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -972,6 +997,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_beckon_fn_method_beckon_set_deep_link_routes(`ptr`: Long,`routes`: RustBuffer.ByValue,`allowedHosts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_beckon_fn_clone_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_beckon_fn_free_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_beckon_fn_init_callback_vtable_httpclient(`vtable`: UniffiVTableCallbackInterfaceHttpClient,
+    ): Unit
+    external fun uniffi_beckon_fn_method_httpclient_send(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_beckon_fn_clone_identitytokenlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_beckon_fn_free_identitytokenlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1237,10 +1270,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_beckon_checksum_method_beckon_set_deep_link_routes() and 0xFFFF) != 8464) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_beckon_checksum_method_httpclient_send() and 0xFFFF) != 40836) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_beckon_checksum_method_identitytokenlistener_identity_token_needed() and 0xFFFF) != 33642) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_beckon_checksum_constructor_beckon_new() and 0xFFFF) != 37627) {
+    if ((lib.uniffi_beckon_checksum_constructor_beckon_new() and 0xFFFF) != 19207) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1434,6 +1470,33 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1618,6 +1681,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
     }
 }
 
@@ -1976,16 +2058,20 @@ open class Beckon: Disposable, AutoCloseable, BeckonInterface
         this.cleanable = null
     }
     /**
-     * Opens the local store and starts the upload worker. Fails on an invalid config,
-     * an unusable data directory, or a directory another live instance holds.
+     * Opens the local store and starts the upload worker, whose requests `http` makes
+     * (`None`: the library's own client, which the phones' builds leave out). Fails on
+     * an invalid config, an unusable data directory, or a directory another live
+     * instance holds. Apps call the Kotlin and Swift packages' `Beckon(config)`, which
+     * gives the platform's HTTP client.
      */
-    constructor(`config`: BeckonConfig) :
+    constructor(`config`: BeckonConfig, `http`: HttpClient?) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(BeckonException) { _status ->
     UniffiLib.uniffi_beckon_fn_constructor_beckon_new(
     
         
-        checkedArg("", TextArg.CONFIG) { FfiConverterTypeBeckonConfig.lower(`config`) },_status)
+        checkedArg("", TextArg.CONFIG) { FfiConverterTypeBeckonConfig.lower(`config`) },
+        FfiConverterOptionalTypeHttpClient.lower(`http`),_status)
 }
     )
 
@@ -2867,6 +2953,356 @@ public object FfiConverterTypeBeckon: FfiConverter<Beckon, Long> {
     override fun allocationSize(value: Beckon) = 8UL
 
     override fun write(value: Beckon, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * What makes the device's HTTP requests; the Kotlin and Swift packages give one over
+ * the platform's own HTTP stack, and an app may give its own (to reuse its OkHttp
+ * client and its certificate pinning, say).
+ *
+ * Called on a thread of Beckon's own, never the app's main thread, one request at a
+ * time; it may block until the answer is in. An implementation must:
+ * - send the request as given (method, URL, headers in order, body), with no cookies,
+ * no cache and no credentials of its own;
+ * - not follow redirects: a 3xx is the answer (the device tries again later);
+ * - return any status as an [`HttpResponse`], and throw only when there is no whole
+ * answer ([`HttpClientError::Network`]);
+ * - decode the content encodings it asks for itself (platform stacks ask for gzip),
+ * and stop reading a body past `max_response_bytes` ([`HttpClientError::TooLarge`]);
+ * - give up after `timeout_ms`.
+ */
+public interface HttpClient {
+    
+    fun `send`(`request`: HttpRequest): HttpResponse
+    
+    companion object
+}
+
+/**
+ * What makes the device's HTTP requests; the Kotlin and Swift packages give one over
+ * the platform's own HTTP stack, and an app may give its own (to reuse its OkHttp
+ * client and its certificate pinning, say).
+ *
+ * Called on a thread of Beckon's own, never the app's main thread, one request at a
+ * time; it may block until the answer is in. An implementation must:
+ * - send the request as given (method, URL, headers in order, body), with no cookies,
+ * no cache and no credentials of its own;
+ * - not follow redirects: a 3xx is the answer (the device tries again later);
+ * - return any status as an [`HttpResponse`], and throw only when there is no whole
+ * answer ([`HttpClientError::Network`]);
+ * - decode the content encodings it asks for itself (platform stacks ask for gzip),
+ * and stop reading a body past `max_response_bytes` ([`HttpClientError::TooLarge`]);
+ * - give up after `timeout_ms`.
+ */
+open class HttpClientImpl: Disposable, AutoCloseable, HttpClient
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_beckon_fn_free_httpclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_beckon_fn_clone_httpclient(handle, status)
+        }
+    }
+
+    
+    @Throws(HttpClientException::class)override fun `send`(`request`: HttpRequest): HttpResponse {
+            return FfiConverterTypeHttpResponse.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HttpClientException) { _status ->
+    UniffiLib.uniffi_beckon_fn_method_httpclient_send(
+        it,
+        
+        FfiConverterTypeHttpRequest.lower(`request`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHttpClient {
+    internal object `send`: UniffiCallbackInterfaceHttpClientMethod0 {
+        override fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeHttpClient.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`send`(
+                    FfiConverterTypeHttpRequest.lift(`request`),
+                )
+            }
+            val writeReturn = { value: HttpResponse -> uniffiOutReturn.setValue(FfiConverterTypeHttpResponse.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: HttpClientException -> FfiConverterTypeHttpClientError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHttpClient.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHttpClient.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHttpClient.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `send`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_beckon_fn_init_callback_vtable_httpclient(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpClient: FfiConverter<HttpClient, Long> {
+    internal val handleMap = UniffiHandleMap<HttpClient>()
+
+    override fun lower(value: HttpClient): Long {
+        if (value is HttpClientImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HttpClient {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpClientImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HttpClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HttpClient) = 8UL
+
+    override fun write(value: HttpClient, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4490,6 +4926,181 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterULong.write(value.`queued`, buf)
             FfiConverterOptionalULong.write(value.`retryInMs`, buf)
             textField("error") { FfiConverterOptionalString.write(value.`error`, buf) }
+    }
+}
+
+
+
+/**
+ * One header line. Names are compared without regard to case.
+ */
+data class HttpHeader (
+    var `name`: kotlin.String
+    , 
+    var `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
+    override fun read(buf: ByteBuffer): HttpHeader {
+        return HttpHeader(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpHeader) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: HttpHeader, buf: ByteBuffer) {
+            textField("name") { FfiConverterString.write(value.`name`, buf) }
+            textField("value") { FfiConverterString.write(value.`value`, buf) }
+    }
+}
+
+
+
+/**
+ * A request for an [`HttpClient`] to send as it is.
+ */
+data class HttpRequest (
+    var `method`: HttpMethod
+    , 
+    /**
+     * The absolute `http` or `https` URL, query included.
+     */
+    var `url`: kotlin.String
+    , 
+    /**
+     * Sent as given, in this order. A `content-encoding` here describes `body`, which
+     * is already encoded (a batch is gzip).
+     */
+    var `headers`: List<HttpHeader>
+    , 
+    /**
+     * Empty for a `GET`.
+     */
+    var `body`: kotlin.ByteArray
+    , 
+    /**
+     * The whole exchange, from connecting to the answer's last byte, should take no
+     * longer: the client gives up after it. The device stops waiting a little later
+     * whatever the client does.
+     */
+    var `timeoutMs`: kotlin.ULong
+    , 
+    /**
+     * The most bytes of the answer's body the device accepts (after decoding any
+     * content encoding the client negotiated): a longer body is not read to the end
+     * and the client throws [`HttpClientError::TooLarge`].
+     */
+    var `maxResponseBytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpRequest: FfiConverterRustBuffer<HttpRequest> {
+    override fun read(buf: ByteBuffer): HttpRequest {
+        return HttpRequest(
+            FfiConverterTypeHttpMethod.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpRequest) = (
+            FfiConverterTypeHttpMethod.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`) +
+            FfiConverterULong.allocationSize(value.`timeoutMs`) +
+            FfiConverterULong.allocationSize(value.`maxResponseBytes`)
+    )
+
+    override fun write(value: HttpRequest, buf: ByteBuffer) {
+            FfiConverterTypeHttpMethod.write(value.`method`, buf)
+            textField("url") { FfiConverterString.write(value.`url`, buf) }
+            textField("headers") { FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf) }
+            textField("body") { FfiConverterByteArray.write(value.`body`, buf) }
+            FfiConverterULong.write(value.`timeoutMs`, buf)
+            FfiConverterULong.write(value.`maxResponseBytes`, buf)
+    }
+}
+
+
+
+/**
+ * The server's answer, whatever its status: a 4xx or 5xx is an answer, not an error.
+ */
+data class HttpResponse (
+    var `status`: kotlin.UShort
+    , 
+    /**
+     * As received; repeated names may appear more than once.
+     */
+    var `headers`: List<HttpHeader>
+    , 
+    /**
+     * The whole body, decoded from any content encoding the client negotiated, at
+     * most the request's `max_response_bytes`.
+     */
+    var `body`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpResponse: FfiConverterRustBuffer<HttpResponse> {
+    override fun read(buf: ByteBuffer): HttpResponse {
+        return HttpResponse(
+            FfiConverterUShort.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpResponse) = (
+            FfiConverterUShort.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`)
+    )
+
+    override fun write(value: HttpResponse, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`status`, buf)
+            textField("headers") { FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf) }
+            textField("body") { FfiConverterByteArray.write(value.`body`, buf) }
     }
 }
 
@@ -6880,6 +7491,160 @@ public object FfiConverterTypeFlushOutcome: FfiConverterRustBuffer<FlushOutcome>
 
 
 
+
+
+/**
+ * Why a request got no usable answer.
+ */
+sealed class HttpClientException: kotlin.Exception() {
+    
+    /**
+     * No answer: no connection, a timeout, a TLS failure, the connection dropped
+     * before the answer's end. The device tries again later.
+     */
+    class Network(
+        
+        val `message`: kotlin.String
+        ) : HttpClientException() {
+        override val message
+            get() = "message=${ `message` }"
+    }
+    
+    /**
+     * The answer's body is longer than the request's `max_response_bytes`.
+     */
+    class TooLarge(
+        
+        val `limit`: kotlin.ULong
+        ) : HttpClientException() {
+        override val message
+            get() = "limit=${ `limit` }"
+    }
+    
+    /**
+     * The answer's content encoding is unknown, or its encoded data is damaged.
+     */
+    class Decode(
+        
+        val `message`: kotlin.String
+        ) : HttpClientException() {
+        override val message
+            get() = "message=${ `message` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<HttpClientException> {
+        override fun lift(error_buf: RustBuffer.ByValue): HttpClientException = FfiConverterTypeHttpClientError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClientException> {
+    override fun read(buf: ByteBuffer): HttpClientException {
+        
+
+        return when(buf.getInt()) {
+            1 -> HttpClientException.Network(
+                FfiConverterString.read(buf),
+                )
+            2 -> HttpClientException.TooLarge(
+                FfiConverterULong.read(buf),
+                )
+            3 -> HttpClientException.Decode(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: HttpClientException): ULong {
+        return when(value) {
+            is HttpClientException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+            is HttpClientException.TooLarge -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterULong.allocationSize(value.`limit`)
+            )
+            is HttpClientException.Decode -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+        }
+    }
+
+    override fun write(value: HttpClientException, buf: ByteBuffer) {
+        when(value) {
+            is HttpClientException.Network -> {
+                buf.putInt(1)
+                textField("message") { FfiConverterString.write(value.`message`, buf) }
+                Unit
+            }
+            is HttpClientException.TooLarge -> {
+                buf.putInt(2)
+                FfiConverterULong.write(value.`limit`, buf)
+                Unit
+            }
+            is HttpClientException.Decode -> {
+                buf.putInt(3)
+                textField("message") { FfiConverterString.write(value.`message`, buf) }
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+/**
+ * The methods the device uses.
+ */
+
+enum class HttpMethod {
+    
+    GET,
+    POST;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpMethod: FfiConverterRustBuffer<HttpMethod> {
+    override fun read(buf: ByteBuffer) = try {
+        HttpMethod.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: HttpMethod) = 4UL
+
+    override fun write(value: HttpMethod, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 /**
  * Why the server refused a user's identity. The error code of the answer is
  * [`IdentityProblem::code`] of the first user refused.
@@ -7530,6 +8295,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeHttpClient: FfiConverterRustBuffer<HttpClient?> {
+    override fun read(buf: ByteBuffer): HttpClient? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHttpClient.read(buf)
+    }
+
+    override fun allocationSize(value: HttpClient?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHttpClient.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HttpClient?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHttpClient.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeIdentityTokenListener: FfiConverterRustBuffer<IdentityTokenListener?> {
     override fun read(buf: ByteBuffer): IdentityTokenListener? {
         if (buf.get().toInt() == 0) {
@@ -7860,6 +8657,34 @@ public object FfiConverterSequenceTypeDeepLinkRoute: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.forEachIndexed { index, item ->
             textItem(index) { FfiConverterTypeDeepLinkRoute.write(item, buf) }
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<HttpHeader>> {
+    override fun read(buf: ByteBuffer): List<HttpHeader> {
+        val len = buf.getInt()
+        return List<HttpHeader>(len) {
+            FfiConverterTypeHttpHeader.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HttpHeader>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHttpHeader.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HttpHeader>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.forEachIndexed { index, item ->
+            textItem(index) { FfiConverterTypeHttpHeader.write(item, buf) }
         }
     }
 }
