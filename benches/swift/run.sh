@@ -22,7 +22,7 @@ toolchain=$(scripts/swift-tests --toolchain-path) || {
 }
 PATH=$toolchain:$PATH
 
-cargo build --profile mobile -p beckon
+cargo build --profile mobile -p beckon --no-default-features --features ffi
 export BECKON_LIB_DIR=$root/target/mobile
 swift build -c release --package-path benches/swift/BeckonBench 2>&1 | grep -v 'Unable to locate libSwiftScan'
 out=$(mktemp)

@@ -124,6 +124,15 @@ static RustBuffer optional_str_arg(const char *s) {
     return writer_to_rust(&w);
 }
 
+/* An absent Option<Arc<dyn HttpClient>>: the library's own HTTP client makes the
+ * requests (the debug library is built with it). */
+static RustBuffer no_http_client_arg(void) {
+    Writer w = {0};
+    uint8_t tag = 0;
+    put(&w, &tag, 1);
+    return writer_to_rust(&w);
+}
+
 static void free_buf(RustBuffer buf) {
     RustCallStatus st = {0};
     ffi_beckon_rustbuffer_free(buf, &st);
@@ -260,13 +269,13 @@ int main(void) {
     /* 4. a refused config */
     {
         RustCallStatus st = {0};
-        uint64_t h = uniffi_beckon_fn_constructor_beckon_new(config_arg(dir, server, ""), &st);
+        uint64_t h = uniffi_beckon_fn_constructor_beckon_new(config_arg(dir, server, ""), no_http_client_arg(), &st);
         if (h != 0 && st.code == 0) fail("an empty app_key was accepted");
         expect_error(&st, BECKON_ERROR_INVALID_CONFIG, "app_key", "Beckon.new(app_key = \"\")");
     }
 
     RustCallStatus st = {0};
-    uint64_t beckon = uniffi_beckon_fn_constructor_beckon_new(config_arg(dir, server, "c-smoke-key"), &st);
+    uint64_t beckon = uniffi_beckon_fn_constructor_beckon_new(config_arg(dir, server, "c-smoke-key"), no_http_client_arg(), &st);
     expect_ok(&st, "Beckon.new");
     if (beckon == 0) fail("Beckon.new returned a null handle");
     pass("Beckon.new(data_dir = %s) -> handle", dir);
@@ -342,7 +351,7 @@ int main(void) {
     pass("free_beckon(handle)");
 
     /* The queue survived: a new instance on the same directory still holds both events. */
-    beckon = uniffi_beckon_fn_constructor_beckon_new(config_arg(dir, server, "c-smoke-key"), &st);
+    beckon = uniffi_beckon_fn_constructor_beckon_new(config_arg(dir, server, "c-smoke-key"), no_http_client_arg(), &st);
     expect_ok(&st, "Beckon.new (again)");
     uint64_t queued = queued_events(beckon);
     if (queued != 2) fail("reopened: queued_events = %" PRIu64 ", expected 2", queued);

@@ -21,13 +21,15 @@
 //    because SwiftPM caches an evaluated manifest by its text and environment.
 //  - Beckon: the generated Beckon.swift (written only by scripts/bindings, which patches
 //    uniffi's output: see uniffi-bindgen/src/bin/patch-generated/) plus the hand-written
-//    Swift beside it (Beckon+Swift.swift, Beckon+Push.swift, BeckonError+Message.swift,
-//    JsonValue+Literals.swift, JsonValue+Wire.swift). Swift 6 language mode (the default of tools 6.0), so its
+//    Swift beside it (Beckon+Swift.swift, Beckon+Http.swift with URLSessionHttpClient,
+//    Beckon+Push.swift, BeckonError+Message.swift, JsonValue+Literals.swift,
+//    JsonValue+Wire.swift). Swift 6 language mode (the default of tools 6.0), so its
 //    Sendable and isolation claims are checked by the compiler.
 //  - ReadmeExamples: the README's Swift snippets, also in the Swift 6 mode, as in an app;
 //    only the tests use it (it is no product).
 //  - BeckonTests: XCTest tests against the host library and a live beckon-server
-//    (target/debug/beckon-server, or BECKON_SERVER_BINARY); run by scripts/swift-tests.
+//    (target/debug/beckon-server, or BECKON_SERVER_BINARY), and of URLSessionHttpClient
+//    against a small HTTP/1.1 server of their own on loopback; run by scripts/swift-tests.
 //    Swift 5 mode: XCTest's test discovery on Linux does not run Swift 6 test classes.
 import Foundation
 import PackageDescription
