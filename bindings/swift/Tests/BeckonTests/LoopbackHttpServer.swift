@@ -100,29 +100,9 @@ final class LoopbackHttpServer: @unchecked Sendable {
     /// own thread for every request.
     init(_ handler: @escaping (ReceivedRequest) -> ServerAction) throws {
         self.handler = handler
-        #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw TestError("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let status = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
-                guard bind(fd, sa, length) == 0, listen(fd, 64) == 0 else { return -1 }
-                return getsockname(fd, sa, &length)
-            }
-        }
-        guard status == 0 else {
-            _ = closeSocket(fd)
-            throw TestError("bind/listen failed")
-        }
+        let (fd, port) = try listenOnLoopback(backlog: 64)
         listener = fd
-        url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        url = "http://127.0.0.1:\(port)"
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "loopback-http-accept"
         thread.start()

@@ -416,29 +416,9 @@ final class SilentListener {
     private var fd: Int32
 
     init() throws {
-        #if canImport(Glibc)
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw TestError("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let socket = fd
-        let status = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
-                guard bind(socket, sa, length) == 0, listen(socket, 16) == 0 else { return -1 }
-                return getsockname(socket, sa, &length)
-            }
-        }
-        guard status == 0 else {
-            Self.closeSocket(fd)
-            throw TestError("bind/listen failed")
-        }
-        url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        let (fd, port) = try listenOnLoopback(backlog: 16)
+        self.fd = fd
+        url = "http://127.0.0.1:\(port)"
     }
 
     func close() {
@@ -453,4 +433,34 @@ final class SilentListener {
         _ = Darwin.close(fd)
         #endif
     }
+}
+
+/// A TCP socket listening on a free port of 127.0.0.1, and that port.
+func listenOnLoopback(backlog: Int32) throws -> (fd: Int32, port: UInt16) {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { throw TestError("socket() failed") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let status = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
+            guard bind(fd, sa, length) == 0, listen(fd, backlog) == 0 else { return -1 }
+            return getsockname(fd, sa, &length)
+        }
+    }
+    guard status == 0 else {
+        #if canImport(Glibc)
+        _ = Glibc.close(fd)
+        #else
+        _ = Darwin.close(fd)
+        #endif
+        throw TestError("bind/listen failed")
+    }
+    return (fd, UInt16(bigEndian: address.sin_port))
 }
