@@ -109,12 +109,16 @@ fn the_apps_client_makes_every_request_and_the_events_arrive() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
     let http = PlainHttp::new();
-    let client = Client::with_http(sdk_config(dir.path(), &server.url), Some(http.clone())).unwrap();
+    let client =
+        Client::with_http(sdk_config(dir.path(), &server.url), Some(http.clone())).unwrap();
     for n in 0..3 {
         client.track(&viewed(n)).unwrap();
     }
     let report = client.flush(Duration::from_secs(10)).unwrap();
-    assert_eq!((report.outcome, report.uploaded), (FlushOutcome::Delivered, 3));
+    assert_eq!(
+        (report.outcome, report.uploaded),
+        (FlushOutcome::Delivered, 3)
+    );
     client.shutdown();
     assert_eq!(server.export().len(), 3);
 
@@ -181,7 +185,10 @@ fn nothing_is_lost_when(failing: Arc<dyn HttpClient>, expected_error: &str) {
 
     let client = Client::with_http(config, Some(PlainHttp::new())).unwrap();
     let report = client.flush(Duration::from_secs(10)).unwrap();
-    assert_eq!((report.outcome, report.uploaded), (FlushOutcome::Delivered, 5));
+    assert_eq!(
+        (report.outcome, report.uploaded),
+        (FlushOutcome::Delivered, 5)
+    );
     assert_eq!(server.export().len(), 5);
 }
 
@@ -241,8 +248,11 @@ fn shutdown_does_not_wait_for_a_client_that_never_answers() {
     let (release, held) = mpsc::channel();
     let (called, calls) = mpsc::channel();
     let config = sdk_config(dir.path(), "http://127.0.0.1:1");
-    let client = Client::with_http(config.clone(), Some(Arc::new(Hangs(Mutex::new(held), called))))
-        .unwrap();
+    let client = Client::with_http(
+        config.clone(),
+        Some(Arc::new(Hangs(Mutex::new(held), called))),
+    )
+    .unwrap();
     client.track(&viewed(1)).unwrap();
     // The sync at start is under way, and stuck.
     calls.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -53,8 +53,9 @@ pub struct HttpRequest {
     pub method: HttpMethod,
     /// The absolute `http` or `https` URL, query included.
     pub url: String,
-    /// Sent as given, in this order. A `content-encoding` here describes `body`, which
-    /// is already encoded (a batch is gzip).
+    /// Sent as given; their order and the case of their names carry no meaning (URLSession
+    /// keeps its own order). A `content-encoding` here describes `body`, which is already
+    /// encoded (a batch is gzip).
     pub headers: Vec<HttpHeader>,
     /// Empty for a `GET`.
     pub body: Vec<u8>,
@@ -101,7 +102,8 @@ fn is_secret(name: &str) -> bool {
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct HttpResponse {
     pub status: u16,
-    /// As received; repeated names may appear more than once.
+    /// As received; a repeated name may appear more than once, or once with its values
+    /// joined by commas.
     pub headers: Vec<HttpHeader>,
     /// The whole body, decoded from any content encoding the client negotiated, at
     /// most the request's `max_response_bytes`.
@@ -124,31 +126,39 @@ impl HttpResponse {
 pub enum HttpClientError {
     /// No answer: no connection, a timeout, a TLS failure, the connection dropped
     /// before the answer's end. The device tries again later.
-    #[error("{message}")]
-    Network { message: String },
+    #[error("{reason}")]
+    Network { reason: String },
     /// The answer's body is longer than the request's `max_response_bytes`.
     #[error("the answer is over the {limit}-byte limit")]
     TooLarge { limit: u64 },
     /// The answer's content encoding is unknown, or its encoded data is damaged.
-    #[error("the answer cannot be decoded: {message}")]
-    Decode { message: String },
+    #[error("the answer cannot be decoded: {reason}")]
+    Decode { reason: String },
 }
 
 impl HttpClientError {
-    pub fn network(message: impl Into<String>) -> HttpClientError {
+    pub fn network(reason: impl Into<String>) -> HttpClientError {
         HttpClientError::Network {
-            message: message.into(),
+            reason: reason.into(),
         }
     }
 }
 
 /// An implementation that throws something else than [`HttpClientError`] (a Kotlin
-/// `RuntimeException`, say) failed to get an answer, as far as the device can tell.
+/// `RuntimeException`, say) failed to get an answer, as far as the device can tell. Only
+/// the first line of what it threw is kept: Kotlin hands over its whole stack trace,
+/// which `stats().last_error` has no room for.
 #[cfg(feature = "ffi")]
 impl From<uniffi::UnexpectedUniFFICallbackError> for HttpClientError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> HttpClientError {
-        HttpClientError::network(format!("the app's HTTP client failed: {}", error.reason))
+        HttpClientError::network(app_client_failed(&error.reason))
     }
+}
+
+#[cfg_attr(not(feature = "ffi"), allow(dead_code))]
+fn app_client_failed(thrown: &str) -> String {
+    let first_line = thrown.lines().next().unwrap_or_default().trim();
+    format!("the app's HTTP client failed: {first_line}")
 }
 
 /// What makes the device's HTTP requests; the Kotlin and Swift packages give one over
@@ -157,8 +167,8 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for HttpClientError {
 ///
 /// Called on a thread of Beckon's own, never the app's main thread, one request at a
 /// time; it may block until the answer is in. An implementation must:
-/// - send the request as given (method, URL, headers in order, body), with no cookies,
-///   no cache and no credentials of its own;
+/// - send the request as given (method, URL, headers, body), with no cookies, no cache
+///   and no credentials of its own;
 /// - not follow redirects: a 3xx is the answer (the device tries again later);
 /// - return any status as an [`HttpResponse`], and throw only when there is no whole
 ///   answer ([`HttpClientError::Network`]);
@@ -179,6 +189,16 @@ impl fmt::Debug for dyn HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_an_app_client_threw_is_kept_to_its_first_line() {
+        let thrown =
+            "java.lang.IllegalStateException: no network\n\tat com.shop.Http.send(Http.kt:12)\n";
+        assert_eq!(
+            app_client_failed(thrown),
+            "the app's HTTP client failed: java.lang.IllegalStateException: no network"
+        );
+    }
 
     #[test]
     fn headers_are_found_whatever_their_case() {

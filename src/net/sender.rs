@@ -166,7 +166,7 @@ mod tests {
         let sender = Sender::App(Arc::new(Panics));
         let error = sender.send(request(1_000, 10)).await.unwrap_err();
         assert!(
-            matches!(&error, HttpClientError::Network { message } if message.starts_with("the app's HTTP client failed")),
+            matches!(&error, HttpClientError::Network { reason } if reason.starts_with("the app's HTTP client failed")),
             "{error:?}"
         );
     }

@@ -64,11 +64,11 @@ pub enum TransportError {
 impl From<HttpClientError> for TransportError {
     fn from(error: HttpClientError) -> TransportError {
         match error {
-            HttpClientError::Network { message } => TransportError::Network(message),
+            HttpClientError::Network { reason } => TransportError::Network(reason),
             HttpClientError::TooLarge { limit } => TransportError::TooLarge {
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             },
-            HttpClientError::Decode { message } => TransportError::Decode(message),
+            HttpClientError::Decode { reason } => TransportError::Decode(reason),
         }
     }
 }

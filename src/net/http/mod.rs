@@ -438,7 +438,7 @@ async fn read_body(response: &mut Response<'_>, limit: usize) -> Result<Vec<u8>,
         Some(encoding) if encoding == "gzip" => true,
         Some(other) => {
             return Err(HttpClientError::Decode {
-                message: format!("unsupported content encoding {}", quote(&other)),
+                reason: format!("unsupported content encoding {}", quote(&other)),
             })
         }
     };
@@ -490,7 +490,7 @@ fn gunzip_at_most(compressed: &[u8], limit: usize) -> Result<Vec<u8>, HttpClient
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| HttpClientError::Decode {
-            message: e.to_string(),
+            reason: e.to_string(),
         })?;
     if out.len() > limit {
         return Err(HttpClientError::TooLarge {

@@ -72,7 +72,7 @@ public final class URLSessionHttpClient: HttpClient, @unchecked Sendable {
             let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             url.host != nil
         else {
-            throw HttpClientError.Network(message: "not an absolute http(s) URL: \(request.url)")
+            throw HttpClientError.Network(reason: "not an absolute http(s) URL: \(request.url)")
         }
         let timeoutMs = min(request.timeoutMs, Self.longestTimeoutMs)
         let session = session(timeoutMs: timeoutMs)
@@ -99,7 +99,7 @@ public final class URLSessionHttpClient: HttpClient, @unchecked Sendable {
             exchange.gaveUp()
             task.cancel()
             throw HttpClientError.Network(
-                message: "no whole answer from \(Self.origin(url)) within \(timeoutMs) ms")
+                reason: "no whole answer from \(Self.origin(url)) within \(timeoutMs) ms")
         }
         return try exchange.outcome(url: url)
     }
@@ -262,10 +262,10 @@ private final class Exchange: @unchecked Sendable {
             if tooLarge { throw HttpClientError.TooLarge(limit: limit) }
             if let error { throw Self.clientError(error, url: url) }
             guard let response else {
-                throw HttpClientError.Network(message: "no HTTP answer from \(URLSessionHttpClient.origin(url))")
+                throw HttpClientError.Network(reason: "no HTTP answer from \(URLSessionHttpClient.origin(url))")
             }
             guard let status = UInt16(exactly: response.statusCode) else {
-                throw HttpClientError.Network(message: "status \(response.statusCode) is not an HTTP status")
+                throw HttpClientError.Network(reason: "status \(response.statusCode) is not an HTTP status")
             }
             #if canImport(Darwin)
             // Apple's URLSession passes a body in an encoding it does not know through as it
@@ -273,7 +273,7 @@ private final class Exchange: @unchecked Sendable {
             let encodings = (response.value(forHTTPHeaderField: "Content-Encoding") ?? "")
                 .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             if let unknown = encodings.first(where: { !Self.decodedEncodings.contains($0) }) {
-                throw HttpClientError.Decode(message: "unknown content encoding \"\(unknown)\"")
+                throw HttpClientError.Decode(reason: "unknown content encoding \"\(unknown)\"")
             }
             #endif
             let headers = response.allHeaderFields
@@ -290,21 +290,21 @@ private final class Exchange: @unchecked Sendable {
     static func clientError(_ error: Error, url: URL) -> HttpClientError {
         let origin = URLSessionHttpClient.origin(url)
         guard let urlError = error as? URLError else {
-            return .Network(message: "\(origin): \(error.localizedDescription)")
+            return .Network(reason: "\(origin): \(error.localizedDescription)")
         }
         let description = urlError.localizedDescription
         let detail = "\(origin): \(description) (URLError \(urlError.code.rawValue)\(codeName(urlError.code)))"
         switch urlError.code {
         case .cannotDecodeContentData, .cannotDecodeRawData:
-            return .Decode(message: detail)
+            return .Decode(reason: detail)
         // Linux's URLSession reports libcurl's CURLE_BAD_CONTENT_ENCODING as an unknown
         // error; only libcurl's message ("Error while processing content unencoding: …",
         // "Unrecognized content encoding type …") tells it apart.
         case .unknown where description.lowercased().contains("content unencoding")
             || description.lowercased().contains("content encoding"):
-            return .Decode(message: detail)
+            return .Decode(reason: detail)
         default:
-            return .Network(message: detail)
+            return .Network(reason: detail)
         }
     }
 

@@ -1556,8 +1556,8 @@ public func FfiConverterTypeBeckon_lower(_ value: Beckon) -> UInt64 {
  *
  * Called on a thread of Beckon's own, never the app's main thread, one request at a
  * time; it may block until the answer is in. An implementation must:
- * - send the request as given (method, URL, headers in order, body), with no cookies,
- * no cache and no credentials of its own;
+ * - send the request as given (method, URL, headers, body), with no cookies, no cache
+ * and no credentials of its own;
  * - not follow redirects: a 3xx is the answer (the device tries again later);
  * - return any status as an [`HttpResponse`], and throw only when there is no whole
  * answer ([`HttpClientError::Network`]);
@@ -1577,8 +1577,8 @@ public protocol HttpClient: AnyObject, Sendable {
  *
  * Called on a thread of Beckon's own, never the app's main thread, one request at a
  * time; it may block until the answer is in. An implementation must:
- * - send the request as given (method, URL, headers in order, body), with no cookies,
- * no cache and no credentials of its own;
+ * - send the request as given (method, URL, headers, body), with no cookies, no cache
+ * and no credentials of its own;
  * - not follow redirects: a 3xx is the answer (the device tries again later);
  * - return any status as an [`HttpResponse`], and throw only when there is no whole
  * answer ([`HttpClientError::Network`]);
@@ -3333,8 +3333,9 @@ public struct HttpRequest: Equatable, Hashable {
      */
     public var url: String
     /**
-     * Sent as given, in this order. A `content-encoding` here describes `body`, which
-     * is already encoded (a batch is gzip).
+     * Sent as given; their order and the case of their names carry no meaning (URLSession
+     * keeps its own order). A `content-encoding` here describes `body`, which is already
+     * encoded (a batch is gzip).
      */
     public var headers: [HttpHeader]
     /**
@@ -3361,8 +3362,9 @@ public struct HttpRequest: Equatable, Hashable {
          * The absolute `http` or `https` URL, query included.
          */url: String, 
         /**
-         * Sent as given, in this order. A `content-encoding` here describes `body`, which
-         * is already encoded (a batch is gzip).
+         * Sent as given; their order and the case of their names carry no meaning (URLSession
+         * keeps its own order). A `content-encoding` here describes `body`, which is already
+         * encoded (a batch is gzip).
          */headers: [HttpHeader], 
         /**
          * Empty for a `GET`.
@@ -3442,7 +3444,8 @@ public func FfiConverterTypeHttpRequest_lower(_ value: HttpRequest) -> RustBuffe
 public struct HttpResponse: Equatable, Hashable {
     public var status: UInt16
     /**
-     * As received; repeated names may appear more than once.
+     * As received; a repeated name may appear more than once, or once with its values
+     * joined by commas.
      */
     public var headers: [HttpHeader]
     /**
@@ -3455,7 +3458,8 @@ public struct HttpResponse: Equatable, Hashable {
     // declare one manually.
     public init(status: UInt16, 
         /**
-         * As received; repeated names may appear more than once.
+         * As received; a repeated name may appear more than once, or once with its values
+         * joined by commas.
          */headers: [HttpHeader], 
         /**
          * The whole body, decoded from any content encoding the client negotiated, at
@@ -5652,7 +5656,7 @@ enum HttpClientError: Swift.Error, Equatable, Hashable, Foundation.LocalizedErro
      * No answer: no connection, a timeout, a TLS failure, the connection dropped
      * before the answer's end. The device tries again later.
      */
-    case Network(message: String
+    case Network(reason: String
     )
     /**
      * The answer's body is longer than the request's `max_response_bytes`.
@@ -5662,7 +5666,7 @@ enum HttpClientError: Swift.Error, Equatable, Hashable, Foundation.LocalizedErro
     /**
      * The answer's content encoding is unknown, or its encoded data is damaged.
      */
-    case Decode(message: String
+    case Decode(reason: String
     )
 
     
@@ -5694,13 +5698,13 @@ public struct FfiConverterTypeHttpClientError: FfiConverterRustBuffer {
 
         
         case 1: return .Network(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 2: return .TooLarge(
             limit: try FfiConverterUInt64.read(from: &buf)
             )
         case 3: return .Decode(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -5714,9 +5718,9 @@ public struct FfiConverterTypeHttpClientError: FfiConverterRustBuffer {
 
         
         
-        case let .Network(message):
+        case let .Network(reason):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
         case let .TooLarge(limit):
@@ -5724,9 +5728,9 @@ public struct FfiConverterTypeHttpClientError: FfiConverterRustBuffer {
             FfiConverterUInt64.write(limit, into: &buf)
             
         
-        case let .Decode(message):
+        case let .Decode(reason):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         }
     }

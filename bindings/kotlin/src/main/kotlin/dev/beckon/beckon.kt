@@ -3060,8 +3060,8 @@ public object FfiConverterTypeBeckon: FfiConverter<Beckon, Long> {
  *
  * Called on a thread of Beckon's own, never the app's main thread, one request at a
  * time; it may block until the answer is in. An implementation must:
- * - send the request as given (method, URL, headers in order, body), with no cookies,
- * no cache and no credentials of its own;
+ * - send the request as given (method, URL, headers, body), with no cookies, no cache
+ * and no credentials of its own;
  * - not follow redirects: a 3xx is the answer (the device tries again later);
  * - return any status as an [`HttpResponse`], and throw only when there is no whole
  * answer ([`HttpClientError::Network`]);
@@ -3083,8 +3083,8 @@ public interface HttpClient {
  *
  * Called on a thread of Beckon's own, never the app's main thread, one request at a
  * time; it may block until the answer is in. An implementation must:
- * - send the request as given (method, URL, headers in order, body), with no cookies,
- * no cache and no credentials of its own;
+ * - send the request as given (method, URL, headers, body), with no cookies, no cache
+ * and no credentials of its own;
  * - not follow redirects: a 3xx is the answer (the device tries again later);
  * - return any status as an [`HttpResponse`], and throw only when there is no whole
  * answer ([`HttpClientError::Network`]);
@@ -4984,8 +4984,9 @@ data class HttpRequest (
     var `url`: kotlin.String
     , 
     /**
-     * Sent as given, in this order. A `content-encoding` here describes `body`, which
-     * is already encoded (a batch is gzip).
+     * Sent as given; their order and the case of their names carry no meaning (URLSession
+     * keeps its own order). A `content-encoding` here describes `body`, which is already
+     * encoded (a batch is gzip).
      */
     var `headers`: List<HttpHeader>
     , 
@@ -5060,7 +5061,8 @@ data class HttpResponse (
     var `status`: kotlin.UShort
     , 
     /**
-     * As received; repeated names may appear more than once.
+     * As received; a repeated name may appear more than once, or once with its values
+     * joined by commas.
      */
     var `headers`: List<HttpHeader>
     , 
@@ -7504,10 +7506,10 @@ sealed class HttpClientException: kotlin.Exception() {
      */
     class Network(
         
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HttpClientException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -7526,10 +7528,10 @@ sealed class HttpClientException: kotlin.Exception() {
      */
     class Decode(
         
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HttpClientException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
 
@@ -7569,7 +7571,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
             is HttpClientException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HttpClientException.TooLarge -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -7579,7 +7581,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
             is HttpClientException.Decode -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
         }
     }
@@ -7588,7 +7590,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
         when(value) {
             is HttpClientException.Network -> {
                 buf.putInt(1)
-                textField("message") { FfiConverterString.write(value.`message`, buf) }
+                textField("reason") { FfiConverterString.write(value.`reason`, buf) }
                 Unit
             }
             is HttpClientException.TooLarge -> {
@@ -7598,7 +7600,7 @@ public object FfiConverterTypeHttpClientError : FfiConverterRustBuffer<HttpClien
             }
             is HttpClientException.Decode -> {
                 buf.putInt(3)
-                textField("message") { FfiConverterString.write(value.`message`, buf) }
+                textField("reason") { FfiConverterString.write(value.`reason`, buf) }
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -3,6 +3,7 @@ package dev.beckon.tests
 import dev.beckon.Beckon
 import dev.beckon.BeckonConfig
 import dev.beckon.FlushPolicy
+import dev.beckon.HttpClient
 import dev.beckon.support.ExportedEvent
 import dev.beckon.support.ProviderStandIns
 import dev.beckon.support.ServerProcess
@@ -71,13 +72,18 @@ abstract class BeckonTestBase {
         return proxy
     }
 
-    /** Opens Beckon; it is shut down and its native handle freed after the test. */
+    /**
+     * Opens Beckon, with its requests made by [http] when given (else the platform's
+     * client, as apps get it); it is shut down and its native handle freed after the test.
+     */
     fun open(
         dataDir: Path,
         serverUrl: String,
         flushPolicy: FlushPolicy = QUIET,
+        http: HttpClient? = null,
     ): Beckon {
-        val beckon = Beckon(BeckonConfig(dataDir.toString(), serverUrl, APP_KEY, flushPolicy = flushPolicy))
+        val config = BeckonConfig(dataDir.toString(), serverUrl, APP_KEY, flushPolicy = flushPolicy)
+        val beckon = if (http == null) Beckon(config) else Beckon(config, http)
         cleanups.add {
             beckon.shutdown()
             beckon.close()
