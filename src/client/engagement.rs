@@ -16,11 +16,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
 use super::listeners::{InAppMessage, InAppMessageListener, SegmentChange, SegmentListener};
+use super::mailbox::{Burst, Look, Mail, Mailbox, Piece, Wake};
 use super::recorder::{Keep, Recorder};
 use super::ClientError;
+use crate::common::background;
 use crate::events::Event;
 use crate::messages::{
-    BehaviourFold, DeviceMessages, EventRef, FiredTrigger, Folded, SelectionPolicy,
+    BehaviourFold, DeviceMessages, EventRef, FiredTrigger, Folded, RenderContext, SelectionPolicy,
 };
 use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED, SEGMENT_ID_PROPERTY};
 use crate::segments::{is_device_report, DeviceSegments, MembershipChange, SummarySnapshot};
@@ -34,18 +36,22 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// A message waiting for the app to poll is dropped after this long: it belonged to a
 /// moment that has passed.
 const PENDING_FOR: TimeDelta = TimeDelta::minutes(5);
-/// Most history rows written in one commit.
-const HISTORY_BATCH: usize = 512;
-/// The aggregates are saved after this many events (and at each tick and at stop), so
-/// a start after a crash folds at most this many rows, plus a minute's worth.
+
+/// The aggregates are saved once this many events went by (when the events of a burst
+/// are taken, `arrivals::Burst`), at each tick and at stop, so a start after a crash
+/// folds a few thousand rows at most.
 const SAVE_EVERY: usize = 1_000;
 
 type Task = Box<dyn FnOnce(&mut Engagement) + Send>;
 
+/// Whether the thread goes on after what it handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    GoOn,
+    Stop,
+}
+
 enum Command {
-    /// An event the app tracked, already committed to the queue, with its payload
-    /// for the history.
-    Recorded(WireEvent, Vec<u8>),
     Definitions(Box<SyncedDefinitions>),
     Run(Task),
     Stop,
@@ -53,22 +59,23 @@ enum Command {
 
 /// The handle the client keeps.
 pub(crate) struct EngagementThread {
-    commands: mpsc::Sender<Command>,
+    mailbox: Arc<Mailbox<Command>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Commands sent before the thread starts wait here.
-pub(crate) struct Inbox(mpsc::Receiver<Command>);
+/// What the thread is started with: the mailbox, where what was posted before the
+/// thread started waits.
+pub(crate) struct Inbox(Arc<Mailbox<Command>>);
 
 impl EngagementThread {
-    /// The handle, usable at once (commands queue up), and the inbox to start it with.
+    /// The handle, usable at once (what is posted waits), and the inbox to start it with.
     pub(crate) fn new() -> (EngagementThread, Inbox) {
-        let (commands, receiver) = mpsc::channel();
+        let mailbox = Arc::new(Mailbox::default());
         let handle = EngagementThread {
-            commands,
+            mailbox: mailbox.clone(),
             thread: Mutex::new(None),
         };
-        (handle, Inbox(receiver))
+        (handle, Inbox(mailbox))
     }
 
     /// Starts the thread; it loads the history and settles memberships first, so the
@@ -84,9 +91,11 @@ impl EngagementThread {
         let thread = std::thread::Builder::new()
             .name("beckon-engagement".into())
             .spawn(move || {
+                background::lower_this_thread();
                 let mut engagement =
                     Engagement::load(recorder, definitions, queue_watermark, limits);
-                engagement.run(inbox.0);
+                engagement.run(&inbox.0);
+                inbox.0.close();
             })
             .map_err(|e| {
                 ClientError::InvalidConfig(format!("cannot start the engagement thread: {e}"))
@@ -95,17 +104,16 @@ impl EngagementThread {
         Ok(())
     }
 
-    pub(crate) fn recorded(&self, event: WireEvent, payload: Vec<u8>) {
-        let _ = self.commands.send(Command::Recorded(event, payload));
+    /// Hands over the stored payload of an event the app tracked.
+    pub(crate) fn recorded(&self, payload: &[u8]) {
+        self.mailbox.post_event(payload);
     }
 
     /// A sender for the sync worker to hand over new definitions.
     pub(crate) fn definitions_sink(&self) -> impl Fn(SyncedDefinitions) + Send + 'static {
-        let commands = Mutex::new(self.commands.clone());
+        let mailbox = self.mailbox.clone();
         move |definitions| {
-            if let Ok(commands) = commands.lock() {
-                let _ = commands.send(Command::Definitions(Box::new(definitions)));
-            }
+            let _ = mailbox.post(Command::Definitions(Box::new(definitions)));
         }
     }
 
@@ -120,8 +128,8 @@ impl EngagementThread {
         let task: Task = Box::new(move |engagement| {
             let _ = reply.send(task(engagement));
         });
-        self.commands
-            .send(Command::Run(task))
+        self.mailbox
+            .post(Command::Run(task))
             .map_err(|_| ClientError::ShutDown)?;
         answer.recv_timeout(timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => ClientError::Busy(timeout),
@@ -131,12 +139,12 @@ impl EngagementThread {
 
     /// Runs `task` on the engagement thread without waiting for it.
     pub(crate) fn post(&self, task: impl FnOnce(&mut Engagement) + Send + 'static) {
-        let _ = self.commands.send(Command::Run(Box::new(task)));
+        let _ = self.mailbox.post(Command::Run(Box::new(task)));
     }
 
     /// Finishes the queued work and stops the thread.
     pub(crate) fn stop(&self) {
-        let _ = self.commands.send(Command::Stop);
+        let _ = self.mailbox.post(Command::Stop);
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
             // A listener calling shutdown from the engagement thread cannot join itself.
@@ -144,6 +152,13 @@ impl EngagementThread {
                 let _ = thread.join();
             }
         }
+    }
+}
+
+impl Drop for EngagementThread {
+    /// A thread started by a constructor that failed later ends too.
+    fn drop(&mut self) {
+        let _ = self.mailbox.post(Command::Stop);
     }
 }
 
@@ -291,63 +306,101 @@ impl Engagement {
         }
     }
 
-    fn run(&mut self, commands: mpsc::Receiver<Command>) {
-        let mut next = None;
+    fn run(&mut self, mailbox: &Mailbox<Command>) {
+        let mut burst: Option<Burst> = None;
+        let mut mail = Mail::default();
         loop {
-            let command = match next.take() {
-                Some(command) => Ok(command),
-                None => commands.recv_timeout(CLOCK_TICK),
+            let found = match burst {
+                Some(_) => mailbox.wait(Burst::PAUSE, Wake::OnCommand),
+                None => mailbox.wait(CLOCK_TICK, Wake::OnAnything),
             };
-            match command {
-                Ok(Command::Recorded(event, payload)) => {
-                    // Whatever else arrived meanwhile goes into the history in the same
-                    // commit: one write for a burst of events instead of one each.
-                    let mut batch = vec![(event, payload)];
-                    while batch.len() < HISTORY_BATCH {
-                        match commands.try_recv() {
-                            Ok(Command::Recorded(event, payload)) => batch.push((event, payload)),
-                            Ok(other) => {
-                                next = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    self.on_recorded_batch(batch);
+            let now = Instant::now();
+            let take = match burst {
+                _ if found.commands > 0 => true,
+                None if found.events > 0 => {
+                    burst = Some(Burst::start(now, found.events));
+                    false
                 }
-                Ok(Command::Definitions(definitions)) => self.on_definitions(*definitions),
-                Ok(Command::Run(task)) => task(self),
-                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                    if self.unsaved > 0 {
-                        self.save();
+                None => {
+                    self.on_tick(Utc::now());
+                    false
+                }
+                Some(waiting) => match waiting.look(found.events, now) {
+                    Look::Take => true,
+                    Look::Wait(next) => {
+                        burst = Some(next);
+                        false
                     }
+                },
+            };
+            if take {
+                burst = None;
+                mailbox.take(&mut mail);
+                if self.handle(&mut mail) == Handled::Stop {
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => self.on_tick(Utc::now()),
             }
         }
     }
 
-    fn on_recorded_batch(&mut self, mut batch: Vec<(WireEvent, Vec<u8>)>) {
+    /// Handles what was taken from the mailbox, in order: the events before a command
+    /// are folded before it runs.
+    fn handle(&mut self, mail: &mut Mail<Command>) -> Handled {
+        let mut events = Vec::new();
+        let mut handled = Handled::GoOn;
+        for piece in mail.drain() {
+            match piece {
+                Piece::Event(payload) => events.push(payload),
+                Piece::Command(command) => {
+                    self.settle(&events);
+                    events.clear();
+                    match command {
+                        Command::Definitions(definitions) => self.on_definitions(*definitions),
+                        Command::Run(task) => task(self),
+                        Command::Stop => {
+                            if self.unsaved > 0 {
+                                self.save();
+                            }
+                            handled = Handled::Stop;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.settle(&events);
+        drop(events);
+        mail.clear();
+        handled
+    }
+
+    /// Folds the events that arrived, writes their history rows in one commit, and
+    /// saves the aggregates when enough events went by since the last save.
+    fn settle(&mut self, payloads: &[&[u8]]) {
+        if payloads.is_empty() {
+            return;
+        }
         // An event stamped for a user forgotten since (a logout or a deletion that ran
         // while it was on its way here) is not this user's history.
-        {
-            let mut store = self.recorder.store();
-            let anonymous_id = store.identity().anonymous_id.clone();
-            batch.retain(|(event, _)| event.anonymous_id == anonymous_id);
-            let rows = batch
-                .iter()
-                .filter(|(event, _)| belongs_in_history(event))
-                .map(|(event, payload)| (event.timestamp.timestamp_millis(), payload.as_slice()));
-            // On failure the rows are rebuilt from the queue at the next start.
-            let _ = store.append_history(rows);
-        }
-        for (event, _) in batch {
+        let anonymous_id = self.recorder.store().identity().anonymous_id.clone();
+        let mut rows = Vec::with_capacity(payloads.len());
+        for &payload in payloads {
+            let Ok(event) = serde_json::from_slice::<WireEvent>(payload) else {
+                continue;
+            };
+            if event.anonymous_id != anonymous_id {
+                continue;
+            }
             // Judged at the moment it happened, so a change is stamped with the time of
-            // the event that caused it, however long the event waited in the channel.
+            // the event that caused it, however long the event waited.
             let at = event.timestamp;
             self.on_recorded(&event, at);
+            if belongs_in_history(&event) {
+                rows.push((at.timestamp_millis(), payload));
+            }
         }
+        // On failure the rows are rebuilt from the queue at the next start.
+        let _ = self.recorder.store().append_history(rows);
         if self.unsaved >= SAVE_EVERY {
             self.save();
         }
@@ -513,26 +566,21 @@ impl Engagement {
         let summary = self.segments.summary();
         // The app's setting wins; a `locale` trait from identify is the fallback.
         let locale = match summary.traits.get("locale") {
-            Some(Value::String(trait_locale)) if self.locale.is_empty() => trait_locale.clone(),
-            _ => self.locale.clone(),
+            Some(Value::String(trait_locale)) if self.locale.is_empty() => trait_locale.as_str(),
+            _ => self.locale.as_str(),
         };
-        let behaviour = self.behaviour.snapshot();
-        self.messages
-            .set_promo_code(super::push::featured_promo_code(
-                &self.recorder,
-                &behaviour.cart,
-                now,
-            ));
+        let (recorder, behaviour) = (&self.recorder, &self.behaviour);
         let rendered = self
             .messages
-            .message_for(
-                fired,
-                self.segments.memberships(),
-                &summary.traits,
-                behaviour,
-                &locale,
-                now,
-            )
+            .message_for(fired, self.segments.memberships(), locale, now, || {
+                let behaviour = behaviour.snapshot();
+                RenderContext {
+                    traits: summary.traits.clone(),
+                    promo_code: super::push::featured_promo_code(recorder, &behaviour.cart, now),
+                    behaviour,
+                    ..RenderContext::default()
+                }
+            })
             .ok()?;
         Some(InAppMessage::new(
             rendered,

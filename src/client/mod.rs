@@ -11,6 +11,7 @@ mod identity;
 mod instance_lock;
 mod lifecycle;
 mod listeners;
+mod mailbox;
 mod push;
 mod recorder;
 mod stats;
@@ -230,7 +231,7 @@ impl Core {
         }
         drop(store);
         if stored {
-            self.engagement.recorded(event, payload);
+            self.engagement.recorded(&payload);
         }
         Ok(())
     }
@@ -260,8 +261,8 @@ impl Core {
         name: Option<String>,
         properties: Map<String, serde_json::Value>,
     ) -> Result<(), ClientError> {
-        if let Some((event, payload)) = self.recorder.record_now(kind, name, properties)? {
-            self.engagement.recorded(event, payload);
+        if let Some(payload) = self.recorder.record_now(kind, name, properties)? {
+            self.engagement.recorded(&payload);
         }
         Ok(())
     }

@@ -345,8 +345,8 @@ impl Core {
     /// Events committed by this file's own transactions go on like tracked ones: to
     /// the engagement thread (history, segments, triggers) and toward upload.
     fn delivered(&self, events: Vec<(WireEvent, Vec<u8>)>) {
-        for (event, payload) in events {
-            self.engagement.recorded(event, payload);
+        for (_, payload) in events {
+            self.engagement.recorded(&payload);
         }
         self.uploader.nudge();
     }

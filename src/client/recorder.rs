@@ -124,14 +124,14 @@ impl Recorder {
 
     /// Stamps an event for the current identity and commits it, under one hold of the
     /// store's lock: an `identify` or `reset` lands wholly before or after it. Returns
-    /// the event and its stored payload, or `None` when the user opted out and the
-    /// event was only counted.
+    /// its stored payload, or `None` when the user opted out and the event was only
+    /// counted.
     pub(crate) fn record_now(
         &self,
         kind: WireKind,
         name: Option<String>,
         properties: Map<String, Value>,
-    ) -> Result<Option<(WireEvent, Vec<u8>)>, ClientError> {
+    ) -> Result<Option<Vec<u8>>, ClientError> {
         // Read before the store's lock, which `track` holds no longer than it must.
         let context = self.context();
         let mut store = self.store();
@@ -146,7 +146,8 @@ impl Recorder {
         let payload = encode(&event)?;
         let at = event.timestamp.timestamp_millis();
         let stored = self.commit(&mut store, at, &payload, Keep::QueueOnly)?;
-        Ok(stored.then_some((event, payload)))
+        drop(store);
+        Ok(stored.then_some(payload))
     }
 
     /// Commits `payload` through the locked `store`; `false` when the user opted out

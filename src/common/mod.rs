@@ -1,7 +1,9 @@
 //! Leaves every domain shares: field errors, money, retry timing, the order of the
-//! device core's locks. Nothing here imports another module of the crate, so any module
+//! device core's locks, the priority of the device core's threads. Nothing here imports another module of the crate, so any module
 //! may use them without a cycle.
 
+#[cfg(feature = "sdk")]
+pub mod background;
 mod field_error;
 pub mod lock_order;
 pub mod money;

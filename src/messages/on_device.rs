@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::behaviour::BehaviourSnapshot;
 use super::campaign::{Campaign, FiredTrigger};
 use super::render_message::{render_message, RenderedMessage};
 use super::select::{clamp_to_now, select, NoMessage, SelectionPolicy, UserState};
 use super::template::RenderContext;
-use serde_json::{Map, Value};
 
 /// Messages shown this long ago may still be clicked or dismissed; older ones are
 /// forgotten so the map stays small.
@@ -25,8 +23,6 @@ pub struct DeviceMessages {
     user: UserState,
     /// Message id → (campaign id, when shown), for clicks and dismissals.
     shown: HashMap<String, (String, DateTime<Utc>)>,
-    /// What templates get as `promo_code`.
-    promo_code: Option<String>,
 }
 
 impl DeviceMessages {
@@ -45,13 +41,7 @@ impl DeviceMessages {
             policy,
             user,
             shown: HashMap::new(),
-            promo_code: None,
         }
-    }
-
-    /// The promo code the shopper holds, for the `promo_code` field of templates.
-    pub fn set_promo_code(&mut self, code: Option<String>) {
-        self.promo_code = code;
     }
 
     pub fn replace_campaigns(&mut self, campaigns: Vec<Campaign>, policy: SelectionPolicy) {
@@ -64,24 +54,21 @@ impl DeviceMessages {
     }
 
     /// The campaign to show for `fired`, rendered for the user, or why there is none.
+    /// `context` (the user's traits, behaviour and promo code) is asked for only when a
+    /// campaign is chosen: most events fire nothing, and a promo code is read from the
+    /// store.
     pub fn message_for(
         &mut self,
         fired: &FiredTrigger,
         segments: &BTreeSet<String>,
-        traits: &Map<String, Value>,
-        behaviour: BehaviourSnapshot,
         locale: &str,
         now: DateTime<Utc>,
+        context: impl FnOnce() -> RenderContext,
     ) -> Result<RenderedMessage, NoMessage> {
-        self.user.segments = segments.iter().cloned().collect();
+        self.user.segments.clear();
+        self.user.segments.extend(segments.iter().cloned());
         let campaign = select(&self.campaigns, fired, &self.user, now, &self.policy)?;
-        let context = RenderContext {
-            traits: traits.clone(),
-            behaviour,
-            promo_code: self.promo_code.clone(),
-            ..RenderContext::default()
-        };
-        Ok(render_message(campaign, locale, &context))
+        Ok(render_message(campaign, locale, &context()))
     }
 
     /// The message was put on screen: it counts toward its campaign's caps and the gap.
@@ -122,6 +109,8 @@ impl DeviceMessages {
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
+
+    use crate::messages::BehaviourSnapshot;
     use serde_json::{json, Map, Value};
 
     use super::*;
@@ -180,6 +169,39 @@ mod tests {
         }
     }
 
+    fn context(traits: &Map<String, Value>, behaviour: BehaviourSnapshot) -> RenderContext {
+        RenderContext {
+            traits: traits.clone(),
+            behaviour,
+            ..RenderContext::default()
+        }
+    }
+
+    #[test]
+    fn a_message_is_rendered_only_when_a_campaign_is_chosen() {
+        let mut messages =
+            DeviceMessages::new(vec![free_shipping()], SelectionPolicy::default(), []);
+        let mut asked = 0;
+        let none = BTreeSet::new();
+        let refused = messages.message_for(&entered(), &none, "en", now(), || {
+            asked += 1;
+            RenderContext::default()
+        });
+        assert!(refused.is_err());
+        assert_eq!(
+            asked, 0,
+            "no campaign for the trigger: the context is not built"
+        );
+        let segments = BTreeSet::from(["cart_abandoner".to_string()]);
+        let (traits, behaviour) = abandoner();
+        let shown = messages.message_for(&entered(), &segments, "en", now(), || {
+            asked += 1;
+            context(&traits, behaviour)
+        });
+        assert!(shown.is_ok());
+        assert_eq!(asked, 1);
+    }
+
     #[test]
     fn renders_the_nudge_for_the_user_and_locale() {
         let mut messages =
@@ -187,7 +209,9 @@ mod tests {
         let segments = BTreeSet::from(["cart_abandoner".to_string()]);
         let (traits, behaviour) = abandoner();
         let message = messages
-            .message_for(&entered(), &segments, &traits, behaviour, "de-AT", now())
+            .message_for(&entered(), &segments, "de-AT", now(), || {
+                context(&traits, behaviour)
+            })
             .unwrap();
         assert_eq!(message.title, "Hallo Ana");
         assert_eq!(message.body, "Noch 12.50 EUR bis zum Gratisversand");
@@ -202,7 +226,9 @@ mod tests {
         let (traits, behaviour) = abandoner();
         let show = |messages: &mut DeviceMessages, at: DateTime<Utc>| {
             messages
-                .message_for(&entered(), &segments, &traits, behaviour.clone(), "en", at)
+                .message_for(&entered(), &segments, "en", at, || {
+                    context(&traits, behaviour.clone())
+                })
                 .map(|m| messages.note_shown(&format!("m{at}"), &m.campaign_id, at))
         };
         show(&mut messages, now()).unwrap();
@@ -233,7 +259,9 @@ mod tests {
         let segments = BTreeSet::from(["cart_abandoner".to_string()]);
         let (traits, behaviour) = abandoner();
         assert!(matches!(
-            messages.message_for(&entered(), &segments, &traits, behaviour, "en", now()),
+            messages.message_for(&entered(), &segments, "en", now(), || context(
+                &traits, behaviour
+            )),
             Err(NoMessage::Ineligible { .. })
         ));
         messages.note_shown("m1", "free-shipping", now());

@@ -16,6 +16,7 @@ use super::body::{assemble_batch, gzip};
 use super::hold::HeldUsers;
 use super::identity::{batch_tokens, batch_user_ids, user_of};
 use super::trigger::should_flush;
+use crate::common::background;
 use crate::net::policy::{self, Decision, Outcome, RetryPolicy};
 use crate::net::{
     describe_refusals, HttpClient, HttpTransport, IdentityTokenListener, ServerClock,
@@ -155,8 +156,11 @@ impl Uploader {
         let thread = std::thread::Builder::new()
             .name("beckon-upload".into())
             .spawn(move || {
+                background::lower_this_thread();
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    // The blocking pool's threads make the app's HTTP requests.
+                    .on_thread_start(background::lower_this_thread)
                     .build()
                     .expect("a current-thread runtime needs no resources that can fail");
                 runtime.block_on(async move {
