@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beckon::client::{BeckonConfig, Client, FlushPolicy, InAppMessage, InAppMessageListener};
+use beckon::client::{BeckonConfig, Client, InAppMessage, InAppMessageListener};
 use beckon::events::{Event, Product, Properties};
 use beckon::store::{QueueLimits, Store, DATABASE_FILE};
 use chrono::{TimeDelta, Utc};
@@ -31,6 +31,9 @@ use common::TestServer;
 #[path = "common/shopper.rs"]
 mod shopper;
 use shopper::{stored_event, CATEGORIES};
+#[path = "common/quiet.rs"]
+mod quiet;
+use quiet::quiet_config;
 
 const SIZES: [usize; 4] = [1_000, 10_000, 50_000, 100_000];
 /// Events tracked and measured per size; they stay queued for the start measured after.
@@ -103,20 +106,9 @@ fn seed(dir: &Path, stored: usize) {
     store.close().unwrap();
 }
 
+/// Nothing is uploaded during the run: the events stay queued for the restart.
 fn config(dir: &Path, server_url: &str) -> BeckonConfig {
-    let mut config = BeckonConfig::new(dir.to_str().unwrap(), server_url, common::APP_KEY);
-    // Nothing is uploaded during the run: the events stay queued for the restart.
-    config.flush_policy = FlushPolicy {
-        flush_at: 1_000_000,
-        flush_interval_ms: 3_600_000,
-        ..Default::default()
-    };
-    config.queue_limits = QueueLimits {
-        max_events: i64::MAX,
-        max_bytes: i64::MAX,
-        ..Default::default()
-    };
-    config
+    quiet_config(dir, server_url, common::APP_KEY, 1_000_000)
 }
 
 /// CPU time the named thread of this process has used (Linux scheduler statistics).

@@ -11,11 +11,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use beckon::client::{BeckonConfig, Client, FlushPolicy};
+use beckon::client::Client;
 use beckon::events::{Event, JsonValue, Product};
-use beckon::store::QueueLimits;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rusqlite::Connection;
+
+#[path = "common/quiet.rs"]
+mod quiet;
+use quiet::quiet_config;
 
 fn product_viewed() -> Event {
     Event::ProductViewed {
@@ -39,18 +42,7 @@ fn product_viewed() -> Event {
 
 /// A client that never uploads during the run, with room for every event.
 fn quiet_client(dir: &std::path::Path) -> Client {
-    let mut config = BeckonConfig::new(dir.to_str().unwrap(), "http://127.0.0.1:9", "bench-key");
-    config.flush_policy = FlushPolicy {
-        flush_at: 500,
-        flush_interval_ms: 3_600_000,
-        ..Default::default()
-    };
-    config.queue_limits = QueueLimits {
-        max_events: i64::MAX,
-        max_bytes: i64::MAX,
-        ..Default::default()
-    };
-    Client::new(config).unwrap()
+    Client::new(quiet_config(dir, "http://127.0.0.1:9", "bench-key", 500)).unwrap()
 }
 
 /// The baseline: what SQLite alone costs for one durable row of the same size.

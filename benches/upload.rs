@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 mod samples;
 use samples::shoe;
 
-use beckon::client::{BeckonConfig, Client, ClientError, FlushPolicy};
+use beckon::client::{Client, ClientError};
 use beckon::events::{Event, Properties};
 use beckon::protocol::{APP_KEY_HEADER, BATCH_PATH, MAX_BATCH_EVENTS};
 use beckon::store::{QueueLimits, QueuedEvent, Store};
@@ -29,6 +29,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::{TestServer, APP_KEY};
+#[path = "common/quiet.rs"]
+mod quiet;
+use quiet::quiet_config;
 
 const EVENTS: usize = 10_000;
 
@@ -40,18 +43,7 @@ fn event() -> Event {
 }
 
 fn client(dir: &std::path::Path, url: &str) -> Client {
-    let mut config = BeckonConfig::new(dir.to_str().unwrap(), url, APP_KEY);
-    config.flush_policy = FlushPolicy {
-        flush_at: 1_000_000,
-        flush_interval_ms: 3_600_000,
-        ..Default::default()
-    };
-    config.queue_limits = QueueLimits {
-        max_events: 1_000_000,
-        max_bytes: 1 << 30,
-        ..Default::default()
-    };
-    Client::new(config).unwrap()
+    Client::new(quiet_config(dir, url, APP_KEY, 1_000_000)).unwrap()
 }
 
 /// `count` events exactly as the SDK queues them, by a signed-in user when `user_id`.

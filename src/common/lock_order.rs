@@ -11,7 +11,8 @@
 //! Every other lock of the core is a leaf: nothing else is taken while one is held.
 //! They are the recorder's event context, the consent states cache, the deep-link
 //! router and promo state, the workers' thread handles and listeners, the registry
-//! of instances the one-call `track` looks up, and the WAL checkpointer's (held while
+//! of instances the one-call `track` looks up, the engagement thread's mailbox (its
+//! condition variable waits on the mailbox's own lock only), and the WAL checkpointer's (held while
 //! it copies the WAL with a connection of its own, without the store's lock; emptying
 //! the WAL under the store's lock waits for it); a leaf may be taken under the store's
 //! lock, never the other way round. The checkpointer runs on the upload thread, like
