@@ -90,26 +90,9 @@ let membershipReportNames: Set<String> = ["Segment Entered", "Segment Exited"]
 
 /// A port on 127.0.0.1 that was free a moment ago.
 func freeLoopbackPort() throws -> Int {
-    #if canImport(Glibc)
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #else
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
-    #endif
-    guard fd >= 0 else { throw TestError("socket() failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
-            guard bind(fd, sa, length) == 0 else { return -1 }
-            return getsockname(fd, sa, &length)
-        }
-    }
-    guard bound == 0 else { throw TestError("bind() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    let (fd, port) = try listenOnLoopback(backlog: 1)
+    _ = close(fd)
+    return Int(port)
 }
 
 /// The name of the calling thread, as the OS knows it (Rust names its threads this way).
