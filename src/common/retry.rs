@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
 /// How long to wait between tries (DESIGN.md §4 defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,17 +68,38 @@ pub fn backoff(
     Duration::from_secs_f64((capped * spread).clamp(0.0, cap.as_secs_f64()))
 }
 
-/// Parses `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A date in
-/// the past means "now"; anything else unreadable is ignored.
+/// Parses `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3), in any of the
+/// three forms a recipient must accept (§5.6.7): IMF-fixdate, the obsolete RFC 850 form
+/// and asctime's. A date in the past means "now"; anything else unreadable is ignored.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let date = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
+    let date = http_date(value, now)?;
     Some((date - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// An HTTP date, read at `now` (which places RFC 850's two-digit years).
+fn http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if let Ok(date) = DateTime::parse_from_rfc2822(value) {
+        return Some(date.with_timezone(&Utc));
+    }
+    // asctime: `Sun Nov  6 08:49:37 1994`, in UTC.
+    if let Ok(date) = NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y") {
+        return Some(date.and_utc());
+    }
+    // RFC 850: `Sunday, 06-Nov-94 08:49:37 GMT`. A two-digit year more than 50 years
+    // ahead is the last one in the past with those digits. The weekday is not checked:
+    // it names a day of the century meant, which the parser cannot know.
+    let (_weekday, rest) = value.strip_suffix(" GMT")?.split_once(", ")?;
+    let date = NaiveDateTime::parse_from_str(rest, "%d-%b-%y %H:%M:%S").ok()?;
+    let two_digits = date.year().rem_euclid(100);
+    let mut year = now.year() - now.year().rem_euclid(100) + two_digits;
+    if year > now.year() + 50 {
+        year -= 100;
+    }
+    Some(date.with_year(year)?.and_utc())
 }
 
 #[cfg(test)]
@@ -128,6 +149,38 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn reads_the_obsolete_date_forms_recipients_must_accept() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let thirty = Some(Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after("Monday, 23-Nov-26 10:00:30 GMT", now),
+            thirty
+        );
+        assert_eq!(parse_retry_after("Mon Nov 23 10:00:30 2026", now), thirty);
+        assert_eq!(
+            parse_retry_after("Mon Nov  2 10:00:00 2026", now),
+            Some(Duration::ZERO),
+            "a day padded with a space, in the past"
+        );
+        // RFC 850's two-digit year: 94 is 1994, not 2094 (over 50 years ahead).
+        assert_eq!(
+            http_date("Sunday, 06-Nov-94 08:49:37 GMT", now).map(|d| d.to_rfc3339()),
+            Some("1994-11-06T08:49:37+00:00".into())
+        );
+        assert_eq!(
+            http_date("Friday, 06-Nov-76 08:49:37 GMT", now).map(|d| d.to_rfc3339()),
+            Some("2076-11-06T08:49:37+00:00".into())
+        );
+        assert_eq!(
+            parse_retry_after("Monday, 23-Nov-26 10:00:30 UTC", now),
+            None
+        );
+        assert_eq!(parse_retry_after("Mon Nov 23 25:00:30 2026", now), None);
     }
 
     #[test]
