@@ -38,7 +38,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PENDING_FOR: TimeDelta = TimeDelta::minutes(5);
 
 /// The aggregates are saved once this many events went by (when the events of a burst
-/// are taken, `arrivals::Burst`), at each tick and at stop, so a start after a crash
+/// are taken, `mailbox::Burst`), at each tick and at stop, so a start after a crash
 /// folds a few thousand rows at most.
 const SAVE_EVERY: usize = 1_000;
 
@@ -92,10 +92,12 @@ impl EngagementThread {
             .name("beckon-engagement".into())
             .spawn(move || {
                 background::lower_this_thread();
+                // However the thread ends (a listener's panic included), later calls hear
+                // that it is gone rather than waiting for an answer.
+                let _closing = CloseOnExit(&inbox.0);
                 let mut engagement =
                     Engagement::load(recorder, definitions, queue_watermark, limits);
                 engagement.run(&inbox.0);
-                inbox.0.close();
             })
             .map_err(|e| {
                 ClientError::InvalidConfig(format!("cannot start the engagement thread: {e}"))
@@ -152,6 +154,15 @@ impl EngagementThread {
                 let _ = thread.join();
             }
         }
+    }
+}
+
+/// Closes the mailbox when dropped.
+struct CloseOnExit<'a>(&'a Mailbox<Command>);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

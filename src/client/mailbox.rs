@@ -171,7 +171,11 @@ impl<C> Mailbox<C> {
     pub fn close(&self) {
         let mut mail = self.lock();
         mail.closed = true;
+        let dropped = std::mem::take(&mut mail.items);
         mail.clear();
+        // Dropped once the lock is released: a command may hold the app's objects.
+        drop(mail);
+        drop(dropped);
     }
 }
 
