@@ -411,7 +411,9 @@ impl Engagement {
             }
         }
         // On failure the rows are rebuilt from the queue at the next start.
-        let _ = self.recorder.store().append_history(rows);
+        if !rows.is_empty() {
+            let _ = self.recorder.store().append_history(rows);
+        }
         if self.unsaved >= SAVE_EVERY {
             self.save();
         }

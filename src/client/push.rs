@@ -19,7 +19,7 @@ use crate::common::FieldError;
 use crate::events::{Cart, Coupon, Event, JsonValue, Properties};
 use crate::messages::CartState;
 use crate::net::stored_offset;
-use crate::protocol::{check_promo_code, PushPayload, WireEvent, MAX_EVENT_BYTES};
+use crate::protocol::{check_promo_code, PushPayload, MAX_EVENT_BYTES};
 use crate::push::{
     active_promos, best_promo_for, corrected_now, featured_promo, parse_fcm_data, parse_push,
     Basket, DeepLink, DeepLinkError, DeepLinkRoute, DeepLinkRouter, Promo, PromoQuote,
@@ -145,7 +145,7 @@ impl Core {
             let ids = Attribution::of(&payload);
             events.push(self.stamp(&deep_link_opened(link, &ids), now)?);
         }
-        let payloads: Vec<&[u8]> = events.iter().map(|(_, p)| p.as_slice()).collect();
+        let payloads: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
         let (held, server_now, recorded) = {
             let mut store = self.recorder.store();
             // Opted out, the shopper still lands where the push points and keeps its
@@ -167,7 +167,7 @@ impl Core {
             (held, corrected_now(now, stored_offset(&store)), recorded)
         };
         if recorded {
-            self.delivered(events);
+            self.delivered(&payloads);
         }
         Ok(PushAction {
             message_id: payload.message_id,
@@ -278,7 +278,7 @@ impl Core {
         let (counted, recorded) = {
             let mut store = self.recorder.store();
             let recorded = !self.recorder.consent.is_opted_out();
-            let event = recorded.then_some(applied.1.as_slice());
+            let event = recorded.then_some(applied.as_slice());
             let counted = store.use_promo(
                 promo.code(),
                 promo.offer.max_uses,
@@ -299,7 +299,7 @@ impl Core {
             return self.deny(&promo, cart, refusal);
         }
         if recorded {
-            self.delivered(vec![applied]);
+            self.delivered(&[&applied]);
         }
         Ok(quote)
     }
@@ -323,8 +323,8 @@ impl Core {
         ))
     }
 
-    /// The wire event and its payload, stamped `at` for the current identity.
-    fn stamp(&self, event: &Event, at: DateTime<Utc>) -> Result<(WireEvent, Vec<u8>), ClientError> {
+    /// The payload of `event`, stamped `at` for the current identity.
+    fn stamp(&self, event: &Event, at: DateTime<Utc>) -> Result<Vec<u8>, ClientError> {
         let encoded = event.encode().map_err(ClientError::InvalidEvent)?;
         let wire = self
             .recorder
@@ -339,14 +339,14 @@ impl Core {
                 ),
             )));
         }
-        Ok((wire, payload))
+        Ok(payload)
     }
 
     /// Events committed by this file's own transactions go on like tracked ones: to
     /// the engagement thread (history, segments, triggers) and toward upload.
-    fn delivered(&self, events: Vec<(WireEvent, Vec<u8>)>) {
-        for (_, payload) in events {
-            self.engagement.recorded(&payload);
+    fn delivered(&self, payloads: &[&[u8]]) {
+        for payload in payloads {
+            self.engagement.recorded(payload);
         }
         self.uploader.nudge();
     }

@@ -61,7 +61,7 @@ async fn send_blocking(
 }
 
 /// An answer the device can read: a real status, no more body than it allowed.
-pub fn checked(response: HttpResponse, limit: u64) -> Result<HttpResponse, HttpClientError> {
+fn checked(response: HttpResponse, limit: u64) -> Result<HttpResponse, HttpClientError> {
     if !(100..=599).contains(&response.status) {
         return Err(HttpClientError::network(format!(
             "the app's HTTP client returned status {}, which is not an HTTP status",
