@@ -4,10 +4,11 @@
 //! view (rendered with the behaviour values templates read: last product viewed,
 //! favourite category, cart), it prints:
 //!
-//! * the engagement thread's CPU time per event (history row, segment updates,
-//!   trigger matching, behaviour values, selection and rendering), read from the
-//!   thread's own scheduler statistics, beside the caller-side `track` latency of the
-//!   same events in the same run;
+//! * the engagement thread's CPU time per event (moving the event from the append log
+//!   into the queue's table, history row, segment updates, trigger matching, behaviour
+//!   values, selection and rendering), read from the thread's own scheduler
+//!   statistics, and the upload thread's (the WAL's checkpoints), beside the
+//!   caller-side `track` latency of the same events in the same run;
 //! * the start after that session (10,000 events still queued): `Client::new`, and the
 //!   first answer from the engagement thread, beside a raw SQLite open of the same file;
 //! * the database's size on disk.
@@ -156,6 +157,9 @@ struct Row {
     track_p50: Duration,
     track_p99: Duration,
     background: Duration,
+    /// The upload thread's CPU time per event over the same events: the checkpoints of
+    /// the WAL their commits grew (nothing is uploaded during the run).
+    upload: Duration,
     new_p50: Duration,
     first_answer_p50: Duration,
     raw_open_p50: Duration,
@@ -176,6 +180,7 @@ fn measure(server: &TestServer, stored: usize) -> Row {
     settled(&client);
 
     let cpu_before = thread_cpu("beckon-engagement");
+    let upload_before = thread_cpu("beckon-upload");
     let mut caller = Vec::with_capacity(TRACKED);
     for i in 0..TRACKED {
         let start = Instant::now();
@@ -184,6 +189,9 @@ fn measure(server: &TestServer, stored: usize) -> Row {
     }
     settled(&client);
     let background = (thread_cpu("beckon-engagement") - cpu_before) / TRACKED as u32;
+    // The checkpointer copies once the store's commits paused for `IDLE`.
+    std::thread::sleep(beckon::store::IDLE * 5);
+    let upload = (thread_cpu("beckon-upload") - upload_before) / TRACKED as u32;
     assert_eq!(
         screen.offered.load(Ordering::Relaxed),
         (WARM_UP + TRACKED) as u64,
@@ -206,6 +214,7 @@ fn measure(server: &TestServer, stored: usize) -> Row {
         track_p50: percentile(&mut caller, 50),
         track_p99: percentile(&mut caller, 99),
         background,
+        upload,
         new_p50,
         first_answer_p50,
         raw_open_p50,
@@ -264,12 +273,13 @@ fn main() {
         "engagement per event, {TRACKED} product views per size, each firing an in-app campaign:"
     );
     println!(
-        "  {:>8} | {:>10} {:>10} | {:>13} {:>6} | {:>9} {:>12} {:>9} | {:>8}",
+        "  {:>8} | {:>10} {:>10} | {:>13} {:>6} {:>9} | {:>9} {:>12} {:>9} | {:>8}",
         "stored",
         "track p50",
         "track p99",
         "background/ev",
         "vs 1k",
+        "upload/ev",
         "new p50",
         "1st answer",
         "raw open",
@@ -277,12 +287,13 @@ fn main() {
     );
     for row in &rows {
         println!(
-            "  {:>8} | {:>8.2}µs {:>8.2}µs | {:>11.2}µs {:>5.2}x | {:>7.2}ms {:>10.2}ms {:>7.2}ms | {:>8.1}",
+            "  {:>8} | {:>8.2}µs {:>8.2}µs | {:>11.2}µs {:>5.2}x {:>7.2}µs | {:>7.2}ms {:>10.2}ms {:>7.2}ms | {:>8.1}",
             row.stored,
             micros(row.track_p50),
             micros(row.track_p99),
             micros(row.background),
             row.background.as_secs_f64() / base,
+            micros(row.upload),
             millis(row.new_p50),
             millis(row.first_answer_p50),
             millis(row.raw_open_p50),

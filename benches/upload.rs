@@ -62,7 +62,7 @@ fn queued_events(
             client.track(&event()).unwrap();
         }
     }
-    let (store, _) = Store::open(sdk_dir, QueueLimits::default()).unwrap();
+    let (mut store, _) = Store::open(sdk_dir, QueueLimits::default()).unwrap();
     store.peek_batch(usize::MAX, usize::MAX).unwrap()
 }
 

@@ -12,7 +12,7 @@ use beckon::protocol::{
     PermissionsDocument, PushProvider, SyncDocument, APP_KEY_HEADER, CHANNEL_PERMISSION_CHANGED,
     PERMISSIONS_PATH, PUSH_PERMISSION_CHANGED, PUSH_TOKEN_REGISTERED, PUSH_TOKEN_REMOVED,
 };
-use beckon::store::{DeviceProfile, DATABASE_FILE};
+use beckon::store::{DeviceProfile, APPEND_LOG_FILE, DATABASE_FILE};
 use beckon::sync::SyncOutcome;
 use beckon::upload::FlushOutcome;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -345,8 +345,11 @@ fn opting_out_stores_and_uploads_nothing_and_survives_a_restart() {
 }
 
 fn files_contain(dir: &std::path::Path, needle: &str) -> bool {
-    ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
-        let bytes = std::fs::read(dir.join(format!("{DATABASE_FILE}{suffix}"))).unwrap_or_default();
+    let database = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| dir.join(format!("{DATABASE_FILE}{suffix}")));
+    database.chain([dir.join(APPEND_LOG_FILE)]).any(|path| {
+        let bytes = std::fs::read(path).unwrap_or_default();
         bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
     })
 }
@@ -916,7 +919,7 @@ fn nothing_is_asked_of_the_server_for_a_user_who_opted_out() {
 
 /// The device's events in queue order, read from its database once `client` is shut.
 fn queued(dir: &std::path::Path) -> Vec<Value> {
-    let (store, _) = beckon::store::Store::open(dir, Default::default()).unwrap();
+    let (mut store, _) = beckon::store::Store::open(dir, Default::default()).unwrap();
     store
         .peek_batch(usize::MAX, usize::MAX)
         .unwrap()

@@ -72,7 +72,7 @@ fn run_child_and_kill(dir: &Path, round: u32, kill_after: usize) -> Vec<(String,
 }
 
 fn stored_acks(dir: &Path) -> HashSet<(String, u64)> {
-    let (store, report) = Store::open(dir, QueueLimits::default()).unwrap();
+    let (mut store, report) = Store::open(dir, QueueLimits::default()).unwrap();
     assert_eq!(
         report.moved_aside, None,
         "a killed process must not corrupt the database"

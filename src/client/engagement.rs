@@ -26,7 +26,7 @@ use crate::messages::{
 };
 use crate::protocol::{WireEvent, WireKind, SEGMENT_ENTERED, SEGMENT_EXITED, SEGMENT_ID_PROPERTY};
 use crate::segments::{is_device_report, DeviceSegments, MembershipChange, SummarySnapshot};
-use crate::store::HistoryLimits;
+use crate::store::{HistoryLimits, SETTLE_PIECE};
 use crate::sync::SyncedDefinitions;
 
 /// How often time-based rules (inactivity, windows) are re-evaluated with no event.
@@ -410,9 +410,13 @@ impl Engagement {
                 rows.push((at.timestamp_millis(), payload));
             }
         }
+        // The burst's events move from the append log into the queue's table, and
+        // their history rows are written, a piece per hold of the store's lock: an app
+        // still tracking waits for one piece at most, not for the whole burst.
+        let _ = self.recorder.settle_in_pieces();
         // On failure the rows are rebuilt from the queue at the next start.
-        if !rows.is_empty() {
-            let _ = self.recorder.store().append_history(rows);
+        for chunk in rows.chunks(SETTLE_PIECE) {
+            let _ = self.recorder.store().append_history(chunk.iter().copied());
         }
         if self.unsaved >= SAVE_EVERY {
             self.save();

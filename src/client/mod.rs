@@ -146,7 +146,8 @@ impl Drop for Client {
 }
 
 impl Core {
-    /// Validates and stores one event. Returns once it is committed to the database.
+    /// Validates and stores one event. Returns once it survives the process being killed
+    /// (in the queue's append log, `store/append_log.rs`).
     pub fn track(&self, event: &Event) -> Result<(), ClientError> {
         let result = event
             .encode()

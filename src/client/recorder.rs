@@ -71,6 +71,12 @@ impl Recorder {
         &self.uploader
     }
 
+    /// Moves the events waiting in the store's append log into SQLite, a piece per
+    /// hold of its lock (`store::settle_in_pieces`).
+    pub(crate) fn settle_in_pieces(&self) -> Result<(), StoreError> {
+        crate::store::settle_in_pieces(&self.store)
+    }
+
     pub(crate) fn store(&self) -> StoreGuard<'_> {
         // Every change to SQLite is a transaction, so a panic elsewhere cannot have left
         // it half-written; keep going rather than poisoning the SDK for the app's life.

@@ -52,6 +52,7 @@ impl Store {
     /// for it, in one commit. Returns how many were discarded. Opting out again keeps
     /// the first time.
     pub fn opt_out(&mut self, since_ms: i64) -> Result<u64, StoreError> {
+        self.settle()?;
         let tx = self.conn.transaction()?;
         tx.prepare_cached("INSERT OR IGNORE INTO opt_out(id, since_ms) VALUES (1, ?1)")?
             .execute([since_ms])?;

@@ -16,6 +16,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database schema version {found} is newer than this SDK's {supported}")]
     NewerSchema { found: i64, supported: i64 },
+    #[error("the store is closed")]
+    Closed,
 }
 
 impl StoreError {

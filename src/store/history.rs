@@ -43,10 +43,10 @@ impl Store {
         created_at_ms: i64,
         payload: &[u8],
     ) -> Result<u64, StoreError> {
-        let tx = self.conn.transaction()?;
+        let (tx, next_seq) = self.queue_transaction()?;
         tx.prepare_cached("INSERT INTO history(at, event) VALUES (?1, ?2)")?
             .execute(params![created_at_ms, payload])?;
-        insert_queued(&tx, self.next_seq, created_at_ms, payload)?;
+        insert_queued(&tx, next_seq, created_at_ms, payload)?;
         tx.commit()?;
         self.queued(&[payload])
     }
@@ -186,7 +186,7 @@ impl Store {
         changes: &[(String, bool)],
         reports: &[Vec<u8>],
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let (tx, next_seq) = self.queue_transaction()?;
         for (segment, entered) in changes {
             if *entered {
                 tx.prepare_cached(
@@ -199,7 +199,7 @@ impl Store {
             }
         }
         for (i, report) in reports.iter().enumerate() {
-            insert_queued(&tx, self.next_seq + i as i64, at_ms, report)?;
+            insert_queued(&tx, next_seq + i as i64, at_ms, report)?;
         }
         tx.commit()?;
         let reports: Vec<&[u8]> = reports.iter().map(Vec::as_slice).collect();

@@ -20,12 +20,12 @@ impl Store {
         at_ms: i64,
         payload: &[u8],
     ) -> Result<u64, StoreError> {
-        let tx = self.conn.transaction()?;
+        let (tx, next_seq) = self.queue_transaction()?;
         tx.prepare_cached("INSERT INTO impressions(campaign_id, at) VALUES (?1, ?2)")?
             .execute(params![campaign_id, at_ms])?;
         tx.prepare_cached("INSERT INTO history(at, event) VALUES (?1, ?2)")?
             .execute(params![at_ms, payload])?;
-        insert_queued(&tx, self.next_seq, at_ms, payload)?;
+        insert_queued(&tx, next_seq, at_ms, payload)?;
         tx.commit()?;
         self.queued(&[payload])
     }

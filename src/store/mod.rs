@@ -2,9 +2,11 @@
 //! queue, counters and small pieces of local state.
 //!
 //! One connection, owned by [`Store`] and shared behind a mutex by the caller's thread
-//! (`track`) and the upload worker. WAL with `synchronous=NORMAL` makes each commit an
-//! append to the WAL file: it survives the process being killed, which is the
-//! guarantee `track` gives, without paying an fsync per event. The file is opened
+//! (`track`) and the SDK's threads. `track` appends its event to the queue's append log
+//! (`append_log.rs`), which the store moves into SQLite before anything reads the queue
+//! (`settle.rs`). WAL with `synchronous=NORMAL` makes each commit an append to the WAL
+//! file: like the log's records, it survives the process being killed without paying
+//! an fsync. The file is opened
 //! through SQLite's `unix-excl` VFS: the process holds it exclusively (no other process
 //! may write the queue behind the SDK's back), and SQLite keeps the WAL's index in
 //! memory and takes no file lock per commit, which halves the cost of a commit; the
@@ -12,6 +14,7 @@
 //! second connection of the same process, the [`Checkpointer`]'s, copies the WAL into
 //! the database file off the committing threads (`checkpoint.rs`).
 
+mod append_log;
 mod checkpoint;
 mod counters;
 mod device_profile;
@@ -30,10 +33,12 @@ mod push_registration;
 mod queue;
 mod reported;
 mod schema;
+mod settle;
 mod state;
 mod vfs;
 mod wipe;
 
+pub use append_log::APPEND_LOG_FILE;
 pub use checkpoint::{Checkpointer, CHECKPOINT_FRAMES, FALLBACK_FRAMES, IDLE, RESTART_FRAMES};
 pub use counters::{Counter, Counters};
 
@@ -59,6 +64,7 @@ pub use pending_links::PendingLink;
 pub use push_registration::StoredPushToken;
 pub use queue::{QueueLimits, QueueTotals, QueuedEvent};
 pub use schema::{migrate, Migration, MIGRATIONS, SCHEMA_VERSION};
+pub use settle::{settle_in_pieces, SETTLE_PIECE};
 pub use state::{StateKey, UploadError};
 
 use rusqlite::Connection;
@@ -82,6 +88,9 @@ pub struct Store {
     next_seq: i64,
     /// The identity as stored, read by every event.
     identity: Identity,
+    /// Where `enqueue` puts events until they are settled into SQLite; `None` once
+    /// closed.
+    log: Option<append_log::AppendLog>,
 }
 
 impl Store {
@@ -102,9 +111,16 @@ impl Store {
     /// Closes the database file and releases its exclusive lock, so another instance can
     /// open the same directory. The store is unusable afterwards: every later call fails.
     pub fn close(&mut self) -> Result<(), StoreError> {
+        // The next start would move them too; moved now, it starts with an empty log.
+        let settled = match self.log {
+            Some(_) => self.settle(),
+            None => Ok(()),
+        };
+        self.log = None;
         // An empty in-memory database stands in for the closed file: it has none of the
         // tables, so a call after close gets an error instead of touching the real file.
         let closed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
-        closed.close().map_err(|(_, e)| StoreError::from(e))
+        closed.close().map_err(|(_, e)| StoreError::from(e))?;
+        settled
     }
 }

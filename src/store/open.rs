@@ -75,9 +75,11 @@ impl Store {
             totals: None,
             next_seq: 1,
             identity: Identity::fresh(),
+            log: None,
         };
         store.identity = store.load_identity()?;
-        let last_seq = store.last_seq()?;
+        store.open_log()?;
+        let last_seq = store.max_seq()?;
         store.next_seq = last_seq.unwrap_or(0) + 1;
         if last_seq.is_none() {
             // Nothing queued: nothing to count later.
@@ -211,6 +213,7 @@ mod tests {
             for i in 0..200 {
                 store.enqueue(i, &payload).unwrap();
             }
+            store.settle().unwrap();
             store
                 .conn
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -238,6 +241,7 @@ mod tests {
             for i in 0..200 {
                 store.enqueue(i, &payload).unwrap();
             }
+            store.settle().unwrap();
             store
                 .conn
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -150,7 +150,7 @@ mod tests {
                 "only the change with an event queues one"
             );
         }
-        let (store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
+        let (mut store, _) = Store::open(dir.path(), QueueLimits::default()).unwrap();
         assert_eq!(
             store.permissions().unwrap(),
             vec![

@@ -50,7 +50,7 @@ impl Store {
         at_ms: i64,
         payload: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let (tx, next_seq) = self.queue_transaction()?;
         let counted = tx
             .prepare_cached("UPDATE promos SET uses = uses + 1 WHERE code = ?1 AND uses < ?2")?
             .execute(params![code, max_uses])?;
@@ -58,7 +58,7 @@ impl Store {
             return Ok(false);
         }
         if let Some(payload) = payload {
-            insert_queued(&tx, self.next_seq, at_ms, payload)?;
+            insert_queued(&tx, next_seq, at_ms, payload)?;
         }
         tx.commit()?;
         self.queued(payload.as_slice())?;

@@ -24,7 +24,7 @@ impl Store {
         promo: Option<&Promo>,
         pending: Option<&PendingLink>,
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let (tx, next_seq) = self.queue_transaction()?;
         tx.prepare_cached("DELETE FROM opened_pushes WHERE opened_at < ?1")?
             .execute([at_ms - REMEMBER_OPENED_MS])?;
         let first = tx
@@ -36,7 +36,7 @@ impl Store {
             == 1;
         let events = if first { events } else { &[] };
         for (i, payload) in events.iter().enumerate() {
-            insert_queued(&tx, self.next_seq + i as i64, at_ms, payload)?;
+            insert_queued(&tx, next_seq + i as i64, at_ms, payload)?;
         }
         if let Some(promo) = promo {
             prune_promos(&tx, at_ms)?;

@@ -3,9 +3,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::append_log::Backlog;
 use super::counters::bump_on;
 use super::state::write_upload_error;
-use super::{Counter, Store, StoreError};
+use super::{Counter, Store, StoreError, SETTLE_PIECE};
 
 /// Bounds on the local queue (DESIGN.md §4). When one is exceeded the oldest events
 /// are dropped and counted.
@@ -19,6 +20,18 @@ pub struct QueueLimits {
     /// Events older than this are dropped before upload.
     #[cfg_attr(feature = "ffi", uniffi(default = 2592000))]
     pub max_age_seconds: i64,
+}
+
+impl QueueLimits {
+    /// No count or size limit (the default age limit): for tests that fill the queue.
+    #[cfg(test)]
+    pub(crate) fn unbounded() -> Self {
+        QueueLimits {
+            max_events: i64::MAX,
+            max_bytes: i64::MAX,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for QueueLimits {
@@ -45,10 +58,33 @@ pub struct QueuedEvent {
     pub payload: Vec<u8>,
 }
 
-/// Inserts one event into the queue on `conn` (the store's connection or one of its
-/// transactions) at sequence number `seq`. [`Store::queued`] must follow the commit.
+/// A transaction of the store's connection opened once the append log was settled
+/// (`settle.rs`): the only kind [`insert_queued`] takes, so every insert into the queue
+/// comes after the events waiting in the log.
+pub(super) struct QueueTransaction<'a>(rusqlite::Transaction<'a>);
+
+impl<'a> QueueTransaction<'a> {
+    /// For `settle.rs`, whose own transaction moves the log.
+    pub(super) fn moving_the_log(tx: rusqlite::Transaction<'a>) -> Self {
+        QueueTransaction(tx)
+    }
+
+    pub(super) fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit()?)
+    }
+}
+
+impl<'a> std::ops::Deref for QueueTransaction<'a> {
+    type Target = rusqlite::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Inserts one event into the queue at sequence number `seq`. [`Store::queued`] must
+/// follow the commit.
 pub(super) fn insert_queued(
-    conn: &rusqlite::Connection,
+    conn: &QueueTransaction<'_>,
     seq: i64,
     created_at_ms: i64,
     payload: &[u8],
@@ -59,6 +95,14 @@ pub(super) fn insert_queued(
 }
 
 impl Store {
+    /// Settles the append log and opens a transaction that may insert into the queue;
+    /// with the sequence number the first insert takes.
+    pub(super) fn queue_transaction(&mut self) -> Result<(QueueTransaction<'_>, i64), StoreError> {
+        self.settle()?;
+        let next_seq = self.next_seq;
+        Ok((QueueTransaction(self.conn.transaction()?), next_seq))
+    }
+
     /// What the queue holds. Counted at the first call after the store opened rather
     /// than by the constructor, since counting reads every queued row: the upload
     /// worker asks at once, on its own thread. Until then, commits keep the limits
@@ -67,6 +111,7 @@ impl Store {
         match self.totals {
             Some(totals) => Ok(totals),
             None => {
+                self.settle()?;
                 let totals = self.read_totals()?;
                 self.totals = Some(totals);
                 Ok(totals)
@@ -92,10 +137,22 @@ impl Store {
         )?)
     }
 
-    /// Appends one encoded event. When this returns, the event is committed to the WAL.
+    /// Appends one encoded event to the append log (`append_log.rs`). When this
+    /// returns, the event survives the process being killed.
     /// Returns how many old events were dropped to stay within the limits.
     pub fn enqueue(&mut self, created_at_ms: i64, payload: &[u8]) -> Result<u64, StoreError> {
-        insert_queued(&self.conn, self.next_seq, created_at_ms, payload)?;
+        let log = self.log.as_mut().ok_or(StoreError::Closed)?;
+        // Nothing else keeps up with this app's events: it moves a piece of them
+        // itself, a short wait each time rather than a long one now and then.
+        match log.backlog() {
+            Backlog::None => {}
+            Backlog::MovePiece => {
+                self.settle_oldest(SETTLE_PIECE)?;
+            }
+            Backlog::MoveAll => self.settle()?,
+        }
+        let log = self.log.as_mut().ok_or(StoreError::Closed)?;
+        log.append(created_at_ms, payload)?;
         self.queued(&[payload])
     }
 
@@ -118,6 +175,19 @@ impl Store {
     }
 
     fn evict_over_limits(&mut self) -> Result<u64, StoreError> {
+        // The oldest events are in SQLite, unless the queue's limits are smaller than
+        // what waits in the append log: a full queue costs `track` one delete, not a
+        // move of the log as well.
+        let evicted = self.evict_from_sqlite()?;
+        let still_over = self.totals.is_some_and(|t| self.over_limits(t));
+        if still_over && self.log.as_ref().is_some_and(|l| l.pending() > 0) {
+            self.settle()?;
+            return Ok(evicted + self.evict_from_sqlite()?);
+        }
+        Ok(evicted)
+    }
+
+    fn evict_from_sqlite(&mut self) -> Result<u64, StoreError> {
         let Some(totals) = self.totals.filter(|t| self.over_limits(*t)) else {
             return Ok(0);
         };
@@ -155,6 +225,13 @@ impl Store {
     /// (An event stamped before a backwards clock change may wait one walk longer.)
     pub fn expire(&mut self, now_ms: i64) -> Result<u64, StoreError> {
         let cutoff = now_ms - self.limits.max_age_seconds.saturating_mul(1000);
+        // The append log holds the newest events: moved first only when its oldest has
+        // expired too (the upload worker looks at every wake).
+        if let Some(log) = self.log.as_mut() {
+            if log.pending() > 0 && log.oldest_created_at()?.is_some_and(|at| at < cutoff) {
+                self.settle()?;
+            }
+        }
         let mut expired = QueueTotals::default();
         let mut last = None;
         {
@@ -184,7 +261,7 @@ impl Store {
     /// The oldest events, up to `max_events` and `max_bytes` of payload (at least one
     /// event when the queue is not empty, since no single event exceeds a batch).
     pub fn peek_batch(
-        &self,
+        &mut self,
         max_events: usize,
         max_bytes: usize,
     ) -> Result<Vec<QueuedEvent>, StoreError> {
@@ -203,7 +280,8 @@ impl Store {
     /// Up to `limit` events queued after sequence number `after`, oldest first: pages
     /// of the queue for callers that pick events from it (the upload worker skipping
     /// those of users waiting for an identity token).
-    pub fn peek_after(&self, after: i64, limit: usize) -> Result<Vec<QueuedEvent>, StoreError> {
+    pub fn peek_after(&mut self, after: i64, limit: usize) -> Result<Vec<QueuedEvent>, StoreError> {
+        self.settle()?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -274,7 +352,13 @@ impl Store {
     }
 
     /// The newest event's sequence number, if any: a flush waits for everything up to it.
-    pub fn last_seq(&self) -> Result<Option<i64>, StoreError> {
+    pub fn last_seq(&mut self) -> Result<Option<i64>, StoreError> {
+        self.settle()?;
+        self.max_seq()
+    }
+
+    /// The newest sequence number in SQLite, without settling the log.
+    pub(super) fn max_seq(&self) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn
             .prepare_cached("SELECT max(seq) FROM events")?
@@ -286,8 +370,13 @@ impl Store {
     /// row. Read newest first and stopped once a run of older rows shows the rest is
     /// older still (times only step back when a clock is set back), so a start reads
     /// the queue's tail, not the whole queue.
-    pub fn queued_since(&self, since_ms: i64, seq: i64) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    pub fn queued_since(
+        &mut self,
+        since_ms: i64,
+        seq: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         const OLDER_RUN: usize = 64;
+        self.settle()?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT created_at, payload FROM events WHERE seq <= ?1 ORDER BY seq DESC",
         )?;
@@ -311,7 +400,8 @@ impl Store {
     }
 
     /// Whether any event at or before `seq` is still queued.
-    pub fn holds_up_to(&self, seq: i64) -> Result<bool, StoreError> {
+    pub fn holds_up_to(&mut self, seq: i64) -> Result<bool, StoreError> {
+        self.settle()?;
         Ok(self
             .conn
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM events WHERE seq <= ?1)")?
@@ -320,6 +410,7 @@ impl Store {
 
     /// Removes every event and resets nothing else; used when the user opts out.
     pub fn clear_queue(&mut self) -> Result<u64, StoreError> {
+        self.settle()?;
         let removed = self.conn.execute("DELETE FROM events", [])? as u64;
         self.totals = Some(QueueTotals::default());
         Ok(removed)
@@ -474,6 +565,7 @@ mod tests {
                 bytes: 1000
             }
         );
+        store.settle().unwrap();
         assert_eq!(store.read_totals().unwrap(), store.totals().unwrap());
     }
 
@@ -534,6 +626,7 @@ mod tests {
         assert_eq!(store.enqueue(5, &payload(5)).unwrap(), 0);
         assert_eq!(store.totals().unwrap().events, 6);
         assert_eq!(store.enqueue(6, &payload(6)).unwrap(), 4);
+        store.settle().unwrap();
         assert_eq!(store.totals().unwrap(), store.read_totals().unwrap());
         assert_eq!(
             store.peek_batch(10, usize::MAX).unwrap()[0].payload,

@@ -16,10 +16,10 @@ impl Store {
         events: &[&[u8]],
         write: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let (tx, next_seq) = self.queue_transaction()?;
         write(&tx)?;
         for (i, payload) in events.iter().enumerate() {
-            insert_queued(&tx, self.next_seq + i as i64, at_ms, payload)?;
+            insert_queued(&tx, next_seq + i as i64, at_ms, payload)?;
         }
         tx.commit()?;
         self.queued(events)?;

@@ -15,6 +15,8 @@ pub enum StateKey {
     LastUploadErrorAt,
     /// Server clock minus device clock, in milliseconds, from the last `Date` header.
     ServerClockOffsetMs,
+    /// How far the append log was moved into the queue: "generation:offset".
+    AppendLogMoved,
 }
 
 impl StateKey {
@@ -26,8 +28,20 @@ impl StateKey {
             StateKey::LastUploadError => "last_upload_error",
             StateKey::LastUploadErrorAt => "last_upload_error_at",
             StateKey::ServerClockOffsetMs => "server_clock_offset_ms",
+            StateKey::AppendLogMoved => "append_log_moved",
         }
     }
+}
+
+/// Sets `key` on any connection or transaction.
+pub(super) fn write_state(
+    conn: &rusqlite::Connection,
+    key: StateKey,
+    value: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT OR REPLACE INTO state(key, value) VALUES (?1, ?2)")?
+        .execute(params![key.key(), value])?;
+    Ok(())
 }
 
 /// Why the last upload failed and when, as `stats()` shows it.
@@ -101,12 +115,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         for (key, value) in values {
             match value {
-                Some(v) => tx
-                    .prepare_cached("INSERT OR REPLACE INTO state(key, value) VALUES (?1, ?2)")?
-                    .execute(params![key.key(), v])?,
-                None => tx
-                    .prepare_cached("DELETE FROM state WHERE key = ?1")?
-                    .execute([key.key()])?,
+                Some(v) => write_state(&tx, *key, v)?,
+                None => {
+                    tx.prepare_cached("DELETE FROM state WHERE key = ?1")?
+                        .execute([key.key()])?;
+                }
             };
         }
         tx.commit()?;

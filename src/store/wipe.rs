@@ -10,6 +10,9 @@ impl Store {
     /// migration are covered without being named here. Unless its table is kept, the
     /// identity is replaced by a new anonymous one.
     pub fn wipe(&mut self, keep: &[&str]) -> Result<(), StoreError> {
+        // The log's events go to SQLite, to be deleted with the rest, and its file is
+        // overwritten.
+        self.settle_log(usize::MAX, true)?;
         let tables: Vec<String> = {
             let mut stmt = self.conn.prepare(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
@@ -53,7 +56,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{QueueLimits, StateKey, DATABASE_FILE};
+    use crate::store::{QueueLimits, StateKey, APPEND_LOG_FILE, DATABASE_FILE};
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
@@ -65,6 +68,7 @@ mod tests {
             let path = dir.join(format!("{DATABASE_FILE}{suffix}"));
             bytes.extend(std::fs::read(path).unwrap_or_default());
         }
+        bytes.extend(std::fs::read(dir.join(APPEND_LOG_FILE)).unwrap());
         bytes
     }
 
@@ -91,6 +95,10 @@ mod tests {
             store.append_history([(i, payload.as_bytes())]).unwrap();
         }
         store.opt_out(5).unwrap();
+        // Still in the append log.
+        store
+            .enqueue(400, format!("{{\"user_id\":\"{secret}\"}}").as_bytes())
+            .unwrap();
         assert!(contains(&files(dir.path()), secret.as_bytes()));
 
         store.wipe(&["opt_out"]).unwrap();

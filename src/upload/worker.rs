@@ -224,7 +224,7 @@ impl Uploader {
     }
 
     fn mark(&self) -> FlushMark {
-        FlushMark::of(&self.store.lock())
+        FlushMark::of(&mut self.store.lock())
     }
 
     /// Syncs definitions in the background (the app came to the foreground). Skipped
@@ -343,7 +343,7 @@ struct FlushMark {
 }
 
 impl FlushMark {
-    fn of(store: &Store) -> FlushMark {
+    fn of(store: &mut Store) -> FlushMark {
         // A store that cannot be read marks nothing: the flush then waits for nothing
         // and reports from zero, which the counters can only overstate, never fail on.
         let counters = store.counters().unwrap_or_default();
@@ -458,7 +458,7 @@ impl Worker {
                         self.held.release(&user_id);
                         // Like a flush in the background: the user's waiting events
                         // go now, past our own backoff, never the server's Retry-After.
-                        let mark = FlushMark::of(&self.store());
+                        let mark = FlushMark::of(&mut self.store());
                         self.begin_flush(mark, None);
                     }
                     Some(Command::IdentityListener(listener)) => {
@@ -561,6 +561,9 @@ impl Worker {
             if !self.is_due(queued) {
                 return;
             }
+            // What `track` appended moves into SQLite in pieces first, not all at once
+            // under the lock the batch is read with.
+            let _ = crate::store::settle_in_pieces(&self.store);
             let batch = match self.next_batch() {
                 Ok(batch) if batch.is_empty() => {
                     // Only events of users waiting for a token are left.

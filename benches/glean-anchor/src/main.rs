@@ -460,7 +460,7 @@ fn run_and_kill(side: &str, dir: &Path, trial: u32, kill_after: u64) -> Vec<u64>
 }
 
 fn beckon_stored(dir: &Path, trial: u32) -> HashSet<u64> {
-    let (store, report) = Store::open(dir, unbounded()).unwrap();
+    let (mut store, report) = Store::open(dir, unbounded()).unwrap();
     assert_eq!(
         report.moved_aside, None,
         "a kill must not corrupt the database"
