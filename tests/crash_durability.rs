@@ -1,7 +1,9 @@
 //! Durability: an event acknowledged by `track` survives SIGKILL of the process right
-//! after. A real child process (this test binary, re-run in child mode) tracks events
-//! and reports each acknowledged one on stdout; the parent kills it with SIGKILL at a
-//! random moment, reopens the store and checks every acknowledged event is there.
+//! after, and is queued once. A real child process (this test binary, re-run in child
+//! mode) tracks events and reports each acknowledged one on stdout; the parent kills it
+//! with SIGKILL at a random moment, reopens the store and checks every acknowledged
+//! event is there, exactly once. Some kills come after thousands of events, while the
+//! child's threads move its append log into SQLite (`store/settle.rs`).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -71,7 +73,9 @@ fn run_child_and_kill(dir: &Path, round: u32, kill_after: usize) -> Vec<(String,
         .collect()
 }
 
-fn stored_acks(dir: &Path) -> HashSet<(String, u64)> {
+/// The child's events in the queue, in queue order (several of one event would be a
+/// second copy).
+fn stored_acks(dir: &Path) -> Vec<(String, u64)> {
     let (mut store, report) = Store::open(dir, QueueLimits::default()).unwrap();
     assert_eq!(
         report.moved_aside, None,
@@ -101,13 +105,23 @@ fn stored_acks(dir: &Path) -> HashSet<(String, u64)> {
 fn every_acknowledged_event_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut all_acked = Vec::new();
-    for round in 0..6 {
-        // Kill at a different point each time, sometimes almost at once.
-        let kill_after = 1 + fastrand::usize(..400) * (round as usize % 3);
+    for round in 0..8 {
+        // Kill at a different point each time, sometimes almost at once, and twice
+        // after more than the append log holds before `track` moves a piece itself.
+        let kill_after = match round {
+            0..6 => 1 + fastrand::usize(..400) * (round as usize % 3),
+            _ => 2_500 + fastrand::usize(..3_000),
+        };
         let acked = run_child_and_kill(dir.path(), round, kill_after);
         assert!(acked.len() >= kill_after);
         all_acked.extend(acked);
-        let stored = stored_acks(dir.path());
+        let queued = stored_acks(dir.path());
+        let stored: HashSet<_> = queued.iter().cloned().collect();
+        assert_eq!(
+            stored.len(),
+            queued.len(),
+            "round {round}: an event was queued twice"
+        );
         let missing: Vec<_> = all_acked.iter().filter(|a| !stored.contains(a)).collect();
         assert!(
             missing.is_empty(),
