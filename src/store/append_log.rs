@@ -5,8 +5,8 @@
 //! A record appended to a plain file survives the process being killed exactly as a WAL
 //! commit with `synchronous=NORMAL` does: both are in the OS's page cache when the call
 //! returns, and neither survives a power cut before the OS writes them back. The store
-//! moves the log's records into the `events` table before anything reads or changes the
-//! queue (`settle.rs`), so the rest of the SDK only ever sees SQLite.
+//! moves the log's records into the `events` table before anything reads the queue or
+//! inserts into it otherwise (`settle.rs`), so the rest of the SDK only ever sees SQLite.
 //!
 //! The file: a header (magic, format version, generation), then records, each
 //! `[payload length u32][CRC-32 of the rest u32][created_at i64][payload]`, little
@@ -29,9 +29,9 @@ const VERSION: u32 = 1;
 pub(super) const HEADER_BYTES: u64 = 16;
 /// Payload length, CRC, created_at.
 const RECORD_HEADER_BYTES: usize = 16;
-/// How many records may wait to be moved (see [`AppendLog::is_full`]). The engagement
-/// thread moves them once a burst pauses; an app tracking faster than that pays for a
-/// move of this many on its own thread, a few milliseconds (less than a 60 Hz frame).
+/// How many records may wait to be moved (see [`AppendLog::backlog`]). The engagement
+/// thread moves them once a burst pauses; an app tracking faster than that moves the
+/// oldest piece (`SETTLE_PIECE`) on its own thread each time it finds this many.
 pub(super) const MAX_PENDING_EVENTS: usize = 2_048;
 /// How many bytes of records may wait to be moved.
 const MAX_PENDING_BYTES: u64 = 1 << 20;
@@ -90,9 +90,8 @@ pub(super) struct AppendLog {
 
 impl AppendLog {
     /// Opens (or creates) the log in `dir` as a killed or closed process left it.
-    /// Returns the log with its generation as found (`None` when the file held no
-    /// header: it is new, or its creation was cut short) and the records after
-    /// `offset` of that generation.
+    /// Returns the log with its generation as found: `None` when the file held no
+    /// header (it is new, or its creation was cut short).
     pub(super) fn open(dir: &Path) -> Result<(AppendLog, Option<u64>), StoreError> {
         let path = dir.join(APPEND_LOG_FILE);
         let io = |source| StoreError::Io {
@@ -135,6 +134,14 @@ impl AppendLog {
             buffer: Vec::with_capacity(RECORD_HEADER_BYTES + 512),
         };
         Ok((log, found))
+    }
+
+    /// What a failed read or write of the file is.
+    fn failed(&self, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub(super) fn generation(&self) -> u64 {
@@ -182,10 +189,7 @@ impl AppendLog {
         self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
         if let Err(source) = self.file.write_all(&self.buffer) {
             let _ = self.file.set_len(self.len);
-            return Err(StoreError::Io {
-                path: self.path.clone(),
-                source,
-            });
+            return Err(self.failed(source));
         }
         self.len += self.buffer.len() as u64;
         self.pending += 1;
@@ -202,10 +206,7 @@ impl AppendLog {
         match read {
             Ok(()) => Ok(Some(i64::from_le_bytes(header[8..16].try_into().unwrap()))),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-            Err(source) => Err(StoreError::Io {
-                path: self.path.clone(),
-                source,
-            }),
+            Err(source) => Err(self.failed(source)),
         }
     }
 
@@ -232,10 +233,7 @@ impl AppendLog {
             .file
             .seek(SeekFrom::Start(offset))
             .and_then(|_| self.file.read_to_end(&mut bytes));
-        read.map_err(|source| StoreError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        read.map_err(|source| self.failed(source))?;
         let mut found = LogRead {
             end: offset,
             ..LogRead::default()
@@ -258,6 +256,7 @@ impl AppendLog {
     /// records are overwritten with zeros first, so none can be read back from the
     /// disk's free blocks (the user asked for their data to be deleted).
     pub(super) fn restart(&mut self, generation: u64, shred: bool) -> Result<(), StoreError> {
+        // The path, not `self`: the file is written to while this is alive.
         let io = |source| StoreError::Io {
             path: self.path.clone(),
             source,

@@ -180,7 +180,7 @@ impl Store {
         // move of the log as well.
         let evicted = self.evict_from_sqlite()?;
         let still_over = self.totals.is_some_and(|t| self.over_limits(t));
-        if still_over && self.log.as_ref().is_some_and(|l| l.pending() > 0) {
+        if still_over && self.first_logged_seq().is_some() {
             self.settle()?;
             return Ok(evicted + self.evict_from_sqlite()?);
         }
@@ -352,9 +352,13 @@ impl Store {
     }
 
     /// The newest event's sequence number, if any: a flush waits for everything up to it.
-    pub fn last_seq(&mut self) -> Result<Option<i64>, StoreError> {
-        self.settle()?;
-        self.max_seq()
+    /// The log's events are the newest, so while one waits there, it is the last number
+    /// given, known without moving the log (the app's `flush` asks).
+    pub fn last_seq(&self) -> Result<Option<i64>, StoreError> {
+        match self.first_logged_seq() {
+            Some(_) => Ok(Some(self.next_seq - 1)),
+            None => self.max_seq(),
+        }
     }
 
     /// The newest sequence number in SQLite, without settling the log.
@@ -399,9 +403,13 @@ impl Store {
         Ok(found)
     }
 
-    /// Whether any event at or before `seq` is still queued.
-    pub fn holds_up_to(&mut self, seq: i64) -> Result<bool, StoreError> {
-        self.settle()?;
+    /// Whether any event at or before `seq` is still queued. Answered without moving
+    /// the append log: its events are the newest (the upload worker asks while a flush
+    /// waits).
+    pub fn holds_up_to(&self, seq: i64) -> Result<bool, StoreError> {
+        if self.first_logged_seq().is_some_and(|first| first <= seq) {
+            return Ok(true);
+        }
         Ok(self
             .conn
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM events WHERE seq <= ?1)")?

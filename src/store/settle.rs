@@ -40,15 +40,22 @@ impl Store {
         self.settle_log(max.max(1), false)
     }
 
+    /// The sequence number of the oldest event waiting in the log, if one waits: the
+    /// log's events hold the numbers just below the next one.
+    pub(super) fn first_logged_seq(&self) -> Option<i64> {
+        let pending = self.log.as_ref().map_or(0, |log| log.pending());
+        (pending > 0).then(|| self.next_seq - pending as i64)
+    }
+
     /// Moves up to `max` of the log's events; empties the log once none waits (with
     /// `shred`, overwriting its old records on disk, not only dropping them). Returns
     /// whether events still wait.
     pub(super) fn settle_log(&mut self, max: usize, shred: bool) -> Result<bool, StoreError> {
+        let first_logged = self.first_logged_seq();
         let Some(log) = self.log.as_mut() else {
             return Err(StoreError::Closed);
         };
-        if log.pending() > 0 {
-            let first_seq = self.next_seq - log.pending() as i64;
+        if let Some(first_seq) = first_logged {
             let read = log.unsettled(max.min(log.pending()))?;
             if read.damaged_tail {
                 // Damage within this process's own writes: keep what is whole, and
@@ -337,6 +344,25 @@ mod tests {
             payloads(&mut store),
             [b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
         );
+    }
+
+    #[test]
+    fn whether_events_up_to_a_number_wait_is_answered_without_moving_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open(dir.path());
+        store.enqueue(1, b"a").unwrap();
+        store.settle().unwrap();
+        store.enqueue(2, b"b").unwrap();
+        store.enqueue(3, b"c").unwrap();
+        assert_eq!(store.last_seq().unwrap(), Some(3));
+        assert!(store.holds_up_to(1).unwrap(), "in SQLite");
+        assert!(store.holds_up_to(2).unwrap(), "in the log");
+        assert!(!store.holds_up_to(0).unwrap());
+        assert_eq!(store.log.as_ref().unwrap().pending(), 2, "not moved");
+        let batch = store.peek_batch(1, usize::MAX).unwrap();
+        store.complete_batch(&batch, 0, None).unwrap();
+        assert!(!store.holds_up_to(1).unwrap());
+        assert!(store.holds_up_to(3).unwrap());
     }
 
     #[test]

@@ -62,13 +62,8 @@ pub(super) fn write_upload_error(
 ) -> Result<(), StoreError> {
     match error {
         Some((problem, at_ms)) => {
-            let mut set =
-                conn.prepare_cached("INSERT OR REPLACE INTO state(key, value) VALUES (?1, ?2)")?;
-            set.execute(params![StateKey::LastUploadError.key(), problem])?;
-            set.execute(params![
-                StateKey::LastUploadErrorAt.key(),
-                at_ms.to_string()
-            ])?;
+            write_state(conn, StateKey::LastUploadError, problem)?;
+            write_state(conn, StateKey::LastUploadErrorAt, &at_ms.to_string())?;
         }
         None => {
             conn.prepare_cached("DELETE FROM state WHERE key IN (?1, ?2)")?

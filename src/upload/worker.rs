@@ -224,7 +224,7 @@ impl Uploader {
     }
 
     fn mark(&self) -> FlushMark {
-        FlushMark::of(&mut self.store.lock())
+        FlushMark::of(&self.store.lock())
     }
 
     /// Syncs definitions in the background (the app came to the foreground). Skipped
@@ -343,7 +343,7 @@ struct FlushMark {
 }
 
 impl FlushMark {
-    fn of(store: &mut Store) -> FlushMark {
+    fn of(store: &Store) -> FlushMark {
         // A store that cannot be read marks nothing: the flush then waits for nothing
         // and reports from zero, which the counters can only overstate, never fail on.
         let counters = store.counters().unwrap_or_default();
@@ -458,7 +458,7 @@ impl Worker {
                         self.held.release(&user_id);
                         // Like a flush in the background: the user's waiting events
                         // go now, past our own backoff, never the server's Retry-After.
-                        let mark = FlushMark::of(&mut self.store());
+                        let mark = FlushMark::of(&self.store());
                         self.begin_flush(mark, None);
                     }
                     Some(Command::IdentityListener(listener)) => {
