@@ -1,7 +1,7 @@
 //! Moving the append log's events into the `events` table (`append_log.rs`).
 //!
 //! The log holds the queue's newest events; SQLite holds everything before them. Every
-//! method that reads the queue settles first, so SQLite alone answers, and so does
+//! method that reads queued events settles first, so SQLite alone answers, and so does
 //! every other insert into the queue (only a `QueueTransaction` may insert, and only
 //! settling makes one), which then comes after the log's events, in sequence order.
 //! Dropping the oldest events (a full queue, expiry) settles only when the log's own
